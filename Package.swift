@@ -1,0 +1,32 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Tock",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tock", targets: ["TockCLI"]),
+        .library(name: "CronKit", targets: ["CronKit"]),
+        .library(name: "TockCore", targets: ["TockCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // Pure schedule math: parse cron, compute fire times, describe. Foundation only, never reads the clock.
+        .target(name: "CronKit"),
+        .target(name: "TockCore", dependencies: ["CronKit"]),
+        .executableTarget(
+            name: "TockCLI",
+            dependencies: [
+                "CronKit",
+                "TockCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "CronBenchmark", dependencies: ["CronKit"], path: "Benchmarks/CronBenchmark"),
+        .testTarget(name: "CronKitTests", dependencies: ["CronKit"]),
+        .testTarget(name: "TockCLITests", dependencies: ["CronKit"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

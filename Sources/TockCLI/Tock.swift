@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Tock: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tock",
+        abstract: "A cron replacement: runs commands on schedules and records every execution.",
+        subcommands: [NextCommand.self]
+    )
+}
