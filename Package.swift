@@ -15,7 +15,9 @@ let package = Package(
     targets: [
         // Pure schedule math: parse cron, compute fire times, describe. Foundation only, never reads the clock.
         .target(name: "CronKit"),
-        .target(name: "TockCore", dependencies: ["CronKit"]),
+        // The process spawner: vfork + exec into a new session with a clean signal mask (see ProcessJobRunner).
+        .target(name: "CTockSpawn"),
+        .target(name: "TockCore", dependencies: ["CronKit", "CTockSpawn"]),
         .executableTarget(
             name: "TockCLI",
             dependencies: [
@@ -26,6 +28,7 @@ let package = Package(
         ),
         .executableTarget(name: "CronBenchmark", dependencies: ["CronKit"], path: "Benchmarks/CronBenchmark"),
         .testTarget(name: "CronKitTests", dependencies: ["CronKit"]),
+        .testTarget(name: "TockCoreTests", dependencies: ["TockCore"]),
         .testTarget(name: "TockCLITests", dependencies: ["CronKit"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,124 @@
+#define _GNU_SOURCE
+#include "tock_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+// Why vfork and raw syscalls: the daemon is multi-threaded and every thread blocks SIGTERM, SIGCHLD and more
+// (Swift's async runtime). The child must start with a clean signal mask and default dispositions, in its own
+// session so that a group kill reaches all its descendants. vfork shares the parent's memory until exec, so the
+// child may only make system calls: glibc's setuid()/setgroups() would broadcast to the parent's threads, hence
+// syscall(). Errors travel back through `child_step`/`child_errno`, which vfork lets the child write.
+int tock_spawn(const tock_spawn_request *r, pid_t *pid_out, int *error_out) {
+    sigset_t all, saved;
+    sigfillset(&all);
+    // Block everything while the child shares our memory, so no handler of ours runs in it.
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+
+    volatile int child_step = TOCK_SPAWN_OK;
+    volatile int child_errno = 0;
+    pid_t pid = vfork();
+    if (pid == 0) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++) {
+            syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(unsigned long) * 1);
+        }
+        setsid();
+        int fds[3] = {r->stdin_fd, r->stdout_fd, r->stderr_fd};
+        // Move the sources above 2 first, so dup2 onto 0-2 cannot clobber a source still needed.
+        for (int i = 0; i < 3; i++) {
+            if (fds[i] >= 0 && fds[i] < 3) {
+                int moved = (int)syscall(SYS_fcntl, fds[i], F_DUPFD, 3);
+                if (moved < 0) { child_step = TOCK_SPAWN_FDS; child_errno = errno; _exit(127); }
+                fds[i] = moved;
+            }
+        }
+        for (int i = 0; i < 3; i++) {
+            if (fds[i] >= 0 && syscall(SYS_dup3, fds[i], i, 0) < 0) {
+                child_step = TOCK_SPAWN_FDS; child_errno = errno; _exit(127);
+            }
+        }
+        // Nothing else of the daemon's leaks into the job, whatever its CLOEXEC flags.
+        if (syscall(SYS_close_range, 3, ~0U, 0) < 0) {
+            for (int fd = 3; fd < 65536; fd++) syscall(SYS_close, fd);
+        }
+        if (r->working_dir && syscall(SYS_chdir, r->working_dir) < 0) {
+            child_step = TOCK_SPAWN_CHDIR; child_errno = errno; _exit(127);
+        }
+        if (r->switch_user) {
+            if (syscall(SYS_setgroups, (size_t)r->group_count, r->groups) < 0 ||
+                syscall(SYS_setresgid, r->gid, r->gid, r->gid) < 0 ||
+                syscall(SYS_setresuid, r->uid, r->uid, r->uid) < 0) {
+                child_step = TOCK_SPAWN_USER; child_errno = errno; _exit(127);
+            }
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(unsigned long) * 1);
+        execve(r->path, r->argv, r->envp);
+        child_step = TOCK_SPAWN_EXEC;
+        child_errno = errno;
+        _exit(127);
+    }
+    int saved_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (pid < 0) {
+        *error_out = saved_errno;
+        return TOCK_SPAWN_FORK;
+    }
+    if (child_step != TOCK_SPAWN_OK) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        *error_out = child_errno;
+        return child_step;
+    }
+    *pid_out = pid;
+    return TOCK_SPAWN_OK;
+}
+
+int tock_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int tock_become_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+int tock_memfd_with_bytes(const void *bytes, size_t length) {
+    int fd = memfd_create("tock-stdin", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    const char *p = bytes;
+    size_t left = length;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            close(fd);
+            return -1;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0) { close(fd); return -1; }
+    return fd;
+}
+
+int tock_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}

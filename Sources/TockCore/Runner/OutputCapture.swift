@@ -1,0 +1,73 @@
+/// One output stream of a run, kept within a fixed budget however much the job prints.
+///
+/// The first half of the budget keeps the beginning, a ring buffer the end; what falls between is counted and
+/// replaced by a marker line when the text is read: `[tock: 98,000,000 bytes dropped]`.
+public struct OutputCapture: Sendable {
+    public let limit: Int
+    private var head: [UInt8] = []
+    private var ring: [UInt8] = []
+    private var ringStart = 0
+    /// Bytes the job wrote to this stream.
+    public private(set) var totalBytes = 0
+
+    public init(limit: Int) {
+        self.limit = max(0, limit)
+        head.reserveCapacity(min(self.limit - self.limit / 2, 64 * 1024))
+    }
+
+    private var headLimit: Int { limit - limit / 2 }
+    private var tailLimit: Int { limit / 2 }
+
+    /// Bytes written but not kept.
+    public var droppedBytes: Int { totalBytes - head.count - ring.count }
+
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        totalBytes += bytes.count
+        var rest = bytes[...]
+        if head.count < headLimit {
+            let take = min(headLimit - head.count, rest.count)
+            head.append(contentsOf: rest.prefix(take))
+            rest = rest.dropFirst(take)
+        }
+        guard !rest.isEmpty, tailLimit > 0 else { return }
+        if rest.count >= tailLimit {
+            ring = Array(rest.suffix(tailLimit))
+            ringStart = 0
+            return
+        }
+        if ring.count < tailLimit {
+            let fill = min(tailLimit - ring.count, rest.count)
+            ring.append(contentsOf: rest.prefix(fill))
+            rest = rest.dropFirst(fill)
+        }
+        // The ring is full: overwrite its oldest bytes, in at most two copies.
+        while !rest.isEmpty {
+            let n = min(tailLimit - ringStart, rest.count)
+            ring.withUnsafeMutableBytes { target in
+                UnsafeMutableRawBufferPointer(rebasing: target[ringStart..<(ringStart + n)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: rest.prefix(n)))
+            }
+            ringStart = (ringStart + n) % tailLimit
+            rest = rest.dropFirst(n)
+        }
+    }
+
+    public mutating func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append($0) }
+    }
+
+    /// Everything kept, with the marker where bytes were dropped.
+    public var bytes: [UInt8] {
+        var out = head
+        let dropped = droppedBytes
+        if dropped > 0 {
+            out.append(contentsOf: Array("\n[tock: \(dropped) bytes dropped]\n".utf8))
+        }
+        out.append(contentsOf: ring[ringStart...])
+        out.append(contentsOf: ring[..<ringStart])
+        return out
+    }
+
+    /// The kept output as text (invalid UTF-8 replaced).
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+}

@@ -1,0 +1,41 @@
+import Synchronization
+
+/// A handle to stop a running attempt — or a chain of attempts — from elsewhere (the API's stop,
+/// `overlap = "replace"`, shutdown).
+///
+/// Stopping sends SIGTERM to the running attempt's whole process group and SIGKILL after its kill grace, and no
+/// further retry starts. A stop asked before the process has started takes effect as soon as it starts.
+public final class RunControl: Sendable {
+    private struct State {
+        var stopRequested = false
+        var target: (monitor: ProcessMonitor, watch: ProcessMonitor.WatchID, grace: Duration)?
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Stops the attempt: SIGTERM to its process group now, SIGKILL after the grace.
+    public func stop() {
+        let target = state.withLock { s -> (ProcessMonitor, ProcessMonitor.WatchID, Duration)? in
+            s.stopRequested = true
+            return s.target
+        }
+        if let (monitor, watch, grace) = target { monitor.terminate(watch, grace: grace) }
+    }
+
+    /// Whether a stop was asked for.
+    public var isStopped: Bool { state.withLock { $0.stopRequested } }
+
+    func attach(_ monitor: ProcessMonitor, watch: ProcessMonitor.WatchID, grace: Duration) {
+        let pending = state.withLock { s -> Bool in
+            s.target = (monitor, watch, grace)
+            return s.stopRequested
+        }
+        if pending { monitor.terminate(watch, grace: grace) }
+    }
+
+    func detach() {
+        state.withLock { $0.target = nil }
+    }
+}

@@ -1,0 +1,301 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import TockCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The runner against real processes: `/bin/sh`, `sleep`, `head`, `yes`.
+@Suite(.serialized)
+struct ProcessJobRunnerTests {
+    let runner = ProcessJobRunner()
+
+    func shell(_ command: String, _ configure: (inout AttemptRequest) -> Void = { _ in }) -> AttemptRequest {
+        var request = AttemptRequest(program: .shell(command: command, shell: "/bin/sh"))
+        configure(&request)
+        return request
+    }
+
+    @Test func run_reportsExitCodes() async {
+        let ok = await runner.run(shell("true"))
+        #expect(ok.termination == .exited(0) && ok.state == .succeeded)
+        let three = await runner.run(shell("exit 3"))
+        #expect(three.termination == .exited(3) && three.state == .failed)
+        #expect(three.pid != nil && three.endedAt >= three.startedAt)
+    }
+
+    @Test func run_reportsTerminatingSignal() async {
+        let term = await runner.run(shell("kill -TERM $$"))
+        #expect(term.termination == .signaled(SIGTERM) && term.state == .failed)
+        #expect(term.shellStatus == 128 + SIGTERM)
+        let killed = await runner.run(shell("kill -KILL $$"))
+        #expect(killed.termination == .signaled(SIGKILL))
+    }
+
+    @Test func run_keepsStdoutAndStderrApart() async {
+        let outcome = await runner.run(shell("echo out; echo err >&2; printf 'no newline'"))
+        #expect(outcome.stdout.text == "out\nno newline")
+        #expect(outcome.stderr.text == "err\n")
+        #expect(outcome.stdout.totalBytes == 14 && outcome.stdout.droppedBytes == 0)
+    }
+
+    @Test func run_execRunsArgvWithoutShell() async {
+        let outcome = await runner.run(AttemptRequest(program: .exec(["printf", "%s|", "a b", "$HOME", "*"])))
+        #expect(outcome.stdout.text == "a b|$HOME|*|")
+    }
+
+    @Test func run_appliesWorkingDirectoryStdinAndEnvironment() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tock-wd-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outcome = await runner.run(
+            shell("pwd; cat; echo \"[$GREETING]\"") {
+                $0.workingDirectory = dir.path
+                $0.stdin = "line one\nline two\n"
+                $0.environment = ["GREETING": "hello world", "PATH": "/usr/bin:/bin"]
+            })
+        #expect(outcome.stdout.text == "\(dir.path)\nline one\nline two\n[hello world]\n")
+    }
+
+    @Test func run_withoutStdin_readsEndOfFile() async {
+        let outcome = await runner.run(shell("cat; echo done"))
+        #expect(outcome.stdout.text == "done\n")
+    }
+
+    @Test func run_startsEachJobInItsOwnSessionWithCleanSignals() async {
+        // pid = pgid = sid, nothing blocked or ignored, no descriptor but 0-2 inherited.
+        let outcome = await runner.run(
+            shell(
+                "cut -d' ' -f1,5,6 /proc/$$/stat; grep -E '^Sig(Blk|Ign)' /proc/$$/status; ls /proc/$$/fd | sort -n | tr '\\n' ' '"
+            ))
+        let lines = outcome.stdout.text.split(separator: "\n")
+        let ids = lines.first?.split(separator: " ") ?? []
+        #expect(ids.count == 3 && Set(ids).count == 1, "\(outcome.stdout.text)")
+        #expect(lines.contains("SigBlk:\t0000000000000000"))
+        #expect(lines.contains("SigIgn:\t0000000000000000"))
+        #expect(lines.last == "0 1 2 ", "only stdin, stdout and stderr are open in the job")
+    }
+
+    @Test func run_capsHugeOutputKeepingHeadAndTail_withBoundedMemory() async throws {
+        let before = try residentMemoryBytes()
+        let outcome = await runner.run(
+            shell("printf 'FIRST'; head -c 100000000 /dev/zero | tr '\\0' 'x'; printf 'LAST'") {
+                $0.maxOutput = 1 << 20
+            })
+        let after = try residentMemoryBytes()
+        #expect(outcome.state == .succeeded)
+        #expect(outcome.stdout.totalBytes == 100_000_009)
+        #expect(outcome.stdout.droppedBytes == 100_000_009 - (1 << 20))
+        let bytes = outcome.stdout.bytes
+        let marker = Array("\n[tock: \(100_000_009 - (1 << 20)) bytes dropped]\n".utf8)
+        #expect(bytes.count == (1 << 20) + marker.count)
+        #expect(bytes.starts(with: Array("FIRSTxxx".utf8)))
+        #expect(Array(bytes.suffix(7)) == Array("xxxLAST".utf8))
+        #expect(Array(bytes[(1 << 19)..<((1 << 19) + marker.count)]) == marker)
+        // 100 MB went through; the runner kept about 1 MiB of it. Allow slack for allocator noise.
+        #expect(after - before < 24 << 20, "RSS grew by \(after - before) bytes")
+    }
+
+    @Test func timeout_killsWholeProcessTree() async throws {
+        let outcome = await runner.run(
+            shell("sleep 300 & sleep 300 & echo started; wait") {
+                $0.timeout = .milliseconds(300)
+                $0.killGrace = .seconds(5)
+            })
+        #expect(outcome.state == .timeout)
+        #expect(outcome.termination == .signaled(SIGTERM))
+        #expect(outcome.stdout.text == "started\n")
+        let pgid = try #require(outcome.pid)
+        #expect(ProcessGroup.livingMembers(pgid) == 0)
+        #expect(outcome.endedAt.timeIntervalSince(outcome.startedAt) < 5, "SIGTERM sufficed; no grace needed")
+    }
+
+    @Test func timeout_jobIgnoringSIGTERM_isKilledAfterGrace() async throws {
+        let outcome = await runner.run(
+            shell("trap '' TERM; sleep 300 & sleep 300; echo never") {
+                $0.timeout = .milliseconds(200)
+                $0.killGrace = .milliseconds(700)
+            })
+        #expect(outcome.state == .timeout)
+        #expect(outcome.termination == .signaled(SIGKILL))
+        #expect(outcome.endedAt.timeIntervalSince(outcome.startedAt) >= 0.85)
+        let pgid = try #require(outcome.pid)
+        #expect(ProcessGroup.livingMembers(pgid) == 0)
+    }
+
+    @Test func stop_terminatesRunningTree() async throws {
+        let control = RunControl()
+        let started = AsyncStream<Void>.makeStream()
+        async let outcome = runner.run(
+            shell("sleep 300 & echo ready; wait"), control: control,
+            output: { chunk in if chunk.stream == .stdout { started.continuation.yield() } })
+        for await _ in started.stream { break }
+        control.stop()
+        let result = await outcome
+        #expect(result.state == .stopped)
+        #expect(result.termination == .signaled(SIGTERM))
+        let pgid = try #require(result.pid)
+        #expect(ProcessGroup.livingMembers(pgid) == 0)
+    }
+
+    @Test func stop_beforeStart_stopsAtOnce() async {
+        let control = RunControl()
+        control.stop()
+        let outcome = await runner.run(shell("sleep 300"), control: control)
+        #expect(outcome.state == .stopped)
+        #expect(outcome.endedAt.timeIntervalSince(outcome.startedAt) < 10)
+    }
+
+    @Test func output_isStreamedWhileTheProcessRuns() async throws {
+        let mark = FileManager.default.temporaryDirectory.appendingPathComponent("tock-mark-\(UUID())").path
+        defer { unlink(mark) }
+        let seen = AsyncStream<String>.makeStream()
+        let control = RunControl()
+        async let outcome = runner.run(
+            shell(
+                "echo first; n=0; while [ ! -e '\(mark)' ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done; echo second"
+            ) {
+                $0.timeout = .seconds(30)
+            }, control: control,
+            output: { seen.continuation.yield(String(decoding: $0.bytes, as: UTF8.self)) })
+        // The job waits for the mark; only output delivered live lets the test create it.
+        var first = ""
+        for await text in seen.stream {
+            first = text
+            break
+        }
+        #expect(first == "first\n")
+        _ = FileManager.default.createFile(atPath: mark, contents: nil)
+        let result = await outcome
+        #expect(result.stdout.text == "first\nsecond\n")
+    }
+
+    @Test(arguments: [
+        (AttemptRequest.Program.exec(["/nonexistent/tool"]), "/nonexistent/tool: no such file or directory"),
+        (.exec(["no-such-command-tock"]), "no-such-command-tock: command not found in PATH"),
+        (.exec([]), "exec is empty: nothing to run"),
+        (.shell(command: "true", shell: "/bin/no-shell"), "/bin/no-shell: no such file or directory"),
+    ])
+    func spawnFailure_isAClearOutcome(_ program: AttemptRequest.Program, _ message: String) async {
+        let outcome = await runner.run(AttemptRequest(program: program))
+        #expect(outcome.state == .scheduledError)
+        #expect(outcome.termination == .spawnFailed(message))
+    }
+
+    @Test func spawnFailure_fileNotExecutable() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tock-exec-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plain = dir.appendingPathComponent("plain").path
+        let garbage = dir.appendingPathComponent("garbage").path
+        _ = FileManager.default.createFile(
+            atPath: plain, contents: Data("echo hi\n".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(
+            atPath: garbage, contents: Data([0x7f, 0x00, 0x01]), attributes: [.posixPermissions: 0o755])
+        let denied = await runner.run(AttemptRequest(program: .exec([plain])))
+        #expect(denied.termination == .spawnFailed("\(plain): permission denied"))
+        let notExecutable = await runner.run(AttemptRequest(program: .exec([garbage])))
+        #expect(notExecutable.termination == .spawnFailed("\(garbage): not an executable format"))
+    }
+
+    @Test func spawnFailure_badWorkingDirectory() async {
+        let outcome = await runner.run(shell("true") { $0.workingDirectory = "/nonexistent-dir" })
+        #expect(outcome.termination == .spawnFailed("working directory '/nonexistent-dir': no such file or directory"))
+    }
+
+    @Test func user_whenNotRoot_isRefusedClearly() async {
+        let unprivileged = ProcessJobRunner(effectiveUserID: 1000)
+        let outcome = await unprivileged.run(shell("id -u") { $0.user = "nobody" })
+        #expect(outcome.state == .scheduledError)
+        #expect(
+            outcome.termination == .spawnFailed("cannot run as user 'nobody': tock is not running as root (uid 1000)"))
+    }
+
+    @Test func user_unknown_isRefusedClearly() async {
+        let outcome = await ProcessJobRunner(effectiveUserID: 0).run(shell("id -u") { $0.user = "no-such-user-tock" })
+        #expect(outcome.termination == .spawnFailed("cannot run as user 'no-such-user-tock': no such user"))
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "switching users needs root"))
+    func user_whenRoot_switchesUidGidAndGroups() async {
+        let outcome = await runner.run(shell("id -u; id -g; id -G") { $0.user = "nobody" })
+        #expect(outcome.stdout.text == "65534\n65534\n65534\n", "\(outcome.stderr.text)")
+    }
+
+    @Test func retries_failTwiceThenSucceed_giveThreeAttempts() async throws {
+        let counter = FileManager.default.temporaryDirectory.appendingPathComponent("tock-count-\(UUID())").path
+        defer { unlink(counter) }
+        let waits = Mutex<[Duration]>([])
+        let attempts = Mutex<[Int]>([])
+        let outcomes = await runner.runWithRetries(
+            shell(
+                "n=$(cat '\(counter)' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '\(counter)'; echo attempt $n; [ $n -ge 3 ]"
+            ),
+            policy: RetryPolicy(retries: 5, delay: .milliseconds(10), maxDelay: .seconds(1)),
+            sleep: { wait in waits.withLock { $0.append(wait) } },
+            onAttempt: { number, _ in attempts.withLock { $0.append(number) } })
+        #expect(outcomes.map(\.state) == [.failed, .failed, .succeeded])
+        #expect(outcomes.map(\.stdout.text) == ["attempt 1\n", "attempt 2\n", "attempt 3\n"])
+        #expect(attempts.withLock { $0 } == [1, 2, 3])
+        #expect(waits.withLock { $0 } == [.milliseconds(10), .milliseconds(20)])
+    }
+
+    @Test func retries_areNotMadeForStopsOrSpawnFailures() async {
+        let control = RunControl()
+        control.stop()
+        let stopped = await runner.runWithRetries(shell("sleep 300"), policy: RetryPolicy(retries: 3), control: control)
+        #expect(stopped.count == 1)
+        let missing = await runner.runWithRetries(
+            AttemptRequest(program: .exec(["/nonexistent"])), policy: RetryPolicy(retries: 3), sleep: { _ in })
+        #expect(missing.count == 1)
+    }
+
+    @Test func manyRuns_leaveNoZombieAndNoDescriptor() async throws {
+        let descriptorsBefore = try openDescriptorCount()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    for _ in 0..<2_500 {
+                        let outcome = await runner.run(AttemptRequest(program: .exec(["/bin/true"])))
+                        guard outcome.state == .succeeded else {
+                            throw RunnerTestFailure(message: "worker \(worker): \(outcome.state)")
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try openDescriptorCount() == descriptorsBefore)
+        #expect(try zombieChildren() == 0)
+    }
+}
+
+struct RunnerTestFailure: Error {
+    let message: String
+}
+
+func residentMemoryBytes() throws -> Int {
+    let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+}
+
+func openDescriptorCount() throws -> Int {
+    try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+}
+
+func zombieChildren() throws -> Int {
+    let me = getpid()
+    var count = 0
+    for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") where entry.first?.isNumber == true {
+        guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 1, fields[0] == "Z", Int32(fields[1]) == me { count += 1 }
+    }
+    return count
+}
