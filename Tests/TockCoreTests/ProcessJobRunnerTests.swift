@@ -66,17 +66,17 @@ struct ProcessJobRunnerTests {
     }
 
     @Test func run_startsEachJobInItsOwnSessionWithCleanSignals() async {
-        // pid = pgid = sid, nothing blocked or ignored, no descriptor but 0-2 inherited.
-        let outcome = await runner.run(
-            shell(
-                "cut -d' ' -f1,5,6 /proc/$$/stat; grep -E '^Sig(Blk|Ign)' /proc/$$/status; ls /proc/$$/fd | sort -n | tr '\\n' ' '"
-            ))
-        let lines = outcome.stdout.text.split(separator: "\n")
-        let ids = lines.first?.split(separator: " ") ?? []
-        #expect(ids.count == 3 && Set(ids).count == 1, "\(outcome.stdout.text)")
-        #expect(lines.contains("SigBlk:\t0000000000000000"))
-        #expect(lines.contains("SigIgn:\t0000000000000000"))
-        #expect(lines.last == "0 1 2 ", "only stdin, stdout and stderr are open in the job")
+        // Each check is the spawned process itself, read from its own /proc entry (a shell would be
+        // caught mid-fork with its signals briefly blocked).
+        let ids = await runner.run(AttemptRequest(program: .exec(["cut", "-d ", "-f1,5,6", "/proc/self/stat"])))
+        let fields = ids.stdout.text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        #expect(fields.count == 3 && Set(fields).count == 1, "pid = pgid = sid: \(ids.stdout.text)")
+        let signals = await runner.run(
+            AttemptRequest(program: .exec(["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"])))
+        #expect(signals.stdout.text == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
+        // ls holds one descriptor of its own (3) for the directory it lists; nothing else is inherited.
+        let descriptors = await runner.run(AttemptRequest(program: .exec(["ls", "/proc/self/fd"])))
+        #expect(descriptors.stdout.text == "0\n1\n2\n3\n")
     }
 
     @Test func run_capsHugeOutputKeepingHeadAndTail_withBoundedMemory() async throws {

@@ -58,39 +58,29 @@ public struct ProcessJobRunner: JobRunner {
         let id = monitor.makeID()
         let timedOut = AtomicFlag()
         // Register before anything can ask to terminate: the monitor handles commands in order.
-        let (ended, endedContinuation) = AsyncStream<ProcessMonitor.Result>.makeStream(bufferingPolicy: .unbounded)
+        let ended = OneShot<ProcessMonitor.Result>()
         monitor.watch(
             .init(
                 id: id, pid: spawned.pid, pidFD: spawned.pidFD, stdoutFD: spawned.stdoutFD,
                 stderrFD: spawned.stderrFD, maxOutput: request.maxOutput, onOutput: onOutput,
-                completion: { result in
-                    endedContinuation.yield(result)
-                    endedContinuation.finish()
-                }))
+                completion: { ended.deliver($0) }))
         control.attach(monitor, watch: id, grace: request.killGrace)
-        let result = await withTaskGroup(of: ProcessMonitor.Result?.self) { group in
-            group.addTask {
-                for await result in ended { return result }
-                return nil
-            }
-            if let timeout = request.timeout {
-                group.addTask { [monitor] in
+        let result: ProcessMonitor.Result
+        if let timeout = request.timeout {
+            result = await withTaskGroup(of: Void.self) { [monitor] group in
+                group.addTask {
                     try? await Task.sleep(for: timeout)
                     if !Task.isCancelled {
                         timedOut.set()
                         monitor.terminate(id, grace: request.killGrace)
                     }
-                    return nil
                 }
+                let value = await ended.value
+                group.cancelAll()
+                return value
             }
-            var finished: ProcessMonitor.Result?
-            for await value in group {
-                if let value {
-                    finished = value
-                    group.cancelAll()
-                }
-            }
-            return finished!
+        } else {
+            result = await ended.value
         }
         control.detach()
         var termination = AttemptOutcome.Termination.exited(0)

@@ -17,6 +17,20 @@ struct UserAccount: Sendable, Hashable {
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 16 * 1024)
         guard getpwnam_r(name, &record, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return account(record)
+    }
+
+    /// Looks up the account of a uid.
+    static func lookup(uid: uid_t) -> UserAccount? {
+        var record = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16 * 1024)
+        guard getpwuid_r(uid, &record, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return account(record)
+    }
+
+    private static func account(_ record: passwd) -> UserAccount {
+        let name = String(cString: record.pw_name)
         let gid = record.pw_gid
         var count: Int32 = 64
         var groups = [gid_t](repeating: 0, count: Int(count))

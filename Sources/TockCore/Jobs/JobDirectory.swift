@@ -1,0 +1,53 @@
+import Foundation
+
+/// The jobs of a `jobs.d` directory: every `*.toml` file in it, in name order.
+///
+/// A file with problems contributes no job (its errors say why); the other files are unaffected. A job id
+/// defined twice is an error naming both places, and the later file's jobs are not loaded.
+public struct JobDirectory: Sendable {
+    public let path: String
+    public let jobs: [Job]
+    public let errors: [JobFileError]
+    /// The files read, in order.
+    public let files: [String]
+
+    public static func load(_ path: String) -> JobDirectory {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return JobDirectory(
+                path: path, jobs: [], errors: [JobFileError(file: path, line: 0, message: "no such directory")],
+                files: [])
+        }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+            .filter { $0.hasSuffix(".toml") && !$0.hasPrefix(".") }
+            .sorted()
+        var jobs: [Job] = []
+        var errors: [JobFileError] = []
+        var firstDefinition: [String: (file: String, line: Int)] = [:]
+        var files: [String] = []
+        for name in names {
+            let file = (path as NSString).appendingPathComponent(name)
+            files.append(file)
+            let parsed = JobFileParser.parse(contentsOf: file)
+            errors += parsed.errors
+            var duplicates: [JobFileError] = []
+            for job in parsed.jobs {
+                if let first = firstDefinition[job.id] {
+                    duplicates.append(
+                        JobFileError(
+                            file: file, line: job.sourceLine,
+                            message: "job '\(job.id)' is already defined in \(first.file):\(first.line)"))
+                }
+            }
+            if duplicates.isEmpty {
+                for job in parsed.jobs { firstDefinition[job.id] = (file, job.sourceLine) }
+                jobs += parsed.jobs
+            } else {
+                errors += duplicates
+            }
+        }
+        return JobDirectory(path: path, jobs: jobs, errors: errors, files: files)
+    }
+
+    public func job(_ id: String) -> Job? { jobs.first { $0.id == id } }
+}

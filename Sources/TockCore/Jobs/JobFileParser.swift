@@ -1,0 +1,318 @@
+import CronKit
+import Foundation
+import TOMLKit
+
+/// Reads one job file (TOML, SPEC §3): every `[job.ID]` table becomes a ``Job``.
+///
+/// Every problem is reported with its file and line — TOML syntax, unknown keys (almost always typos), wrong
+/// types, bad schedules, durations, sizes and zones — and a file with any problem yields no job at all, so a
+/// half-understood file never runs.
+public enum JobFileParser {
+    static let jobKeys: Set<String> = [
+        "schedule", "command", "shell", "exec", "name", "description", "timezone", "working_dir", "env",
+        "inherit_env", "user", "stdin", "timeout", "kill_grace", "retries", "retry_delay", "retry_max_delay",
+        "overlap", "catchup", "catchup_window", "jitter", "max_output", "enabled", "tags", "mail_to", "on_failure",
+        "on_success",
+    ]
+    static let notificationKeys: Set<String> = ["webhook", "command"]
+
+    /// Parses the text of a job file.
+    public static func parse(_ text: String, file: String) -> (jobs: [Job], errors: [JobFileError]) {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            return (
+                [], [JobFileError(file: file, line: error.source.begin.line, message: "TOML: \(error.description)")]
+            )
+        } catch {
+            return ([], [JobFileError(file: file, line: 1, message: "TOML: \(error)")])
+        }
+        let index = TOMLLineIndex(text)
+        var errors: [JobFileError] = []
+        var jobs: [Job] = []
+        for key in table.keys.sorted() where key != "job" {
+            errors.append(
+                JobFileError(
+                    file: file, line: index.line(table: key),
+                    message: "unknown top-level key '\(key)': jobs are tables named [job.ID]"))
+        }
+        guard let jobTables = table["job"]?.table else {
+            if table["job"] != nil {
+                errors.append(
+                    JobFileError(
+                        file: file, line: index.line(table: "job"), message: "'job' must be a table of jobs, [job.ID]"))
+            }
+            return ([], errors)
+        }
+        for id in jobTables.keys {
+            var reader = JobReader(id: id, file: file, index: index)
+            if let job = reader.read(jobTables[id]) { jobs.append(job) }
+            errors += reader.errors
+        }
+        jobs.sort { ($0.sourceLine, $0.id) < ($1.sourceLine, $1.id) }
+        errors.sort { ($0.line, $0.message) < ($1.line, $1.message) }
+        return (errors.isEmpty ? jobs : [], errors)
+    }
+
+    /// Parses a file on disk; an unreadable file is an error at line 1.
+    public static func parse(contentsOf path: String) -> (jobs: [Job], errors: [JobFileError]) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return ([], [JobFileError(file: path, line: 1, message: "cannot read the file")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return ([], [JobFileError(file: path, line: 1, message: "the file is not valid UTF-8")])
+        }
+        return parse(text, file: path)
+    }
+}
+
+extension Job {
+    var sourceLine: Int {
+        if case .file(_, let line) = source { return line }
+        return 0
+    }
+}
+
+/// Reads one `[job.ID]` table, collecting every error instead of stopping at the first.
+private struct JobReader {
+    let id: String
+    let file: String
+    let index: TOMLLineIndex
+    var errors: [JobFileError] = []
+
+    var tablePath: String { "job.\(id)" }
+
+    mutating func fail(_ key: String?, _ message: String) {
+        let where_ = key.map { "job '\(id)': \($0): " } ?? "job '\(id)': "
+        errors.append(JobFileError(file: file, line: index.line(table: tablePath, key: key), message: where_ + message))
+    }
+
+    mutating func read(_ value: TOMLValueConvertible?) -> Job? {
+        guard let table = value?.table else {
+            fail(nil, "must be a table ([job.\(id)])")
+            return nil
+        }
+        if !Job.isValidID(id) { fail(nil, "the id may only contain letters, digits, '_', '.' and '-'") }
+        for key in table.keys.sorted() where !JobFileParser.jobKeys.contains(key) {
+            let hint = Self.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
+            fail(key, "unknown key\(hint)")
+        }
+
+        var schedule: ScheduleExpression?
+        if let text = string(table, "schedule", required: true) {
+            do {
+                schedule = try ScheduleExpression(parsing: text)
+            } catch {
+                fail("schedule", "'\(text)': \(error.description)")
+            }
+        }
+        let command = string(table, "command")
+        let exec = stringArray(table, "exec")
+        let shell = string(table, "shell") ?? "/bin/sh"
+        var action: Job.Action?
+        switch (command, exec) {
+        case (let command?, nil): action = .command(command, shell: shell)
+        case (nil, let argv?):
+            if argv.isEmpty { fail("exec", "must name a program: [\"/path/to/program\", \"arg\", …]") }
+            if table["shell"] != nil { fail("shell", "applies to 'command' only; 'exec' runs without a shell") }
+            action = .exec(argv)
+        case (.some, .some): fail(nil, "has both 'command' and 'exec'; give exactly one")
+        case (nil, nil):
+            if table["command"] == nil && table["exec"] == nil { fail(nil, "needs 'command' or 'exec'") }
+        }
+
+        var timezone: String?
+        if let zone = string(table, "timezone") {
+            if TimeZone(identifier: zone) == nil {
+                fail("timezone", "unknown time zone '\(zone)' (use an IANA name such as Europe/Paris)")
+            } else {
+                timezone = zone
+            }
+        }
+
+        guard let schedule, let action else {
+            // Read the rest anyway so every error of the job is reported at once.
+            validatePolicies(table)
+            return nil
+        }
+        var job = Job(
+            id: id, schedule: schedule, action: action, name: string(table, "name"),
+            description: string(table, "description") ?? "", timezone: timezone,
+            source: .file(path: file, line: index.line(table: tablePath)))
+        readPolicies(table, into: &job)
+        return errors.isEmpty ? job : nil
+    }
+
+    /// Validates the policy keys of a job whose schedule or action is already known to be broken.
+    private mutating func validatePolicies(_ table: TOMLTable) {
+        var scratch = Job(id: id, schedule: .reboot, action: .exec(["true"]))
+        readPolicies(table, into: &scratch)
+    }
+
+    private mutating func readPolicies(_ table: TOMLTable, into job: inout Job) {
+        if let dir = string(table, "working_dir") {
+            if dir.isEmpty { fail("working_dir", "must not be empty") } else { job.workingDirectory = dir }
+        }
+        if let env = table["env"] {
+            if let envTable = env.table {
+                for key in envTable.keys.sorted() {
+                    if let value = envTable[key]?.string {
+                        job.environment[key] = value
+                    } else {
+                        errors.append(
+                            JobFileError(
+                                file: file, line: index.line(table: "\(tablePath).env", key: key),
+                                message: "job '\(id)': env.\(key): must be a string"))
+                    }
+                }
+            } else {
+                fail("env", "must be a table of strings, e.g. env = { PATH = \"/usr/bin:/bin\" }")
+            }
+        }
+        if let inherit = bool(table, "inherit_env") { job.inheritEnvironment = inherit }
+        if let user = string(table, "user") {
+            if user.isEmpty { fail("user", "must not be empty") } else { job.user = user }
+        }
+        job.stdin = string(table, "stdin")
+        job.timeout = duration(table, "timeout", allowZero: false)
+        job.killGrace = duration(table, "kill_grace", allowZero: true) ?? job.killGrace
+        if let retries = int(table, "retries") {
+            if retries < 0 || retries > 100 {
+                fail("retries", "\(retries) is out of range 0-100")
+            } else {
+                job.retry.retries = retries
+            }
+        }
+        job.retry.delay = duration(table, "retry_delay", allowZero: true) ?? job.retry.delay
+        job.retry.maxDelay = duration(table, "retry_max_delay", allowZero: true) ?? job.retry.maxDelay
+        if let text = string(table, "overlap") {
+            if let policy = OverlapPolicy(rawValue: text) {
+                job.overlap = policy
+            } else {
+                fail("overlap", "'\(text)' is not one of skip, allow, queue, replace")
+            }
+        }
+        if let text = string(table, "catchup") {
+            if let policy = CatchupPolicy(rawValue: text) {
+                job.catchup = policy
+            } else {
+                fail("catchup", "'\(text)' is not one of skip, latest, all")
+            }
+        }
+        job.catchupWindow = duration(table, "catchup_window", allowZero: true) ?? job.catchupWindow
+        job.jitter = duration(table, "jitter", allowZero: true) ?? job.jitter
+        if let value = table["max_output"] {
+            if let text = value.string, let bytes = ByteSize.parse(text), bytes >= 0 {
+                job.maxOutput = bytes
+            } else if let bytes = value.int, bytes >= 0 {
+                job.maxOutput = bytes
+            } else {
+                fail(
+                    "max_output", "'\(value.string ?? value.debugDescription)' is not a size (write e.g. 512KiB, 1MiB)")
+            }
+        }
+        if let enabled = bool(table, "enabled") { job.enabled = enabled }
+        if let tags = stringArray(table, "tags") { job.tags = tags }
+        if let mail = string(table, "mail_to") { job.mailTo = mail.isEmpty ? nil : mail }
+        job.onFailure = notification(table, "on_failure")
+        job.onSuccess = notification(table, "on_success")
+    }
+
+    private mutating func notification(_ table: TOMLTable, _ key: String) -> Notification? {
+        guard let value = table[key] else { return nil }
+        guard let inner = value.table else {
+            fail(key, "must be a table, e.g. \(key) = { webhook = \"https://…\" }")
+            return nil
+        }
+        for unknown in inner.keys.sorted() where !JobFileParser.notificationKeys.contains(unknown) {
+            fail(key, "unknown key '\(unknown)' (expected webhook, command)")
+        }
+        let webhook = inner["webhook"]?.string
+        let command = inner["command"]?.string
+        if inner["webhook"] != nil && webhook == nil { fail(key, "webhook must be a string") }
+        if inner["command"] != nil && command == nil { fail(key, "command must be a string") }
+        if let webhook, !(webhook.hasPrefix("http://") || webhook.hasPrefix("https://")) {
+            fail(key, "webhook '\(webhook)' must be an http:// or https:// URL")
+        }
+        return Notification(webhook: webhook, command: command)
+    }
+
+    private mutating func string(_ table: TOMLTable, _ key: String, required: Bool = false) -> String? {
+        guard let value = table[key] else {
+            if required { fail(nil, "needs '\(key)'") }
+            return nil
+        }
+        guard let text = value.string else {
+            fail(key, "must be a string, not \(value.type)")
+            return nil
+        }
+        return text
+    }
+
+    private mutating func bool(_ table: TOMLTable, _ key: String) -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let flag = value.bool else {
+            fail(key, "must be true or false, not \(value.type)")
+            return nil
+        }
+        return flag
+    }
+
+    private mutating func int(_ table: TOMLTable, _ key: String) -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let number = value.int else {
+            fail(key, "must be a whole number, not \(value.type)")
+            return nil
+        }
+        return number
+    }
+
+    private mutating func stringArray(_ table: TOMLTable, _ key: String) -> [String]? {
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else {
+            fail(key, "must be an array of strings, not \(value.type)")
+            return nil
+        }
+        var strings: [String] = []
+        for element in array {
+            guard let text = element.string else {
+                fail(key, "must be an array of strings; found \(element.type)")
+                return nil
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    private mutating func duration(_ table: TOMLTable, _ key: String, allowZero: Bool) -> Duration? {
+        guard let text = string(table, key) else { return nil }
+        do {
+            let value = try DurationParser.parse(text)
+            if !allowZero && value <= .zero { fail(key, "must be longer than 0s") }
+            return value
+        } catch {
+            fail(key, error.message)
+            return nil
+        }
+    }
+
+    /// A known key within two edits of a mistyped one.
+    static func closest(_ key: String, in known: Set<String>) -> String? {
+        known.map { ($0, editDistance(key, $0)) }.filter { $0.1 <= 2 }.min { ($0.1, $0.0) < ($1.1, $1.0) }?.0
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+}
