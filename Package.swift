@@ -12,25 +12,50 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure schedule math: parse cron, compute fire times, describe. Foundation only, never reads the clock.
         .target(name: "CronKit"),
         // The process spawner: vfork + exec into a new session with a clean signal mask (see ProcessJobRunner).
         .target(name: "CTockSpawn"),
-        .target(name: "TockCore", dependencies: ["CronKit", "CTockSpawn", "TOMLKit"]),
+        .target(
+            name: "TockCore",
+            dependencies: [
+                "CronKit", "CTockSpawn", "TOMLKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The SQLite store (GRDB on the system libsqlite3).
+        .target(name: "TockSQLite", dependencies: ["TockCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Composition root: configuration -> ServiceGroup. Only this module knows which store is in use.
+        .target(
+            name: "TockApp",
+            dependencies: [
+                "TockCore", "TockSQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Test support: a manual clock, a recording runner, the store contract suite.
+        .target(name: "TockTesting", dependencies: ["TockCore"]),
         .executableTarget(
             name: "TockCLI",
             dependencies: [
                 "CronKit",
                 "TockCore",
+                "TockApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "CronBenchmark", dependencies: ["CronKit"], path: "Benchmarks/CronBenchmark"),
         .executableTarget(name: "RunnerBenchmark", dependencies: ["TockCore"], path: "Benchmarks/RunnerBenchmark"),
         .testTarget(name: "CronKitTests", dependencies: ["CronKit"]),
-        .testTarget(name: "TockCoreTests", dependencies: ["TockCore"]),
+        .testTarget(name: "TockCoreTests", dependencies: ["TockCore", "TockTesting"]),
+        .testTarget(name: "TockSQLiteTests", dependencies: ["TockSQLite", "TockTesting"]),
         .testTarget(name: "TockCLITests", dependencies: ["CronKit"]),
     ],
     swiftLanguageModes: [.v6]

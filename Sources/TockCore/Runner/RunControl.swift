@@ -9,6 +9,7 @@ public final class RunControl: Sendable {
     private struct State {
         var stopRequested = false
         var target: (monitor: ProcessMonitor, watch: ProcessMonitor.WatchID, grace: Duration)?
+        var handlers: [@Sendable () -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -17,11 +18,23 @@ public final class RunControl: Sendable {
 
     /// Stops the attempt: SIGTERM to its process group now, SIGKILL after the grace.
     public func stop() {
-        let target = state.withLock { s -> (ProcessMonitor, ProcessMonitor.WatchID, Duration)? in
+        let (target, handlers) = state.withLock { s in
             s.stopRequested = true
-            return s.target
+            defer { s.handlers = [] }
+            return (s.target, s.handlers)
         }
         if let (monitor, watch, grace) = target { monitor.terminate(watch, grace: grace) }
+        for handler in handlers { handler() }
+    }
+
+    /// Calls `handler` once when the attempt is stopped (at once if it already was). For runners of other job
+    /// kinds than processes.
+    public func whenStopped(_ handler: @escaping @Sendable () -> Void) {
+        let already = state.withLock { s -> Bool in
+            if !s.stopRequested { s.handlers.append(handler) }
+            return s.stopRequested
+        }
+        if already { handler() }
     }
 
     /// Whether a stop was asked for.

@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+import Synchronization
+
+extension Scheduler {
+    /// Applies the overlap policy, then jitter and the concurrency limit, to a run that is due.
+    func dispatch(_ pending: Pending, overlapApplies: Bool, overlap override: OverlapPolicy? = nil) async {
+        var pending = pending
+        let job = pending.job
+        let overlap = override ?? job.overlap
+        let current = running.filter { $0.value.jobID == job.id }
+        let waiting = delayed.contains { $0.job.id == job.id } || waitingForSlot.contains { $0.job.id == job.id }
+        if overlapApplies && (!current.isEmpty || waiting) {
+            switch overlap {
+            case .skip:
+                pending.record.state = .skipped
+                pending.record.message = "the previous run was still running (overlap = \"skip\")"
+                pending.record.endedAt = clock.now
+                try? await store.save(pending.record)
+                logger.info(
+                    "run skipped: previous run still running",
+                    metadata: ["job.id": "\(job.id)", "execution.id": "\(pending.record.id)"])
+                return
+            case .allow:
+                break
+            case .queue:
+                pending.record.message = "queued behind the running execution (overlap = \"queue\")"
+                try? await store.save(pending.record)
+                queuedBehindJob[job.id, default: []].append(pending)
+                return
+            case .replace:
+                for (id, run) in current {
+                    logger.info(
+                        "replacing the running execution", metadata: ["job.id": "\(job.id)", "execution.id": "\(id)"])
+                    run.control.stop()
+                }
+            }
+        }
+        if job.jitter > .zero && pending.record.trigger == .schedule {
+            let seconds = job.jitter.timeInterval * min(1, max(0, jitterFraction()))
+            pending.startAt = clock.now.addingTimeInterval(seconds)
+            try? await store.save(pending.record)
+            delayed.append(pending)
+            return
+        }
+        await admit(pending)
+    }
+
+    /// Starts the run if a slot is free, else lets it wait (recorded as `scheduled`).
+    func admit(_ pending: Pending) async {
+        if running.count + startable.count >= configuration.maxConcurrentRuns {
+            var waiting = pending
+            waiting.record.message =
+                "waiting for a free slot (max_concurrent_runs = \(configuration.maxConcurrentRuns))"
+            try? await store.save(waiting.record)
+            waitingForSlot.append(waiting)
+            return
+        }
+        running[pending.record.id] = Running(jobID: pending.job.id, control: pending.control)
+        startable.append(pending)
+    }
+
+    func startDelayedRuns() async {
+        let now = clock.now
+        let due = delayed.filter { ($0.startAt ?? now) <= now }
+        guard !due.isEmpty else { return }
+        delayed.removeAll { ($0.startAt ?? now) <= now }
+        for pending in due { await admit(pending) }
+    }
+
+    func takeStartable() -> [Pending] {
+        defer { startable = [] }
+        return startable
+    }
+
+    func removePending(_ executionID: String) -> [Pending] {
+        var found: [Pending] = []
+        func take(_ list: inout [Pending]) {
+            found += list.filter { $0.record.id == executionID }
+            list.removeAll { $0.record.id == executionID }
+        }
+        take(&delayed)
+        take(&waitingForSlot)
+        for key in queuedBehindJob.keys { take(&queuedBehindJob[key, default: []]) }
+        return found
+    }
+
+    /// Runs one execution to its end (all attempts) and records it. Runs in the loop's task group.
+    func execute(_ pending: Pending) async {
+        var record = pending.record
+        let job = pending.job
+        record.state = .running
+        record.startedAt = clock.now
+        record.message = nil
+        try? await store.save(record)
+        var metadata: Logger.Metadata = [
+            "job.id": "\(job.id)", "execution.id": "\(record.id)", "trigger": "\(record.trigger.rawValue)",
+        ]
+        logger.info("run started", metadata: metadata)
+
+        let request = job.attemptRequest(executionID: record.id, scheduledTime: record.scheduledAt)
+        let clock = self.clock
+        let store = self.store
+        let box = RecordBox(record)
+        let outcomes = await runner.runWithRetries(
+            request, policy: job.retry, control: pending.control,
+            sleep: { delay in try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval)) },
+            onAttempt: { number, outcome in
+                let snapshot = box.update { record in
+                    record.record(outcome, attempt: number)
+                    if job.retry.shouldRetry(after: outcome, attempt: number) && !pending.control.isStopped {
+                        record.state = .running
+                        record.message = "attempt \(number) ended \(outcome.state.rawValue); retrying"
+                    }
+                }
+                try? await store.save(snapshot)
+            })
+        record = box.value
+        if let last = outcomes.last {
+            metadata["exit.status"] = "\(last.shellStatus)"
+            metadata["state"] = "\(record.state.rawValue)"
+            metadata["duration"] = "\(last.duration)"
+            metadata["attempts"] = "\(outcomes.count)"
+        }
+        if record.state == .succeeded {
+            logger.info("run finished", metadata: metadata)
+        } else {
+            logger.warning("run finished", metadata: metadata)
+        }
+        await finished(record)
+    }
+
+    /// Frees the run's slot and starts whatever waited for it.
+    func finished(_ record: ExecutionRecord) async {
+        running[record.id] = nil
+        if var queue = queuedBehindJob[record.jobID], !queue.isEmpty,
+            !running.values.contains(where: { $0.jobID == record.jobID })
+        {
+            let next = queue.removeFirst()
+            queuedBehindJob[record.jobID] = queue.isEmpty ? nil : queue
+            await admit(next)
+        }
+        while !waitingForSlot.isEmpty && running.count + startable.count < configuration.maxConcurrentRuns {
+            await admit(waitingForSlot.removeFirst())
+        }
+        wake()
+    }
+}
+
+/// The execution record shared between the attempt callbacks of one run.
+final class RecordBox: Sendable {
+    private let state: Mutex<ExecutionRecord>
+    init(_ record: ExecutionRecord) { state = Mutex(record) }
+    var value: ExecutionRecord { state.withLock { $0 } }
+    func update(_ change: (inout ExecutionRecord) -> Void) -> ExecutionRecord {
+        state.withLock { record in
+            change(&record)
+            return record
+        }
+    }
+}

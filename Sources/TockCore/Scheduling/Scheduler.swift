@@ -1,0 +1,200 @@
+import CronKit
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Tock's heart: keeps every enabled job's next fire time and sleeps until the earliest — no polling tick, no
+/// CPU while idle — then starts due runs through the runner, applying each job's policies and recording every
+/// outcome in the store.
+///
+/// Policies (SPEC §3, §4): `overlap` (`skip` records a `skipped` execution, `allow`, `queue`, `replace` stops
+/// the running one), `catchup` after downtime or a stall (`skip` records each missed instant as `missed`,
+/// bounded; `latest`; `all`, bounded by `catchup_window`), `jitter`, `@reboot`, `@every`, per-job `timezone`,
+/// `enabled`, pause/resume, run now, and the global `maxConcurrentRuns` (waiting runs are `scheduled`).
+///
+/// Time comes from a ``WallClock``; a fire instant is never used twice (each job's next instant is computed after
+/// the last one it dealt with), so a wall-clock step backwards delays runs rather than repeating them, and a step
+/// forwards turns the skipped instants into missed ones.
+public actor Scheduler: Service {
+    struct Pending: Sendable {
+        var job: Job
+        var record: ExecutionRecord
+        var control: RunControl
+        var startAt: Date?
+    }
+
+    struct Running {
+        var jobID: String
+        var control: RunControl
+    }
+
+    let store: any JobStore
+    let runner: any JobRunner
+    let clock: any WallClock
+    let configuration: SchedulerConfiguration
+    let logger: Logger
+
+    var jobs: [String: Job] = [:]
+    var schedules: [String: any Schedule] = [:]
+    var generations: [String: Int] = [:]
+    var agenda = FireQueue()
+    var paused: Set<String> = []
+    var lastScheduled: [String: Date] = [:]
+    /// Running executions by execution id.
+    var running: [String: Running] = [:]
+    /// Runs started by the loop on its next turn.
+    var startable: [Pending] = []
+    /// Runs waiting for their jitter delay.
+    var delayed: [Pending] = []
+    /// Runs waiting for a free slot (maxConcurrentRuns), in order.
+    var waitingForSlot: [Pending] = []
+    /// `overlap = "queue"`: runs waiting for the job's current run to end.
+    var queuedBehindJob: [String: [Pending]] = [:]
+    var started = false
+    var nextPrune: Date = .distantPast
+    /// A number in 0...1 for each jittered run (tests pass a fixed one).
+    let jitterFraction: @Sendable () -> Double
+
+    nonisolated let wakeStream: AsyncStream<Void>
+    nonisolated let wakeContinuation: AsyncStream<Void>.Continuation
+    nonisolated let shuttingDown = Mutex(false)
+
+    public init(
+        jobs: [Job], store: any JobStore, runner: any JobRunner, clock: any WallClock = SystemWallClock(),
+        configuration: SchedulerConfiguration = SchedulerConfiguration(), logger: Logger,
+        jitterFraction: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+    ) {
+        self.store = store
+        self.runner = runner
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+        self.jitterFraction = jitterFraction
+        (wakeStream, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        for job in jobs { self.jobs[job.id] = job }
+    }
+
+    // MARK: - Control
+
+    /// Errors of the control methods, for the API to turn into statuses.
+    public enum ControlError: Error, Equatable, CustomStringConvertible {
+        case unknownJob(String)
+        case alreadyRunning(jobID: String, executionID: String)
+        case shuttingDown
+
+        public var description: String {
+            switch self {
+            case .unknownJob(let id): "no job '\(id)'"
+            case .alreadyRunning(let id, let execution):
+                "job '\(id)' is already running (execution \(execution)) and its overlap policy does not allow another run"
+            case .shuttingDown: "the scheduler is shutting down"
+            }
+        }
+    }
+
+    /// Starts a run of a job now and returns its execution id at once.
+    ///
+    /// The job's overlap policy applies: with `skip` (the default) a run while another is running is refused with
+    /// ``ControlError/alreadyRunning(jobID:executionID:)`` unless `force` is set.
+    public func runNow(jobID: String, force: Bool = false, user: String = "anonymous") async throws -> String {
+        guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
+        guard !shuttingDown.withLock({ $0 }) else { throw ControlError.shuttingDown }
+        if !force, job.overlap == .skip, let current = running.first(where: { $0.value.jobID == jobID }) {
+            throw ControlError.alreadyRunning(jobID: jobID, executionID: current.key)
+        }
+        let record = ExecutionRecord(
+            jobID: jobID, state: .scheduled, trigger: .manual, scheduledAt: clock.now, host: configuration.host)
+        try? await store.append(
+            AuditEntry(jobID: jobID, jobName: job.name, event: .customRun, user: user, createdAt: clock.now))
+        await dispatch(Pending(job: job, record: record, control: RunControl()), overlapApplies: !force)
+        wake()
+        return record.id
+    }
+
+    /// Pauses a job: its instants pass without running until it is resumed.
+    public func pause(jobID: String, user: String = "anonymous") async throws {
+        guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
+        paused.insert(jobID)
+        try await store.setPaused(true, jobID: jobID)
+        try? await store.append(
+            AuditEntry(jobID: jobID, jobName: job.name, event: .paused, user: user, createdAt: clock.now))
+    }
+
+    /// Resumes a paused job from its next instant after now.
+    public func resume(jobID: String, user: String = "anonymous") async throws {
+        guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
+        paused.remove(jobID)
+        try await store.setPaused(false, jobID: jobID)
+        try? await store.append(
+            AuditEntry(jobID: jobID, jobName: job.name, event: .resumed, user: user, createdAt: clock.now))
+        reschedule(jobID, after: max(clock.now, lastScheduled[jobID] ?? .distantPast))
+        wake()
+    }
+
+    /// Stops a running execution (SIGTERM to its process group, SIGKILL after the grace). Returns false when it
+    /// is not running here.
+    @discardableResult
+    public func stop(executionID: String, user: String = "anonymous") async -> Bool {
+        if let run = running[executionID] {
+            run.control.stop()
+            if let job = jobs[run.jobID] {
+                try? await store.append(
+                    AuditEntry(
+                        jobID: job.id, jobName: job.name, event: .stopped, user: user, createdAt: clock.now,
+                        description: "execution \(executionID)"))
+            }
+            return true
+        }
+        // A run not yet started (jitter, queue, slot) is cancelled: recorded as stopped.
+        for var pending in removePending(executionID) {
+            pending.record.state = .stopped
+            pending.record.endedAt = clock.now
+            pending.record.message = "stopped before it started"
+            try? await store.save(pending.record)
+            return true
+        }
+        return false
+    }
+
+    /// Replaces the set of jobs (a jobs.d reload): new and changed jobs are (re)scheduled from now, removed jobs
+    /// are unscheduled (their history is kept; a running execution finishes).
+    public func replaceJobs(_ newJobs: [Job]) {
+        var incoming: [String: Job] = [:]
+        for job in newJobs { incoming[job.id] = job }
+        for id in jobs.keys where incoming[id] == nil {
+            jobs[id] = nil
+            schedules[id] = nil
+            generations[id, default: 0] += 1
+            logger.info("job removed", metadata: ["job.id": "\(id)"])
+        }
+        for (id, job) in incoming where jobs[id] != job {
+            let isNew = jobs[id] == nil
+            jobs[id] = job
+            if started {
+                prepareSchedule(job)
+                reschedule(id, after: max(clock.now, lastScheduled[id] ?? .distantPast))
+            }
+            logger.info(isNew ? "job added" : "job changed", metadata: ["job.id": "\(id)"])
+        }
+        wake()
+    }
+
+    /// The next fire time of every scheduled job.
+    public func nextFireTimes() -> [String: Date] {
+        var result: [String: Date] = [:]
+        var copy = agenda
+        while let entry = copy.pop() {
+            guard generations[entry.jobID, default: 0] == entry.generation, result[entry.jobID] == nil else { continue }
+            result[entry.jobID] = entry.date
+        }
+        return result
+    }
+
+    /// Ids of the executions running now.
+    public func runningExecutionIDs() -> [String] { Array(running.keys) }
+
+    public var jobCount: Int { jobs.count }
+
+    nonisolated func wake() { wakeContinuation.yield() }
+}

@@ -1,0 +1,44 @@
+import Foundation
+
+/// Daemon-wide scheduling settings.
+public struct SchedulerConfiguration: Sendable {
+    /// Recorded on every execution (the `host` field).
+    public var host: String
+    /// The zone of jobs that name none.
+    public var defaultTimeZone: TimeZone
+    /// At most this many runs at once across all jobs; further due runs wait, recorded as `scheduled`.
+    public var maxConcurrentRuns: Int
+    /// On SIGTERM/SIGINT: how long running jobs may go on before they are stopped.
+    public var shutdownGrace: Duration
+    /// A due instant later than this (a stall, a wall-clock step forward) counts as missed, handled by the job's
+    /// `catchup` policy like downtime.
+    public var lateTolerance: Duration
+    /// At most this many `missed` executions are recorded per job for one gap.
+    public var maxMissedRecords: Int
+    /// Executions kept per job, and at most this old (older ones are pruned, hourly and at start).
+    public var retentionPerJob: Int
+    public var retentionAge: Duration
+
+    public init(
+        host: String = ProcessInfo.processInfo.hostName, defaultTimeZone: TimeZone = TimeZone(identifier: "UTC")!,
+        maxConcurrentRuns: Int = 64, shutdownGrace: Duration = .seconds(30), lateTolerance: Duration = .seconds(60),
+        maxMissedRecords: Int = 100, retentionPerJob: Int = 1000, retentionAge: Duration = .seconds(90 * 86_400)
+    ) {
+        self.host = host
+        self.defaultTimeZone = defaultTimeZone
+        self.maxConcurrentRuns = max(1, maxConcurrentRuns)
+        self.shutdownGrace = shutdownGrace
+        self.lateTolerance = lateTolerance
+        self.maxMissedRecords = maxMissedRecords
+        self.retentionPerJob = retentionPerJob
+        self.retentionAge = retentionAge
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `TimeInterval`.
+    public var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+import GRDB
+import TockCore
+
+/// The embedded store: one SQLite file in WAL mode (GRDB `DatabasePool`: concurrent reads, one writer),
+/// with named, append-only migrations.
+public final class SQLiteJobStore: JobStore {
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: executions, job state, audit log, api jobs") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE execution (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        job_id TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        trigger TEXT NOT NULL,
+                        scheduled_at REAL NOT NULL,
+                        started_at REAL,
+                        ended_at REAL,
+                        host TEXT NOT NULL,
+                        pid INTEGER,
+                        attempt INTEGER NOT NULL,
+                        exit_code INTEGER,
+                        signal INTEGER,
+                        message TEXT,
+                        stdout BLOB NOT NULL,
+                        stderr BLOB NOT NULL,
+                        stdout_bytes INTEGER NOT NULL,
+                        stderr_bytes INTEGER NOT NULL
+                    ) STRICT;
+                    CREATE INDEX execution_by_time ON execution(scheduled_at DESC, id);
+                    CREATE INDEX execution_by_job_time ON execution(job_id, scheduled_at DESC, id);
+                    CREATE INDEX execution_by_state ON execution(state);
+                    CREATE TABLE job_state (
+                        job_id TEXT PRIMARY KEY NOT NULL,
+                        paused INTEGER NOT NULL DEFAULT 0,
+                        last_scheduled_at REAL
+                    ) STRICT;
+                    CREATE TABLE audit_log (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        job_id TEXT NOT NULL,
+                        job_name TEXT NOT NULL,
+                        event TEXT NOT NULL,
+                        user TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        description TEXT NOT NULL
+                    ) STRICT;
+                    CREATE INDEX audit_log_by_time ON audit_log(created_at DESC);
+                    CREATE TABLE api_job (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        definition TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    ) STRICT;
+                    """)
+        }
+        return migrator
+    }
+
+    public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
+        try await pool.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM execution WHERE state IN ('running', 'scheduled')")
+            try db.execute(
+                sql: """
+                    UPDATE execution SET state = 'interrupted', ended_at = COALESCE(ended_at, ?),
+                    message = COALESCE(message, 'the daemon stopped while this execution was pending or running')
+                    WHERE state IN ('running', 'scheduled')
+                    """, arguments: [date.timeIntervalSince1970])
+            return try rows.map { try Self.execution(from: $0) }
+        }
+    }
+
+    public func save(_ e: ExecutionRecord) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO execution (id, job_id, state, trigger, scheduled_at, started_at, ended_at,
+                    host, pid, attempt, exit_code, signal, message, stdout, stderr, stdout_bytes, stderr_bytes)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    e.id, e.jobID, e.state.rawValue, e.trigger.rawValue, e.scheduledAt.timeIntervalSince1970,
+                    e.startedAt?.timeIntervalSince1970, e.endedAt?.timeIntervalSince1970, e.host,
+                    e.pid.map { Int64($0) },
+                    e.attempt, e.exitCode.map { Int64($0) }, e.signal.map { Int64($0) }, e.message, Data(e.stdout),
+                    Data(e.stderr), e.stdoutBytes, e.stderrBytes,
+                ])
+        }
+    }
+
+    public func execution(id: String) async throws -> ExecutionRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM execution WHERE id = ?", arguments: [id]).map {
+                try Self.execution(from: $0)
+            }
+        }
+    }
+
+    public func executions(jobID: String?, limit: Int) async throws -> [ExecutionRecord] {
+        try await pool.read { db in
+            let rows: [Row]
+            if let jobID {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM execution WHERE job_id = ? ORDER BY scheduled_at DESC, id DESC LIMIT ?",
+                    arguments: [jobID, limit])
+            } else {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM execution ORDER BY scheduled_at DESC, id DESC LIMIT ?", arguments: [limit])
+            }
+            return try rows.map { try Self.execution(from: $0) }
+        }
+    }
+
+    public func state(ofJob id: String) async throws -> JobRuntimeState {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM job_state WHERE job_id = ?", arguments: [id]).map {
+                try Self.state(from: $0)
+            }
+                ?? JobRuntimeState()
+        }
+    }
+
+    public func setPaused(_ paused: Bool, jobID: String) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO job_state (job_id, paused) VALUES (?, ?)
+                    ON CONFLICT(job_id) DO UPDATE SET paused = excluded.paused
+                    """, arguments: [jobID, paused])
+        }
+    }
+
+    public func setLastScheduled(_ date: Date, jobID: String) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO job_state (job_id, last_scheduled_at) VALUES (?, ?)
+                    ON CONFLICT(job_id) DO UPDATE SET last_scheduled_at =
+                    MAX(COALESCE(last_scheduled_at, excluded.last_scheduled_at), excluded.last_scheduled_at)
+                    """, arguments: [jobID, date.timeIntervalSince1970])
+        }
+    }
+
+    public func allStates() async throws -> [String: JobRuntimeState] {
+        try await pool.read { db in
+            var states: [String: JobRuntimeState] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM job_state") {
+                states[row["job_id"]] = try Self.state(from: row)
+            }
+            return states
+        }
+    }
+
+    public func append(_ entry: AuditEntry) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql:
+                    "INSERT INTO audit_log (job_id, job_name, event, user, created_at, description) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    entry.jobID, entry.jobName, entry.event.rawValue, entry.user, entry.createdAt.timeIntervalSince1970,
+                    entry.description,
+                ])
+        }
+    }
+
+    public func auditLog(limit: Int) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_log ORDER BY created_at DESC, id DESC LIMIT ?", arguments: [limit]
+            )
+            .map { row in
+                AuditEntry(
+                    id: row["id"], jobID: row["job_id"], jobName: row["job_name"],
+                    event: AuditEntry.Event(rawValue: row["event"]) ?? .modified, user: row["user"],
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]), description: row["description"])
+            }
+        }
+    }
+
+    public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM execution WHERE state NOT IN ('running', 'scheduled') AND (scheduled_at < ? OR id IN (
+                        SELECT id FROM (
+                            SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY scheduled_at DESC, id DESC) AS n
+                            FROM execution
+                        ) WHERE n > ?
+                    ))
+                    """, arguments: [olderThan.timeIntervalSince1970, keepPerJob])
+            return db.changesCount
+        }
+    }
+
+    // MARK: - Rows
+
+    struct CorruptRow: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func execution(from row: Row) throws -> ExecutionRecord {
+        guard let state = ExecutionState(rawValue: row["state"]),
+            let trigger = ExecutionTrigger(rawValue: row["trigger"])
+        else {
+            throw CorruptRow(description: "execution \(row["id"] as String? ?? "?") has an unknown state or trigger")
+        }
+        var e = ExecutionRecord(
+            id: row["id"], jobID: row["job_id"], state: state, trigger: trigger,
+            scheduledAt: Date(timeIntervalSince1970: row["scheduled_at"]), host: row["host"])
+        e.startedAt = (row["started_at"] as Double?).map { Date(timeIntervalSince1970: $0) }
+        e.endedAt = (row["ended_at"] as Double?).map { Date(timeIntervalSince1970: $0) }
+        e.pid = (row["pid"] as Int64?).map { Int32(truncatingIfNeeded: $0) }
+        e.attempt = row["attempt"]
+        e.exitCode = (row["exit_code"] as Int64?).map { Int32(truncatingIfNeeded: $0) }
+        e.signal = (row["signal"] as Int64?).map { Int32(truncatingIfNeeded: $0) }
+        e.message = row["message"]
+        e.stdout = [UInt8](row["stdout"] as Data? ?? Data())
+        e.stderr = [UInt8](row["stderr"] as Data? ?? Data())
+        e.stdoutBytes = row["stdout_bytes"]
+        e.stderrBytes = row["stderr_bytes"]
+        return e
+    }
+
+    static func state(from row: Row) throws -> JobRuntimeState {
+        JobRuntimeState(
+            paused: row["paused"],
+            lastScheduledAt: (row["last_scheduled_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
+    }
+}

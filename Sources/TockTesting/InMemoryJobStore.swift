@@ -1,0 +1,92 @@
+import Foundation
+import Synchronization
+import TockCore
+
+/// A store in memory, for scheduler logic tests. The real stores are tested against the same contract.
+public final class InMemoryJobStore: JobStore {
+    private struct State {
+        var executions: [String: ExecutionRecord] = [:]
+        var states: [String: JobRuntimeState] = [:]
+        var audit: [AuditEntry] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
+        state.withLock { s in
+            let found = s.executions.values.filter { $0.state == .running || $0.state == .scheduled }
+            for var e in found {
+                e.state = .interrupted
+                e.endedAt = e.endedAt ?? date
+                s.executions[e.id] = e
+            }
+            return found
+        }
+    }
+
+    public func save(_ execution: ExecutionRecord) async throws {
+        state.withLock { $0.executions[execution.id] = execution }
+    }
+
+    public func execution(id: String) async throws -> ExecutionRecord? {
+        state.withLock { $0.executions[id] }
+    }
+
+    public func executions(jobID: String?, limit: Int) async throws -> [ExecutionRecord] {
+        state.withLock { s in
+            Array(
+                s.executions.values.filter { jobID == nil || $0.jobID == jobID }
+                    .sorted { ($0.scheduledAt, $0.id) > ($1.scheduledAt, $1.id) }
+                    .prefix(limit))
+        }
+    }
+
+    public func state(ofJob id: String) async throws -> JobRuntimeState {
+        state.withLock { $0.states[id] ?? JobRuntimeState() }
+    }
+
+    public func setPaused(_ paused: Bool, jobID: String) async throws {
+        state.withLock { $0.states[jobID, default: JobRuntimeState()].paused = paused }
+    }
+
+    public func setLastScheduled(_ date: Date, jobID: String) async throws {
+        state.withLock { s in
+            let current = s.states[jobID]?.lastScheduledAt ?? .distantPast
+            s.states[jobID, default: JobRuntimeState()].lastScheduledAt = max(current, date)
+        }
+    }
+
+    public func allStates() async throws -> [String: JobRuntimeState] {
+        state.withLock { $0.states }
+    }
+
+    public func append(_ entry: AuditEntry) async throws {
+        state.withLock { s in
+            var entry = entry
+            entry.id = Int64(s.audit.count + 1)
+            s.audit.append(entry)
+        }
+    }
+
+    public func auditLog(limit: Int) async throws -> [AuditEntry] {
+        state.withLock { Array($0.audit.reversed().prefix(limit)) }
+    }
+
+    public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {
+        state.withLock { s in
+            var deleted = 0
+            let byJob = Dictionary(grouping: s.executions.values, by: \.jobID)
+            for (_, list) in byJob {
+                let sorted = list.sorted { ($0.scheduledAt, $0.id) > ($1.scheduledAt, $1.id) }
+                for (index, e) in sorted.enumerated()
+                where e.state.isFinal && (index >= keepPerJob || e.scheduledAt < olderThan) {
+                    s.executions[e.id] = nil
+                    deleted += 1
+                }
+            }
+            return deleted
+        }
+    }
+}

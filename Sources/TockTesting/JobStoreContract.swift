@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import TockCore
+
+/// The behaviour every ``JobStore`` must have. Each store's test target runs every check against a fresh store.
+public enum JobStoreContract {
+    public static let checks: [(String, @Sendable (any JobStore) async throws -> Void)] = [
+        ("savesAndReadsExecutionsWithOutput", savesAndReadsExecutionsWithOutput),
+        ("listsNewestFirstPerJob", listsNewestFirstPerJob),
+        ("recoversRunningAsInterrupted", recoversRunningAsInterrupted),
+        ("keepsJobStateMonotonic", keepsJobStateMonotonic),
+        ("appendsAuditLogNewestFirst", appendsAuditLogNewestFirst),
+        ("prunesByCountAndAgeButNeverRunning", prunesByCountAndAgeButNeverRunning),
+    ]
+
+    static let t0 = Date(timeIntervalSince1970: 1_767_225_600)
+
+    static func execution(_ job: String, _ minutes: Int, _ state: ExecutionState = .succeeded) -> ExecutionRecord {
+        ExecutionRecord(
+            jobID: job, state: state, trigger: .schedule, scheduledAt: t0.addingTimeInterval(Double(minutes) * 60),
+            host: "test-host")
+    }
+
+    static func savesAndReadsExecutionsWithOutput(_ store: any JobStore) async throws {
+        var e = execution("a", 1, .failed)
+        e.startedAt = t0.addingTimeInterval(60.25)
+        e.endedAt = t0.addingTimeInterval(61.5)
+        e.pid = 123
+        e.attempt = 2
+        e.exitCode = 3
+        e.message = "it broke"
+        e.stdout = Array("out\u{0}bytes\u{FF}".utf8) + [0xFF, 0x00]
+        e.stderr = Array("err".utf8)
+        e.stdoutBytes = 5_000_000
+        e.stderrBytes = 3
+        try await store.save(e)
+        let read = try #require(try await store.execution(id: e.id))
+        #expect(read == e)
+        e.state = .succeeded
+        e.exitCode = 0
+        try await store.save(e)
+        #expect(try await store.execution(id: e.id)?.state == .succeeded)
+        #expect(try await store.execution(id: "missing") == nil)
+    }
+
+    static func listsNewestFirstPerJob(_ store: any JobStore) async throws {
+        for minute in [3, 1, 2] { try await store.save(execution("a", minute)) }
+        try await store.save(execution("b", 5))
+        let all = try await store.executions(jobID: nil, limit: 10)
+        #expect(all.map(\.jobID) == ["b", "a", "a", "a"])
+        let a = try await store.executions(jobID: "a", limit: 2)
+        #expect(a.map(\.scheduledAt) == [t0.addingTimeInterval(180), t0.addingTimeInterval(120)])
+    }
+
+    static func recoversRunningAsInterrupted(_ store: any JobStore) async throws {
+        let running = execution("a", 1, .running)
+        let scheduled = execution("a", 2, .scheduled)
+        let done = execution("a", 0, .succeeded)
+        for e in [running, scheduled, done] { try await store.save(e) }
+        let recovered = try await store.recoverInterruptedExecutions(at: t0.addingTimeInterval(600))
+        #expect(Set(recovered.map(\.id)) == [running.id, scheduled.id])
+        #expect(try await store.execution(id: running.id)?.state == .interrupted)
+        #expect(try await store.execution(id: running.id)?.endedAt == t0.addingTimeInterval(600))
+        #expect(try await store.execution(id: done.id)?.state == .succeeded)
+        #expect(try await store.recoverInterruptedExecutions(at: t0).isEmpty)
+    }
+
+    static func keepsJobStateMonotonic(_ store: any JobStore) async throws {
+        #expect(try await store.state(ofJob: "a") == JobRuntimeState())
+        try await store.setPaused(true, jobID: "a")
+        try await store.setLastScheduled(t0.addingTimeInterval(120), jobID: "a")
+        try await store.setLastScheduled(t0.addingTimeInterval(60), jobID: "a")  // never moves backwards
+        #expect(
+            try await store.state(ofJob: "a")
+                == JobRuntimeState(paused: true, lastScheduledAt: t0.addingTimeInterval(120)))
+        try await store.setPaused(false, jobID: "a")
+        try await store.setLastScheduled(t0, jobID: "b")
+        let all = try await store.allStates()
+        #expect(all["a"] == JobRuntimeState(paused: false, lastScheduledAt: t0.addingTimeInterval(120)))
+        #expect(all["b"]?.lastScheduledAt == t0)
+    }
+
+    static func appendsAuditLogNewestFirst(_ store: any JobStore) async throws {
+        try await store.append(AuditEntry(jobID: "a", jobName: "A", event: .added, user: "ann", createdAt: t0))
+        try await store.append(
+            AuditEntry(
+                jobID: "a", jobName: "A", event: .modified, user: "bob", createdAt: t0.addingTimeInterval(1),
+                description: "schedule"))
+        let log = try await store.auditLog(limit: 10)
+        #expect(log.map(\.event) == [.modified, .added])
+        #expect(log.first?.user == "bob" && log.first?.description == "schedule" && log.first?.id != nil)
+    }
+
+    static func prunesByCountAndAgeButNeverRunning(_ store: any JobStore) async throws {
+        for minute in 0..<5 { try await store.save(execution("a", minute)) }
+        try await store.save(execution("a", -100, .running))
+        try await store.save(execution("b", -50))
+        let deleted = try await store.prune(keepPerJob: 3, olderThan: t0.addingTimeInterval(-10 * 60))
+        #expect(deleted == 3)  // a's two oldest finished ones, and b's old one
+        let left = try await store.executions(jobID: nil, limit: 10)
+        #expect(left.filter { $0.jobID == "a" }.count == 4)  // three kept and the running one
+        #expect(left.contains { $0.state == .running })
+        #expect(!left.contains { $0.jobID == "b" })
+    }
+}
