@@ -35,9 +35,10 @@ let package = Package(
         .target(
             name: "TockApp",
             dependencies: [
-                "TockCore", "TockSQLite",
+                "TockCore", "TockSQLite", "CronKit", "TOMLKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // Test support: a manual clock, a recording runner, the store contract suite.
@@ -56,7 +57,7 @@ let package = Package(
         .testTarget(name: "CronKitTests", dependencies: ["CronKit"]),
         .testTarget(name: "TockCoreTests", dependencies: ["TockCore", "TockTesting"]),
         .testTarget(name: "TockSQLiteTests", dependencies: ["TockSQLite", "TockTesting"]),
-        .testTarget(name: "TockCLITests", dependencies: ["CronKit"]),
+        .testTarget(name: "TockCLITests", dependencies: ["CronKit", "TockCore", "TockSQLite"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -64,7 +64,7 @@ public struct ProcessJobRunner: JobRunner {
                 id: id, pid: spawned.pid, pidFD: spawned.pidFD, stdoutFD: spawned.stdoutFD,
                 stderrFD: spawned.stderrFD, maxOutput: request.maxOutput, onOutput: onOutput,
                 completion: { ended.deliver($0) }))
-        control.attach(monitor, watch: id, grace: request.killGrace)
+        control.attach(monitor, watch: id, grace: request.killGrace, pid: spawned.pid)
         let result: ProcessMonitor.Result
         if let timeout = request.timeout {
             result = await withTaskGroup(of: Void.self) { [monitor] group in

@@ -14,7 +14,16 @@ public final class RunControl: Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    /// The pid of each attempt's process as it starts (for recording it while the run goes on).
+    public let processStarts: AsyncStream<Int32>
+    private let processStartsContinuation: AsyncStream<Int32>.Continuation
+
+    public init() {
+        (processStarts, processStartsContinuation) = AsyncStream.makeStream(of: Int32.self)
+    }
+
+    /// Ends `processStarts` (when the chain of attempts is over).
+    public func endProcessStarts() { processStartsContinuation.finish() }
 
     /// Stops the attempt: SIGTERM to its process group now, SIGKILL after the grace.
     public func stop() {
@@ -40,7 +49,8 @@ public final class RunControl: Sendable {
     /// Whether a stop was asked for.
     public var isStopped: Bool { state.withLock { $0.stopRequested } }
 
-    func attach(_ monitor: ProcessMonitor, watch: ProcessMonitor.WatchID, grace: Duration) {
+    func attach(_ monitor: ProcessMonitor, watch: ProcessMonitor.WatchID, grace: Duration, pid: Int32) {
+        processStartsContinuation.yield(pid)
         let pending = state.withLock { s -> Bool in
             s.target = (monitor, watch, grace)
             return s.stopRequested

@@ -102,19 +102,32 @@ extension Scheduler {
         let clock = self.clock
         let store = self.store
         let box = RecordBox(record)
-        let outcomes = await runner.runWithRetries(
-            request, policy: job.retry, control: pending.control,
-            sleep: { delay in try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval)) },
-            onAttempt: { number, outcome in
-                let snapshot = box.update { record in
-                    record.record(outcome, attempt: number)
-                    if job.retry.shouldRetry(after: outcome, attempt: number) && !pending.control.isStopped {
-                        record.state = .running
-                        record.message = "attempt \(number) ended \(outcome.state.rawValue); retrying"
-                    }
+        let control = pending.control
+        var outcomes: [AttemptOutcome] = []
+        await withTaskGroup(of: Void.self) { group in
+            // Record each attempt's pid as soon as it starts: crash recovery needs it.
+            group.addTask {
+                for await pid in control.processStarts {
+                    try? await store.save(box.update { $0.pid = pid })
                 }
-                try? await store.save(snapshot)
-            })
+            }
+            outcomes = await runner.runWithRetries(
+                request, policy: job.retry, control: control,
+                sleep: { delay in try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval)) },
+                onAttempt: { number, outcome in
+                    let snapshot = box.update { record in
+                        record.record(outcome, attempt: number)
+                        if job.retry.shouldRetry(after: outcome, attempt: number) && !control.isStopped {
+                            record.state = .running
+                            record.message = "attempt \(number) ended \(outcome.state.rawValue); retrying"
+                        }
+                    }
+                    try? await store.save(snapshot)
+                })
+            control.endProcessStarts()
+        }
+        // Last write wins: the final state, whatever order the saves above finished in.
+        try? await store.save(box.value)
         record = box.value
         if let last = outcomes.last {
             metadata["exit.status"] = "\(last.shellStatus)"

@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TockCore
+import UnixSignals
+
+/// Reloads jobs.d into the scheduler on SIGHUP and whenever its files change (checked every `interval`).
+///
+/// A file that fails to load contributes no job and its errors are logged as `FILE:LINE: message`; the other
+/// files' jobs are unaffected. A removed job is unscheduled; its history stays in the store.
+public struct JobsDirectoryWatcher: Service {
+    let path: String
+    let scheduler: Scheduler
+    let interval: Duration
+    let logger: Logger
+
+    public init(path: String, scheduler: Scheduler, interval: Duration, logger: Logger) {
+        self.path = path
+        self.scheduler = scheduler
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var fingerprint = Self.fingerprint(of: path)
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        try await withThrowingDiscardingTaskGroup { group in
+            let (reloads, reload) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
+            group.addTask {
+                for await _ in hangups.cancelOnGracefulShutdown() { reload.yield("SIGHUP") }
+                reload.finish()
+            }
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    try? await Task.sleep(for: interval)
+                    reload.yield("poll")
+                }
+                reload.finish()
+            }
+            for await reason in reloads.cancelOnGracefulShutdown() {
+                let current = Self.fingerprint(of: path)
+                guard reason == "SIGHUP" || current != fingerprint else { continue }
+                fingerprint = current
+                let directory = JobDirectory.load(path)
+                for error in directory.errors { logger.error("\(error)") }
+                await scheduler.replaceJobs(directory.jobs)
+                logger.info(
+                    "jobs reloaded",
+                    metadata: [
+                        "reason": "\(reason)", "jobs": "\(directory.jobs.count)", "errors": "\(directory.errors.count)",
+                    ])
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Names, sizes and modification times of the directory's job files.
+    static func fingerprint(of path: String) -> [String] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter {
+            $0.hasSuffix(".toml")
+        }.sorted()
+        return names.map { name in
+            let attributes = try? FileManager.default.attributesOfItem(
+                atPath: (path as NSString).appendingPathComponent(name))
+            let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
+            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            return "\(name)|\(size)|\(modified)"
+        }
+    }
+}

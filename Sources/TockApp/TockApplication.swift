@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TockCore
+import TockSQLite
+
+/// The composition root: turns a configuration into running services. Only this module knows which store is in
+/// use. A package that embeds Tock calls ``buildServiceGroup(configuration:logger:runner:)`` and runs the group.
+///
+/// ```swift
+/// var configuration = TockConfiguration()
+/// configuration.jobsDirectory = "/etc/tock/jobs.d"
+/// let app = try TockApplication.buildServiceGroup(configuration: configuration, logger: Logger(label: "tock"))
+/// try await app.serviceGroup.run()
+/// ```
+public enum TockApplication {
+    public struct Built: Sendable {
+        public let serviceGroup: ServiceGroup
+        public let scheduler: Scheduler
+        public let store: any JobStore
+        /// Problems found in jobs.d at start (those files' jobs are not loaded).
+        public let jobFileErrors: [JobFileError]
+    }
+
+    /// Builds the daemon: store, scheduler, jobs.d watcher, with graceful shutdown on SIGTERM and SIGINT.
+    ///
+    /// - Parameter runner: runs attempts; the default runs processes. Pass a ``JobRunner`` of your own to add job
+    ///   kinds (see ``JobKindRunner``).
+    /// - Throws: ``TockConfiguration/Problem`` for a configuration that cannot work (bad zone, unreachable data
+    ///   directory, unsupported database URL).
+    public static func buildServiceGroup(
+        configuration: TockConfiguration, logger: Logger, runner: (any JobRunner)? = nil
+    ) throws -> Built {
+        try configuration.validate()
+        let store = try openStore(configuration)
+        let directory = JobDirectory.load(configuration.jobsDirectory)
+        for error in directory.errors { logger.error("\(error)") }
+        let scheduler = Scheduler(
+            jobs: directory.jobs, store: store, runner: runner ?? ProcessJobRunner(),
+            configuration: SchedulerConfiguration(
+                defaultTimeZone: TimeZone(identifier: configuration.timezone) ?? TimeZone(identifier: "UTC")!,
+                maxConcurrentRuns: configuration.maxConcurrentRuns, shutdownGrace: configuration.shutdownGrace,
+                retentionPerJob: configuration.retentionPerJob, retentionAge: configuration.retentionAge),
+            logger: logger)
+        let watcher = JobsDirectoryWatcher(
+            path: configuration.jobsDirectory, scheduler: scheduler, interval: configuration.reloadInterval,
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: watcher),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        return Built(serviceGroup: group, scheduler: scheduler, store: store, jobFileErrors: directory.errors)
+    }
+
+    static func openStore(_ configuration: TockConfiguration) throws(TockConfiguration.Problem) -> any JobStore {
+        let url = configuration.databaseURL
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            throw TockConfiguration.Problem("database: PostgreSQL is not supported yet; use sqlite:PATH")
+        }
+        guard url.hasPrefix("sqlite:") else {
+            throw TockConfiguration.Problem("database: '\(url)' is neither sqlite:PATH nor postgres://…")
+        }
+        let path = String(url.dropFirst("sqlite:".count))
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            return try SQLiteJobStore(path: path)
+        } catch {
+            throw TockConfiguration.Problem("database: cannot open \(path): \(error)")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import CronKit
+import Foundation
+import TOMLKit
+import TockCore
+
+/// Everything `tock serve` needs, from (lowest to highest precedence) defaults, a TOML config file, environment
+/// variables (`TOCK_LISTEN`, `TOCK_DATABASE`, `TOCK_JOBS_DIR`, `TOCK_DATA_DIR`) and flags.
+public struct TockConfiguration: Sendable, Equatable {
+    public var listen = "127.0.0.1:8888"
+    public var jobsDirectory = "./jobs.d"
+    public var dataDirectory = "./tock-data"
+    /// `sqlite:PATH` or `postgres://…`; `nil`: `sqlite:<data dir>/tock.sqlite`.
+    public var database: String?
+    public var timezone = "UTC"
+    public var maxConcurrentRuns = 64
+    public var shutdownGrace: Duration = .seconds(30)
+    public var retentionPerJob = 1000
+    public var retentionAge: Duration = .seconds(90 * 86_400)
+    /// How often jobs.d is checked for changes (SIGHUP reloads at once).
+    public var reloadInterval: Duration = .seconds(2)
+
+    public init() {}
+
+    public var databaseURL: String {
+        database ?? "sqlite:\((dataDirectory as NSString).appendingPathComponent("tock.sqlite"))"
+    }
+
+    /// A problem in the configuration, with where it is.
+    public struct Problem: Error, CustomStringConvertible, Equatable {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    static let keys: Set<String> = [
+        "listen", "jobs_dir", "data_dir", "database", "timezone", "max_concurrent_runs", "shutdown_grace",
+        "retention_per_job", "retention_age", "reload_interval",
+    ]
+
+    /// Applies a TOML config file.
+    public mutating func apply(fileAt path: String) throws(Problem) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw Problem("\(path): cannot read the configuration file")
+        }
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw Problem("\(path):\(error.source.begin.line): \(error.description)")
+        } catch { throw Problem("\(path): \(error)") }
+        for key in table.keys.sorted() where !Self.keys.contains(key) {
+            throw Problem("\(path): unknown key '\(key)' (known: \(Self.keys.sorted().joined(separator: ", ")))")
+        }
+        func string(_ key: String) throws(Problem) -> String? {
+            guard let value = table[key] else { return nil }
+            guard let text = value.string else { throw Problem("\(path): \(key) must be a string") }
+            return text
+        }
+        func int(_ key: String) throws(Problem) -> Int? {
+            guard let value = table[key] else { return nil }
+            guard let number = value.int, number > 0 else {
+                throw Problem("\(path): \(key) must be a positive integer")
+            }
+            return number
+        }
+        func duration(_ key: String) throws(Problem) -> Duration? {
+            guard let text = try string(key) else { return nil }
+            do { return try DurationParserBridge.parse(text) } catch { throw Problem("\(path): \(key): \(error)") }
+        }
+        if let v = try string("listen") { listen = v }
+        if let v = try string("jobs_dir") { jobsDirectory = v }
+        if let v = try string("data_dir") { dataDirectory = v }
+        if let v = try string("database") { database = v }
+        if let v = try string("timezone") { timezone = v }
+        if let v = try int("max_concurrent_runs") { maxConcurrentRuns = v }
+        if let v = try int("retention_per_job") { retentionPerJob = v }
+        if let v = try duration("shutdown_grace") { shutdownGrace = v }
+        if let v = try duration("retention_age") { retentionAge = v }
+        if let v = try duration("reload_interval") { reloadInterval = v }
+    }
+
+    /// Applies the `TOCK_*` environment variables.
+    public mutating func apply(environment: [String: String]) {
+        if let v = environment["TOCK_LISTEN"] { listen = v }
+        if let v = environment["TOCK_DATABASE"] { database = v }
+        if let v = environment["TOCK_JOBS_DIR"] { jobsDirectory = v }
+        if let v = environment["TOCK_DATA_DIR"] { dataDirectory = v }
+    }
+
+    /// Checks values that can be checked before starting.
+    public func validate() throws(Problem) {
+        if TimeZone(identifier: timezone) == nil { throw Problem("timezone: unknown time zone '\(timezone)'") }
+        let parts = listen.split(separator: ":")
+        guard parts.count >= 2, let port = Int(parts.last!), (0...65535).contains(port) else {
+            throw Problem("listen: '\(listen)' is not HOST:PORT")
+        }
+    }
+}
+
+enum DurationParserBridge {
+    static func parse(_ text: String) throws -> Duration { try DurationParser.parse(text) }
+}

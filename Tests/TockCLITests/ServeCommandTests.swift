@@ -1,0 +1,175 @@
+import CronKit
+import Foundation
+import Testing
+import TockCore
+import TockSQLite
+
+/// `tock serve` end to end: the real binary on a temporary directory, a real SQLite file, real signals.
+@Suite(.serialized)
+struct ServeCommandTests {
+    final class Daemon {
+        let directory: URL
+        let process = Process()
+        let log: URL
+
+        init(directory: URL) throws {
+            self.directory = directory
+            log = directory.appendingPathComponent("daemon-\(UUID()).log")
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.executableURL = TockBinary.url
+            let config = directory.appendingPathComponent("tock.toml")
+            try "shutdown_grace = \"2s\"\nreload_interval = \"200ms\"\n".write(
+                to: config, atomically: true, encoding: .utf8)
+            process.arguments = [
+                "serve", "--config", config.path, "--jobs-dir", "jobs", "--data-dir", "data", "--log-level", "debug",
+            ]
+            process.currentDirectoryURL = directory
+            process.standardError = try FileHandle(forWritingTo: log)
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+        func waitForExit() -> Int32 {
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-serve-\(UUID())")
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("jobs"), withIntermediateDirectories: true)
+    }
+
+    func writeJobs(_ name: String, _ text: String) throws {
+        try text.write(to: directory.appendingPathComponent("jobs/\(name)"), atomically: true, encoding: .utf8)
+    }
+
+    func store() throws -> SQLiteJobStore {
+        try SQLiteJobStore(path: directory.appendingPathComponent("data/tock.sqlite").path)
+    }
+
+    func executions(_ job: String) async throws -> [ExecutionRecord] {
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("data/tock.sqlite").path) else {
+            return []
+        }
+        return try await store().executions(jobID: job, limit: 1000).reversed()
+    }
+
+    @Test func everySecondJob_firesOnTime_andIsRecorded() async throws {
+        try writeJobs(
+            "tick.toml", "[job.tick]\nschedule = \"* * * * * *\"\ncommand = \"echo tick $TOCK_SCHEDULED_TIME\"\n")
+        let daemon = try Daemon(directory: directory)
+        try await eventually("three runs") { try await executions("tick").filter { $0.state == .succeeded }.count >= 3 }
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
+        let runs = try await executions("tick").filter { $0.state == .succeeded }
+        for run in runs {
+            #expect(
+                run.scheduledAt.timeIntervalSince1970 == run.scheduledAt.timeIntervalSince1970.rounded(),
+                "whole seconds")
+            let started = try #require(run.startedAt)
+            #expect(started >= run.scheduledAt, "never early")
+            #expect(started.timeIntervalSince(run.scheduledAt) < 1, "started within the second it was due")
+            let utc = try #require(ZoneRules.rules(forIdentifier: "UTC"))
+            #expect(
+                String(decoding: run.stdout, as: UTF8.self) == "tick \(CronKitTimestamp.string(run.scheduledAt, utc))\n"
+            )
+        }
+        #expect(Set(runs.map(\.scheduledAt)).count == runs.count, "no instant twice")
+        #expect(daemon.output.contains("run finished"))
+    }
+
+    @Test func kill9WhileRunning_thenRestart_marksInterrupted_andRunsNothingTwice() async throws {
+        try writeJobs("slow.toml", "[job.slow]\nschedule = \"* * * * * *\"\ncommand = \"echo started; sleep 300\"\n")
+        let first = try Daemon(directory: directory)
+        try await eventually("running") { try await executions("slow").contains { $0.state == .running } }
+        let running = try #require(try await executions("slow").first { $0.state == .running })
+        first.signal(SIGKILL)
+        _ = first.waitForExit()
+        let jobGroup = try #require(running.pid)
+        #expect(kill(-jobGroup, 0) == 0, "the job's process group outlives a kill -9 of the daemon")
+
+        let second = try Daemon(directory: directory)
+        try await eventually("interrupted") {
+            try await executions("slow").first { $0.id == running.id }?.state == .interrupted
+        }
+        // The leftover process group was ended by the restart.
+        try await eventually("leftover group gone") { kill(-jobGroup, 0) != 0 || allZombies(group: jobGroup) }
+        try await eventually("a new run") {
+            try await executions("slow").contains { $0.state == .running && $0.id != running.id }
+        }
+        second.signal(SIGTERM)
+        _ = second.waitForExit()
+        let all = try await executions("slow")
+        #expect(Set(all.map(\.scheduledAt)).count == all.count, "no instant ran twice")
+        #expect(all.allSatisfy { $0.state.isFinal }, "nothing left pending: \(all.map(\.state))")
+    }
+
+    @Test func sigterm_letsTheRunningJobFinish() async throws {
+        try writeJobs("work.toml", "[job.work]\nschedule = \"@reboot\"\ncommand = \"sleep 1; echo done\"\n")
+        let daemon = try Daemon(directory: directory)
+        try await eventually("running") { try await executions("work").contains { $0.state == .running } }
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
+        let run = try #require(try await executions("work").first)
+        #expect(run.state == .succeeded)
+        #expect(String(decoding: run.stdout, as: UTF8.self) == "done\n")
+    }
+
+    @Test func brokenJobFile_doesNotStopTheGoodOnes() async throws {
+        try writeJobs("good.toml", "[job.good]\nschedule = \"* * * * * *\"\ncommand = \"true\"\n")
+        try writeJobs("bad.toml", "[job.bad]\nschedule = \"* * * * * *\"\ncomand = \"true\"\n")
+        let daemon = try Daemon(directory: directory)
+        try await eventually("good runs") { try await executions("good").count >= 1 }
+        daemon.signal(SIGTERM)
+        _ = daemon.waitForExit()
+        #expect(try await executions("bad").isEmpty)
+        #expect(daemon.output.contains("bad.toml:3: job 'bad': comand: unknown key (did you mean 'command'?)"))
+    }
+
+    @Test func editingJobsDirectory_reloadsWithoutRestart() async throws {
+        try writeJobs("a.toml", "[job.first]\nschedule = \"@yearly\"\ncommand = \"true\"\n")
+        let daemon = try Daemon(directory: directory)
+        try await eventually("started") { daemon.output.contains("scheduler started") }
+        try writeJobs("b.toml", "[job.second]\nschedule = \"* * * * * *\"\ncommand = \"true\"\n")
+        try await eventually("the new job runs") { try await executions("second").count >= 1 }
+        daemon.signal(SIGTERM)
+        _ = daemon.waitForExit()
+        #expect(daemon.output.contains("jobs reloaded"))
+    }
+}
+
+enum CronKitTimestamp {
+    static func string(_ date: Date, _ rules: ZoneRules) -> String { Timestamp.string(for: date, in: rules) }
+}
+
+/// Polls a condition, bounded, for processes that act on their own time.
+func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("timed out waiting for: \(what)")
+    throw CancellationError()
+}
+
+/// Whether every remaining member of a process group is a zombie (dead, waiting for a parent that may never reap).
+func allZombies(group: Int32) -> Bool {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return false }
+    for entry in entries where entry.first?.isNumber == true {
+        guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 2, Int32(fields[2]) == group, fields[0] != "Z" { return false }
+    }
+    return true
+}
