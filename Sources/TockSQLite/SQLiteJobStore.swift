@@ -2,6 +2,10 @@ import Foundation
 import GRDB
 import TockCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The embedded store: one SQLite file in WAL mode (GRDB `DatabasePool`: concurrent reads, one writer),
 /// with named, append-only migrations.
 public final class SQLiteJobStore: JobStore {
@@ -15,7 +19,18 @@ public final class SQLiteJobStore: JobStore {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(pool)
+        // Two processes opening a new file at once (a daemon and `tock` CLI, two daemons) must not both run the
+        // same migration: the migrator's check-then-apply is not atomic across processes.
+        try Self.withFileLock(path + ".lock") { try Self.migrator.migrate(pool) }
+    }
+
+    private static func withFileLock<T>(_ lockPath: String, _ body: () throws -> T) throws -> T {
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return try body() }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(fd, LOCK_UN) }
+        return try body()
     }
 
     static var migrator: DatabaseMigrator {

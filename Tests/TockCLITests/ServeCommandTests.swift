@@ -127,7 +127,13 @@ struct ServeCommandTests {
         try writeJobs("good.toml", "[job.good]\nschedule = \"* * * * * *\"\ncommand = \"true\"\n")
         try writeJobs("bad.toml", "[job.bad]\nschedule = \"* * * * * *\"\ncomand = \"true\"\n")
         let daemon = try Daemon(directory: directory)
-        try await eventually("good runs") { try await executions("good").count >= 1 }
+        defer { daemon.signal(SIGKILL) }
+        do {
+            try await eventually("good runs") { try await executions("good").count >= 1 }
+        } catch {
+            Issue.record("daemon log:\n\(daemon.output)")
+            throw error
+        }
         daemon.signal(SIGTERM)
         _ = daemon.waitForExit()
         #expect(try await executions("bad").isEmpty)
