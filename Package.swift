@@ -54,6 +54,11 @@ let package = Package(
         ),
         .executableTarget(name: "CronBenchmark", dependencies: ["CronKit"], path: "Benchmarks/CronBenchmark"),
         .executableTarget(name: "RunnerBenchmark", dependencies: ["TockCore"], path: "Benchmarks/RunnerBenchmark"),
+        .executableTarget(
+            name: "SchedulerBenchmark",
+            dependencies: ["CronKit", "TockCore", "TockSQLite", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/SchedulerBenchmark"
+        ),
         .testTarget(name: "CronKitTests", dependencies: ["CronKit"]),
         .testTarget(name: "TockCoreTests", dependencies: ["TockCore", "TockTesting"]),
         .testTarget(name: "TockSQLiteTests", dependencies: ["TockSQLite", "TockTesting"]),

@@ -18,6 +18,9 @@ public final class ZoneRules: Sendable {
 
     private static let cache = Mutex<[String: ZoneRules]>([:])
 
+    /// UTC, built once.
+    public static let utc: ZoneRules = rules(for: TimeZone(identifier: "UTC")!)
+
     /// The shared rules of a zone.
     public static func rules(for timeZone: TimeZone) -> ZoneRules {
         if let cached = cache.withLock({ $0[timeZone.identifier] }) { return cached }

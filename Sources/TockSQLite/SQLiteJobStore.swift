@@ -99,21 +99,40 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    // Writes are synchronous on the calling thread: a short SQLite transaction costs less than the two thread
+    // hops of an asynchronous write, and the scheduler writes an execution's row right before starting it.
+
     public func save(_ e: ExecutionRecord) async throws {
-        try await pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO execution (id, job_id, state, trigger, scheduled_at, started_at, ended_at,
-                    host, pid, attempt, exit_code, signal, message, stdout, stderr, stdout_bytes, stderr_bytes)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    e.id, e.jobID, e.state.rawValue, e.trigger.rawValue, e.scheduledAt.timeIntervalSince1970,
-                    e.startedAt?.timeIntervalSince1970, e.endedAt?.timeIntervalSince1970, e.host,
-                    e.pid.map { Int64($0) },
-                    e.attempt, e.exitCode.map { Int64($0) }, e.signal.map { Int64($0) }, e.message, Data(e.stdout),
-                    Data(e.stderr), e.stdoutBytes, e.stderrBytes,
-                ])
+        // Single rows (outcomes, pids) come from many runs at once: the asynchronous write keeps the cooperative
+        // threads free while they queue for the writer.
+        try await pool.write { db in try Self.insert([e], db) }
+    }
+
+    /// GRDB's synchronous write (from a synchronous function, so overload resolution cannot pick the async one).
+    private func writeNow<T>(_ updates: (Database) throws -> T) throws -> T {
+        try pool.write(updates)
+    }
+
+    public func save(_ executions: [ExecutionRecord]) async throws {
+        guard !executions.isEmpty else { return }
+        // The scheduler's batch of runs about to start: synchronous, on the path to the processes' start.
+        try writeNow { db in try Self.insert(executions, db) }
+    }
+
+    private static func insert(_ executions: [ExecutionRecord], _ db: Database) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO execution (id, job_id, state, trigger, scheduled_at, started_at, ended_at,
+                host, pid, attempt, exit_code, signal, message, stdout, stderr, stdout_bytes, stderr_bytes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for e in executions {
+            try statement.execute(arguments: [
+                e.id, e.jobID, e.state.rawValue, e.trigger.rawValue, e.scheduledAt.timeIntervalSince1970,
+                e.startedAt?.timeIntervalSince1970, e.endedAt?.timeIntervalSince1970, e.host, e.pid.map { Int64($0) },
+                e.attempt, e.exitCode.map { Int64($0) }, e.signal.map { Int64($0) }, e.message, Data(e.stdout),
+                Data(e.stderr), e.stdoutBytes, e.stderrBytes,
+            ])
         }
     }
 
@@ -160,13 +179,19 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func setLastScheduled(_ date: Date, jobID: String) async throws {
-        try await pool.write { db in
-            try db.execute(
+        try await setLastScheduled([jobID: date])
+    }
+
+    public func setLastScheduled(_ dates: [String: Date]) async throws {
+        guard !dates.isEmpty else { return }
+        try writeNow { db in
+            let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO job_state (job_id, last_scheduled_at) VALUES (?, ?)
                     ON CONFLICT(job_id) DO UPDATE SET last_scheduled_at =
                     MAX(COALESCE(last_scheduled_at, excluded.last_scheduled_at), excluded.last_scheduled_at)
-                    """, arguments: [jobID, date.timeIntervalSince1970])
+                    """)
+            for (id, date) in dates { try statement.execute(arguments: [id, date.timeIntervalSince1970]) }
         }
     }
 

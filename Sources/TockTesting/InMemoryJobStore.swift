@@ -30,6 +30,14 @@ public final class InMemoryJobStore: JobStore {
         state.withLock { $0.executions[execution.id] = execution }
     }
 
+    public func save(_ executions: [ExecutionRecord]) async throws {
+        state.withLock { s in for e in executions { s.executions[e.id] = e } }
+    }
+
+    public func setLastScheduled(_ dates: [String: Date]) async throws {
+        for (id, date) in dates { try await setLastScheduled(date, jobID: id) }
+    }
+
     public func execution(id: String) async throws -> ExecutionRecord? {
         state.withLock { $0.executions[id] }
     }

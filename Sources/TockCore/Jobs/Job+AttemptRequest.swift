@@ -25,9 +25,7 @@ extension Job {
         environment.merge(self.environment) { _, job in job }
         environment["TOCK_JOB_ID"] = id
         environment["TOCK_EXECUTION_ID"] = executionID
-        if let utc = ZoneRules.rules(forIdentifier: "UTC") {
-            environment["TOCK_SCHEDULED_TIME"] = Timestamp.string(for: scheduledTime, in: utc)
-        }
+        environment["TOCK_SCHEDULED_TIME"] = Timestamp.string(for: scheduledTime, in: .utc)
         let program: AttemptRequest.Program
         switch action {
         case .command(let command, let shell): program = .shell(command: command, shell: shell)

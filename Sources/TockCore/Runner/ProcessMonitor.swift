@@ -77,6 +77,9 @@ public final class ProcessMonitor: @unchecked Sendable {
     private let nextID = Atomic<Int>(1)
     private var watches: [WatchID: Watch] = [:]
     private var owners: [Int32: WatchID] = [:]
+    /// Watches with a deadline to keep (exited and draining, or terminating): the only ones the loop scans, so
+    /// a thousand running jobs cost nothing per wake-up.
+    private var pending: Set<WatchID> = []
     private let clock = ContinuousClock()
 
     init() {
@@ -187,6 +190,7 @@ public final class ProcessMonitor: @unchecked Sendable {
         repeat { result = waitpid(watch.registration.pid, &status, 0) } while result < 0 && errno == EINTR
         watch.waitStatus = status
         watch.endedAt = Date()
+        pending.insert(watch.registration.id)
         watch.drainDeadline = clock.now.advanced(by: Self.drainAfterExit)
         epoll_ctl(epollFD, EPOLL_CTL_DEL, watch.pidFD, nil)
         owners[watch.pidFD] = nil
@@ -198,12 +202,17 @@ public final class ProcessMonitor: @unchecked Sendable {
         guard let watch = watches[id], !watch.terminating else { return }
         watch.terminating = true
         watch.killDeadline = clock.now.advanced(by: grace)
+        pending.insert(id)
         kill(-watch.registration.pid, SIGTERM)
     }
 
     private func advanceDeadlines() {
         let now = clock.now
-        for (id, watch) in watches {
+        for id in pending {
+            guard let watch = watches[id] else {
+                pending.remove(id)
+                continue
+            }
             let pgid = watch.registration.pid
             if watch.terminating, !watch.killed, let deadline = watch.killDeadline, now >= deadline {
                 // The grace is over: whatever of the group still lives is killed.
@@ -224,6 +233,7 @@ public final class ProcessMonitor: @unchecked Sendable {
     private func finish(_ id: WatchID, _ watch: Watch, survivors: Int) {
         for fd in [watch.stdoutFD, watch.stderrFD] where fd >= 0 { closeStream(fd, of: watch) }
         watches[id] = nil
+        pending.remove(id)
         watch.registration.completion(
             Result(
                 waitStatus: watch.waitStatus ?? 0, endedAt: watch.endedAt, stdout: watch.stdout, stderr: watch.stderr,
@@ -233,17 +243,17 @@ public final class ProcessMonitor: @unchecked Sendable {
     private func waitTimeoutMilliseconds() -> Int32 {
         let now = clock.now
         var nearest: Duration?
-        for watch in watches.values {
-            var candidates: [ContinuousClock.Instant] = []
-            if watch.terminating && !watch.killed, let d = watch.killDeadline { candidates.append(d) }
+        func consider(_ instant: ContinuousClock.Instant) {
+            let wait = max(.zero, instant - now)
+            nearest = nearest.map { min($0, wait) } ?? wait
+        }
+        for id in pending {
+            guard let watch = watches[id] else { continue }
+            if watch.terminating && !watch.killed, let d = watch.killDeadline { consider(d) }
             if watch.waitStatus != nil {
-                if let d = watch.drainDeadline, watch.stdoutFD >= 0 || watch.stderrFD >= 0 { candidates.append(d) }
+                if let d = watch.drainDeadline, watch.stdoutFD >= 0 || watch.stderrFD >= 0 { consider(d) }
                 // Waiting for a terminated group to die: look again shortly.
-                if watch.terminating { candidates.append(now.advanced(by: .milliseconds(10))) }
-            }
-            for c in candidates {
-                let wait = max(.zero, c - now)
-                nearest = nearest.map { min($0, wait) } ?? wait
+                if watch.terminating { consider(now.advanced(by: .milliseconds(10))) }
             }
         }
         guard let nearest else { return -1 }

@@ -89,10 +89,6 @@ extension Scheduler {
     func execute(_ pending: Pending) async {
         var record = pending.record
         let job = pending.job
-        record.state = .running
-        record.startedAt = clock.now
-        record.message = nil
-        try? await store.save(record)
         var metadata: Logger.Metadata = [
             "job.id": "\(job.id)", "execution.id": "\(record.id)", "trigger": "\(record.trigger.rawValue)",
         ]

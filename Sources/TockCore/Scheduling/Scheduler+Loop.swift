@@ -13,9 +13,13 @@ extension Scheduler {
                 while !Task.isCancelled && !shuttingDown.withLock({ $0 }) {
                     await fireDueInstants()
                     await startDelayedRuns()
-                    for pending in takeStartable() {
+                    // One transaction records every run about to start (a crash after it leaves rows that the
+                    // next start marks interrupted); then the processes start.
+                    let batch = await recordStarting(takeStartable())
+                    for pending in batch {
                         group.addTask { await self.execute(pending) }
                     }
+                    await flushLastScheduled()
                     await pruneIfDue()
                     await sleepUntilNextEvent(deadline: nextDeadline())
                 }
@@ -138,9 +142,35 @@ extension Scheduler {
 
     func markScheduled(_ jobID: String, _ date: Date) async {
         if date > lastScheduled[jobID] ?? .distantPast { lastScheduled[jobID] = date }
-        do { try await store.setLastScheduled(date, jobID: jobID) } catch {
-            logger.error("could not record the last instant", metadata: ["job.id": "\(jobID)", "error": "\(error)"])
+        if date > unsavedLastScheduled[jobID] ?? .distantPast { unsavedLastScheduled[jobID] = date }
+    }
+
+    /// Writes the last instants dealt with. Until written, a crash can only make an instant look missed; its
+    /// execution row, written before its process starts, keeps it from running twice (see `startUp`).
+    func flushLastScheduled() async {
+        guard !unsavedLastScheduled.isEmpty else { return }
+        let dates = unsavedLastScheduled
+        unsavedLastScheduled = [:]
+        do { try await store.setLastScheduled(dates) } catch {
+            logger.error("could not record the last instants", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Marks runs as running and writes them in one transaction.
+    func recordStarting(_ batch: [Pending]) async -> [Pending] {
+        guard !batch.isEmpty else { return [] }
+        let now = clock.now
+        let started = batch.map { pending -> Pending in
+            var pending = pending
+            pending.record.state = .running
+            pending.record.startedAt = now
+            pending.record.message = nil
+            return pending
+        }
+        do { try await store.save(started.map(\.record)) } catch {
+            logger.error("could not record starting runs", metadata: ["error": "\(error)"])
+        }
+        return started
     }
 
     /// Fires every agenda entry that is due.
@@ -179,12 +209,10 @@ extension Scheduler {
     func sleepUntilNextEvent(deadline: Date?) async {
         if !startable.isEmpty { return }
         let clock = self.clock
-        let wakes = wakeStream
+        let wakes = wakeSignal
         await withTaskGroup(of: Void.self) { group in
             if let deadline { group.addTask { try? await clock.sleep(until: deadline) } }
-            group.addTask {
-                for await _ in wakes { break }
-            }
+            group.addTask { await wakes.wait() }
             await group.next()
             group.cancelAll()
         }

@@ -41,6 +41,8 @@ public actor Scheduler: Service {
     var agenda = FireQueue()
     var paused: Set<String> = []
     var lastScheduled: [String: Date] = [:]
+    /// Last-instant updates not yet written (written once per loop turn, after the due runs have started).
+    var unsavedLastScheduled: [String: Date] = [:]
     /// Running executions by execution id.
     var running: [String: Running] = [:]
     /// Runs started by the loop on its next turn.
@@ -56,8 +58,7 @@ public actor Scheduler: Service {
     /// A number in 0...1 for each jittered run (tests pass a fixed one).
     let jitterFraction: @Sendable () -> Double
 
-    nonisolated let wakeStream: AsyncStream<Void>
-    nonisolated let wakeContinuation: AsyncStream<Void>.Continuation
+    nonisolated let wakeSignal = WakeSignal()
     nonisolated let shuttingDown = Mutex(false)
 
     public init(
@@ -71,7 +72,6 @@ public actor Scheduler: Service {
         self.configuration = configuration
         self.logger = logger
         self.jitterFraction = jitterFraction
-        (wakeStream, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         for job in jobs { self.jobs[job.id] = job }
     }
 
@@ -196,5 +196,5 @@ public actor Scheduler: Service {
 
     public var jobCount: Int { jobs.count }
 
-    nonisolated func wake() { wakeContinuation.yield() }
+    nonisolated func wake() { wakeSignal.signal() }
 }

@@ -23,7 +23,10 @@ public struct SystemWallClock: WallClock {
         while true {
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 { return }
-            try await Task.sleep(for: .milliseconds(Int64((min(remaining, 1.0) * 1000).rounded(.up))))
+            // Zero tolerance: the default lets the timer fire late by a share of the interval, which is
+            // lateness for a cron job.
+            try await Task.sleep(
+                for: .microseconds(Int64((min(remaining, 1.0) * 1_000_000).rounded(.up))), tolerance: .zero)
         }
     }
 }

@@ -61,7 +61,8 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
     public mutating func record(_ outcome: AttemptOutcome, attempt: Int) {
         self.attempt = attempt
         state = outcome.state
-        startedAt = startedAt ?? outcome.startedAt
+        // The first attempt's process start is the execution's start (more exact than when it was dispatched).
+        if attempt == 1 || startedAt == nil { startedAt = outcome.startedAt }
         endedAt = outcome.endedAt
         pid = outcome.pid
         switch outcome.termination {

@@ -11,14 +11,19 @@ public protocol JobStore: Sendable {
 
     /// Inserts or replaces an execution.
     func save(_ execution: ExecutionRecord) async throws
+    /// Inserts or replaces several executions in one transaction.
+    func save(_ executions: [ExecutionRecord]) async throws
     func execution(id: String) async throws -> ExecutionRecord?
     /// Executions newest first (by scheduled instant), optionally of one job.
     func executions(jobID: String?, limit: Int) async throws -> [ExecutionRecord]
 
     func state(ofJob id: String) async throws -> JobRuntimeState
     func setPaused(_ paused: Bool, jobID: String) async throws
-    /// Remembers the latest instant the scheduler has dealt with for a job (fired, skipped or missed).
+    /// Remembers the latest instant the scheduler has dealt with for a job (fired, skipped or missed); never
+    /// moves backwards.
     func setLastScheduled(_ date: Date, jobID: String) async throws
+    /// The same for several jobs in one transaction.
+    func setLastScheduled(_ dates: [String: Date]) async throws
     /// Runtime state of every job that has any.
     func allStates() async throws -> [String: JobRuntimeState]
 
