@@ -52,6 +52,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Tock as a library: a daemon with a job kind of its own.
+        .executableTarget(
+            name: "DiskCheckExample",
+            dependencies: ["TockApp", "TockCore", .product(name: "Logging", package: "swift-log")],
+            path: "Examples/DiskCheck",
+            exclude: ["jobs.d"]
+        ),
         .executableTarget(name: "CronBenchmark", dependencies: ["CronKit"], path: "Benchmarks/CronBenchmark"),
         .executableTarget(name: "RunnerBenchmark", dependencies: ["TockCore"], path: "Benchmarks/RunnerBenchmark"),
         .executableTarget(

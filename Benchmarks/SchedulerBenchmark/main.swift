@@ -38,7 +38,8 @@ func residentMegabytes() -> Double {
 }
 
 func job(_ id: String, _ schedule: String, command: String = "true") -> Job {
-    Job(id: id, schedule: try! ScheduleExpression(parsing: schedule), action: .exec([command]))
+    guard let parsed = try? ScheduleExpression(parsing: schedule) else { fatalError("bad schedule \(schedule)") }
+    return Job(id: id, schedule: parsed, action: .exec([command]))
 }
 
 /// A 6-field expression that fires once, at the whole second `date` (UTC).

@@ -10,12 +10,14 @@ import UnixSignals
 /// files' jobs are unaffected. A removed job is unscheduled; its history stays in the store.
 public struct JobsDirectoryWatcher: Service {
     let path: String
+    let kinds: Set<String>
     let scheduler: Scheduler
     let interval: Duration
     let logger: Logger
 
-    public init(path: String, scheduler: Scheduler, interval: Duration, logger: Logger) {
+    public init(path: String, kinds: Set<String> = [], scheduler: Scheduler, interval: Duration, logger: Logger) {
         self.path = path
+        self.kinds = kinds
         self.scheduler = scheduler
         self.interval = interval
         self.logger = logger
@@ -41,7 +43,7 @@ public struct JobsDirectoryWatcher: Service {
                 let current = Self.fingerprint(of: path)
                 guard reason == "SIGHUP" || current != fingerprint else { continue }
                 fingerprint = current
-                let directory = JobDirectory.load(path)
+                let directory = JobDirectory.load(path, kinds: kinds)
                 for error in directory.errors { logger.error("\(error)") }
                 await scheduler.replaceJobs(directory.jobs)
                 logger.info(

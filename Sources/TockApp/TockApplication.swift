@@ -29,14 +29,15 @@ public enum TockApplication {
     /// - Throws: ``TockConfiguration/Problem`` for a configuration that cannot work (bad zone, unreachable data
     ///   directory, unsupported database URL).
     public static func buildServiceGroup(
-        configuration: TockConfiguration, logger: Logger, runner: (any JobRunner)? = nil
+        configuration: TockConfiguration, logger: Logger, kinds: [any JobKind] = [], runner: (any JobRunner)? = nil
     ) throws -> Built {
         try configuration.validate()
         let store = try openStore(configuration)
-        let directory = JobDirectory.load(configuration.jobsDirectory)
+        let kindNames = Set(kinds.map(\.name))
+        let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)
         for error in directory.errors { logger.error("\(error)") }
         let scheduler = Scheduler(
-            jobs: directory.jobs, store: store, runner: runner ?? ProcessJobRunner(),
+            jobs: directory.jobs, store: store, runner: runner ?? KindRoutingJobRunner(kinds: kinds),
             configuration: SchedulerConfiguration(
                 defaultTimeZone: TimeZone(identifier: configuration.timezone) ?? TimeZone(identifier: "UTC")!,
                 maxConcurrentRuns: configuration.maxConcurrentRuns, shutdownGrace: configuration.shutdownGrace,

@@ -179,3 +179,50 @@ func allZombies(group: Int32) -> Bool {
     }
     return true
 }
+
+/// Tock as a library: the example daemon with its own job kind, end to end.
+@Suite(.serialized)
+struct LibraryExampleTests {
+    @Test func customKindDaemon_runsAndRecordsItsKind() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-example-\(UUID())")
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("jobs"), withIntermediateDirectories: true)
+        try """
+        [job.root]
+        schedule = "@reboot"
+        kind = "disk-space"
+        args = { path = "/", min_free_percent = "0" }
+
+        [job.missing]
+        schedule = "@reboot"
+        kind = "disk-space"
+        args = { path = "/no/such/mount" }
+        """.write(to: directory.appendingPathComponent("jobs/disk.toml"), atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = TockBinary.url.deletingLastPathComponent().appendingPathComponent("DiskCheckExample")
+        process.arguments = [
+            "--jobs-dir", directory.appendingPathComponent("jobs").path, "--data-dir",
+            directory.appendingPathComponent("data").path,
+        ]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let database = directory.appendingPathComponent("data/tock.sqlite").path
+        func finished() async throws -> [ExecutionRecord] {
+            guard FileManager.default.fileExists(atPath: database) else { return [] }
+            return try await SQLiteJobStore(path: database).executions(jobID: nil, limit: 10).filter(\.state.isFinal)
+        }
+        try await eventually("both ran") { try await finished().count == 2 }
+        process.terminate()
+        process.waitUntilExit()
+        let runs = try await finished()
+        let root = try #require(runs.first { $0.jobID == "root" })
+        #expect(root.state == .succeeded)
+        #expect(String(decoding: root.stdout, as: UTF8.self).hasPrefix("/: "))
+        let missing = try #require(runs.first { $0.jobID == "missing" })
+        #expect(missing.state == .failed && missing.exitCode == 2)
+        #expect(
+            String(decoding: missing.stderr, as: UTF8.self) == "cannot stat /no/such/mount: No such file or directory\n"
+        )
+    }
+}

@@ -30,6 +30,7 @@ extension Job {
         switch action {
         case .command(let command, let shell): program = .shell(command: command, shell: shell)
         case .exec(let argv): program = .exec(argv)
+        case .custom(let kind, let arguments): program = .custom(kind: kind, arguments: arguments)
         }
         return AttemptRequest(
             program: program, environment: environment, workingDirectory: workingDirectory, stdin: stdin, user: user,

@@ -8,6 +8,8 @@ public struct Job: Sendable, Hashable {
         case command(String, shell: String)
         /// `exec`: an argv run without a shell.
         case exec([String])
+        /// `kind` (with `args`): a job kind registered by an embedding package.
+        case custom(kind: String, arguments: [String: String])
     }
 
     /// Where a job was defined.

@@ -11,7 +11,8 @@ public struct JobDirectory: Sendable {
     /// The files read, in order.
     public let files: [String]
 
-    public static func load(_ path: String) -> JobDirectory {
+    /// - Parameter kinds: job kinds registered by an embedding package (enables `kind` and `args`).
+    public static func load(_ path: String, kinds: Set<String> = []) -> JobDirectory {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             return JobDirectory(
@@ -28,7 +29,7 @@ public struct JobDirectory: Sendable {
         for name in names {
             let file = (path as NSString).appendingPathComponent(name)
             files.append(file)
-            let parsed = JobFileParser.parse(contentsOf: file)
+            let parsed = JobFileParser.parse(contentsOf: file, kinds: kinds)
             errors += parsed.errors
             var duplicates: [JobFileError] = []
             for job in parsed.jobs {

@@ -17,7 +17,12 @@ public enum JobFileParser {
     static let notificationKeys: Set<String> = ["webhook", "command"]
 
     /// Parses the text of a job file.
-    public static func parse(_ text: String, file: String) -> (jobs: [Job], errors: [JobFileError]) {
+    ///
+    /// - Parameter kinds: names of the job kinds an embedding package registered; only then are the keys
+    ///   `kind` and `args` known.
+    public static func parse(_ text: String, file: String, kinds: Set<String> = []) -> (
+        jobs: [Job], errors: [JobFileError]
+    ) {
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -46,7 +51,7 @@ public enum JobFileParser {
             return ([], errors)
         }
         for id in jobTables.keys {
-            var reader = JobReader(id: id, file: file, index: index)
+            var reader = JobReader(id: id, file: file, index: index, kinds: kinds)
             if let job = reader.read(jobTables[id]) { jobs.append(job) }
             errors += reader.errors
         }
@@ -56,14 +61,15 @@ public enum JobFileParser {
     }
 
     /// Parses a file on disk; an unreadable file is an error at line 1.
-    public static func parse(contentsOf path: String) -> (jobs: [Job], errors: [JobFileError]) {
+    public static func parse(contentsOf path: String, kinds: Set<String> = []) -> (jobs: [Job], errors: [JobFileError])
+    {
         guard let data = FileManager.default.contents(atPath: path) else {
             return ([], [JobFileError(file: path, line: 1, message: "cannot read the file")])
         }
         guard let text = String(data: data, encoding: .utf8) else {
             return ([], [JobFileError(file: path, line: 1, message: "the file is not valid UTF-8")])
         }
-        return parse(text, file: path)
+        return parse(text, file: path, kinds: kinds)
     }
 }
 
@@ -79,6 +85,7 @@ private struct JobReader {
     let id: String
     let file: String
     let index: TOMLLineIndex
+    let kinds: Set<String>
     var errors: [JobFileError] = []
 
     var tablePath: String { "job.\(id)" }
@@ -94,7 +101,8 @@ private struct JobReader {
             return nil
         }
         if !Job.isValidID(id) { fail(nil, "the id may only contain letters, digits, '_', '.' and '-'") }
-        for key in table.keys.sorted() where !JobFileParser.jobKeys.contains(key) {
+        let known = kinds.isEmpty ? JobFileParser.jobKeys : JobFileParser.jobKeys.union(["kind", "args"])
+        for key in table.keys.sorted() where !known.contains(key) {
             let hint = Self.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
             fail(key, "unknown key\(hint)")
         }
@@ -111,7 +119,31 @@ private struct JobReader {
         let exec = stringArray(table, "exec")
         let shell = string(table, "shell") ?? "/bin/sh"
         var action: Job.Action?
+        if !kinds.isEmpty, let kind = string(table, "kind") {
+            if command != nil || exec != nil { fail("kind", "a job has one of 'command', 'exec' and 'kind'") }
+            if !kinds.contains(kind) {
+                fail("kind", "unknown kind '\(kind)' (registered: \(kinds.sorted().joined(separator: ", ")))")
+            }
+            var arguments: [String: String] = [:]
+            if let args = table["args"] {
+                if let argsTable = args.table {
+                    for key in argsTable.keys.sorted() {
+                        if let value = argsTable[key]?.string {
+                            arguments[key] = value
+                        } else {
+                            fail("args", "\(key) must be a string")
+                        }
+                    }
+                } else {
+                    fail("args", "must be a table of strings, e.g. args = { path = \"/\" }")
+                }
+            }
+            action = .custom(kind: kind, arguments: arguments)
+        } else if table["args"] != nil && !kinds.isEmpty {
+            fail("args", "goes with 'kind'")
+        }
         switch (command, exec) {
+        case _ where action != nil: break
         case (let command?, nil): action = .command(command, shell: shell)
         case (nil, let argv?):
             if argv.isEmpty { fail("exec", "must name a program: [\"/path/to/program\", \"arg\", …]") }
@@ -119,12 +151,14 @@ private struct JobReader {
             action = .exec(argv)
         case (.some, .some): fail(nil, "has both 'command' and 'exec'; give exactly one")
         case (nil, nil):
-            if table["command"] == nil && table["exec"] == nil { fail(nil, "needs 'command' or 'exec'") }
+            if table["command"] == nil && table["exec"] == nil && table["kind"] == nil {
+                fail(nil, "needs 'command' or 'exec'")
+            }
         }
 
         var timezone: String?
         if let zone = string(table, "timezone") {
-            if TimeZone(identifier: zone) == nil {
+            if ZoneRules.rules(forIdentifier: zone) == nil {
                 fail("timezone", "unknown time zone '\(zone)' (use an IANA name such as Europe/Paris)")
             } else {
                 timezone = zone

@@ -7,6 +7,8 @@ public struct AttemptRequest: Sendable {
         case shell(command: String, shell: String)
         /// An argv run directly; `argv[0]` is looked up in `PATH` when it has no slash.
         case exec([String])
+        /// A job kind registered by an embedding package (see ``JobKind``).
+        case custom(kind: String, arguments: [String: String])
     }
 
     public var program: Program

@@ -123,6 +123,8 @@ public struct ProcessJobRunner: JobRunner {
             }
             path = resolved
             argv = arguments
+        case .custom(let kind, _):
+            return .failure(SpawnFailure(message: "job kind '\(kind)' needs a KindRoutingJobRunner"))
         }
 
         var account: UserAccount?

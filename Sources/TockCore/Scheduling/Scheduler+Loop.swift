@@ -77,7 +77,8 @@ extension Scheduler {
 
     func prepareSchedule(_ job: Job) {
         generations[job.id, default: 0] += 1
-        let zone = job.timezone.flatMap(TimeZone.init(identifier:)) ?? configuration.defaultTimeZone
+        let zone =
+            job.timezone.flatMap { ZoneRules.rules(forIdentifier: $0)?.timeZone } ?? configuration.defaultTimeZone
         schedules[job.id] = job.parsedSchedule.schedule(in: zone)
     }
 
