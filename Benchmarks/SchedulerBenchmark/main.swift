@@ -160,6 +160,8 @@ if which == "all" || which == "scale" {
     let idleSeconds = Date().timeIntervalSince(idleStart)
     let cpu = cpuSeconds() - cpuBefore
     let rss = residentMegabytes()
+    SystemMemory.releaseFreedMemory()
+    let trimmed = residentMegabytes()
     task.cancel()
     func seconds(_ d: Duration) -> String { String(format: "%.2f s", d.timeInterval) }
     print("| 100,000 jobs | value |")

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,4 +146,8 @@ int tock_memfd_with_bytes(const void *bytes, size_t length) {
 
 int tock_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
+}
+
+int tock_malloc_trim(void) {
+    return malloc_trim(0);
 }

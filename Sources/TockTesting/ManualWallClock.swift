@@ -25,6 +25,9 @@ public final class ManualWallClock: WallClock {
     /// How many tasks are sleeping on this clock.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
+    /// The deadlines tasks are sleeping until.
+    public var sleeperDeadlines: [Date] { state.withLock { $0.sleepers.map(\.deadline) } }
+
     public func sleep(until deadline: Date) async throws {
         let id = state.withLock { s -> Int in
             s.nextID += 1

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `tock run` and `tock validate` on a temporary jobs directory, through the real binary.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct RunCommandTests {
     let dir: URL
 

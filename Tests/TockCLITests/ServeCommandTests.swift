@@ -5,7 +5,7 @@ import TockCore
 import TockSQLite
 
 /// `tock serve` end to end: the real binary on a temporary directory, a real SQLite file, real signals.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct ServeCommandTests {
     final class Daemon {
         let directory: URL
@@ -30,6 +30,14 @@ struct ServeCommandTests {
         }
 
         var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        deinit {
+            // A test that failed half-way must not leave a daemon running.
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
 
         func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
@@ -181,7 +189,7 @@ func allZombies(group: Int32) -> Bool {
 }
 
 /// Tock as a library: the example daemon with its own job kind, end to end.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct LibraryExampleTests {
     @Test func customKindDaemon_runsAndRecordsItsKind() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-example-\(UUID())")

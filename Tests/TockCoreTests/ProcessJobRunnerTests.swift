@@ -9,7 +9,7 @@ import Testing
 #endif
 
 /// The runner against real processes: `/bin/sh`, `sleep`, `head`, `yes`.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct ProcessJobRunnerTests {
     let runner = ProcessJobRunner()
 

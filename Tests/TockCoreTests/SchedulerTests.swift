@@ -7,6 +7,7 @@ import TockTesting
 @testable import TockCore
 
 /// The scheduler on a manual clock with a recording runner: no real sleeps, no processes.
+@Suite(.timeLimit(.minutes(1)))
 struct SchedulerTests {
     static let t0 = Date(timeIntervalSince1970: 1_767_225_630)  // 2026-01-01T00:00:30Z
 
@@ -318,9 +319,11 @@ struct SchedulerTests {
         try await eventually("running") { h.runner.calls.count == 1 }
         h.scheduler.shuttingDown.withLock { $0 = true }
         h.scheduler.wake()
-        try await settle()
+        // Wait until the scheduler sleeps until the end of the grace, before moving the clock there.
+        let graceEnd = h.at("2026-01-01T00:01:30Z")
+        try await eventually("draining") { h.clock.sleeperDeadlines.contains(graceEnd) }
         #expect(try await h.executions().map(\.state) == [.running], "still within the grace")
-        h.clock.advance(by: 30)
+        h.clock.set(graceEnd)
         try await task.value
         #expect(try await h.executions().map(\.state) == [.stopped])
     }

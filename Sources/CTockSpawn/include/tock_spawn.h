@@ -36,6 +36,9 @@ int tock_become_subreaper(void);
 /// An anonymous in-memory file holding `length` bytes, positioned at 0, for a child's stdin.
 int tock_memfd_with_bytes(const void *bytes, size_t length);
 
+/// malloc_trim(0): hands memory freed after a big load (parsing jobs.d) back to the system.
+int tock_malloc_trim(void);
+
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec, so concurrent jobs never inherit each other's pipes.
 int tock_pipe_cloexec(int fds[2]);
 
