@@ -173,4 +173,7 @@ if which == "all" || which == "scale" {
     print(
         "| RSS (process, after start-up; \(String(format: "%.0f", rssBefore)) MB before loading) | \(String(format: "%.0f MB", rss)) |"
     )
+    print(
+        "| RSS after handing freed heap back (malloc_trim, as `tock serve` does after loading) | \(String(format: "%.0f MB", trimmed)) |"
+    )
 }

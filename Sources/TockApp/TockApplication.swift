@@ -36,6 +36,8 @@ public enum TockApplication {
         let kindNames = Set(kinds.map(\.name))
         let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)
         for error in directory.errors { logger.error("\(error)") }
+        // Parsing a large jobs.d leaves freed heap behind; hand it back rather than keep the peak for good.
+        SystemMemory.releaseFreedMemory()
         let scheduler = Scheduler(
             jobs: directory.jobs, store: store, runner: runner ?? KindRoutingJobRunner(kinds: kinds),
             configuration: SchedulerConfiguration(

@@ -97,8 +97,11 @@ struct ServeCommandTests {
     @Test func kill9WhileRunning_thenRestart_marksInterrupted_andRunsNothingTwice() async throws {
         try writeJobs("slow.toml", "[job.slow]\nschedule = \"* * * * * *\"\ncommand = \"echo started; sleep 300\"\n")
         let first = try Daemon(directory: directory)
-        try await eventually("running") { try await executions("slow").contains { $0.state == .running } }
-        let running = try #require(try await executions("slow").first { $0.state == .running })
+        // The row is written before the process starts; its pid follows as soon as the process exists.
+        try await eventually("running") {
+            try await executions("slow").contains { $0.state == .running && $0.pid != nil }
+        }
+        let running = try #require(try await executions("slow").first { $0.state == .running && $0.pid != nil })
         first.signal(SIGKILL)
         _ = first.waitForExit()
         let jobGroup = try #require(running.pid)
