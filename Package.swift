@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "CronKitTests", dependencies: ["CronKit"]),
         .testTarget(name: "TockCoreTests", dependencies: ["TockCore", "TockTesting"]),
         .testTarget(name: "TockSQLiteTests", dependencies: ["TockSQLite", "TockTesting"]),
-        .testTarget(name: "TockCLITests", dependencies: ["CronKit", "TockCore", "TockSQLite"]),
+        .testTarget(name: "TockCLITests", dependencies: ["CronKit", "TockCore", "TockSQLite", "TockTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import TockCore
 import TockSQLite
+import TockTesting
 
 /// `tock serve` end to end: the real binary on a temporary directory, a real SQLite file, real signals.
 @Suite(.serialized, .timeLimit(.minutes(2)))
@@ -165,17 +166,6 @@ struct ServeCommandTests {
 
 enum CronKitTimestamp {
     static func string(_ date: Date, _ rules: ZoneRules) -> String { Timestamp.string(for: date, in: rules) }
-}
-
-/// Polls a condition, bounded, for processes that act on their own time.
-func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("timed out waiting for: \(what)")
-    throw CancellationError()
 }
 
 /// Whether every remaining member of a process group is a zombie (dead, waiting for a parent that may never reap).

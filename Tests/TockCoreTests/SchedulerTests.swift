@@ -340,17 +340,6 @@ struct SchedulerTests {
     }
 }
 
-/// Waits (bounded) for a condition the scheduler reaches asynchronously.
-func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(2))
-    }
-    Issue.record("timed out waiting for: \(what)")
-    throw CancellationError()
-}
-
 /// Gives the scheduler time to act on a clock change that should cause nothing.
 func settle() async throws {
     try await Task.sleep(for: .milliseconds(50))
