@@ -142,14 +142,18 @@ if which == "all" || which == "scale" {
     }
     let rssBefore = residentMegabytes()
     let startClock = ContinuousClock.now
-    let directory = JobDirectory.load(jobsDir.path)
-    let loaded = ContinuousClock.now
-    precondition(directory.errors.isEmpty && directory.jobs.count == 100_000, "\(directory.errors.prefix(3))")
     let store = try SQLiteJobStore(path: work.appendingPathComponent("scale.sqlite").path)
-    let scheduler = Scheduler(
-        jobs: directory.jobs, store: store, runner: ProcessJobRunner(),
-        configuration: SchedulerConfiguration(host: "bench"),
-        logger: logger)
+    // As `tock serve` does: the loaded directory lives only until the scheduler has its jobs.
+    let (scheduler, loaded): (Scheduler, ContinuousClock.Instant) = {
+        let directory = JobDirectory.load(jobsDir.path)
+        let loaded = ContinuousClock.now
+        precondition(directory.errors.isEmpty && directory.jobs.count == 100_000, "\(directory.errors.prefix(3))")
+        let scheduler = Scheduler(
+            jobs: directory.jobs, store: store, runner: ProcessJobRunner(),
+            configuration: SchedulerConfiguration(host: "bench"), logger: logger)
+        return (scheduler, loaded)
+    }()
+    SystemMemory.releaseFreedMemory()
     let task = Task { try await scheduler.run() }
     while await scheduler.nextFireTimes().count < 100_000 { try await Task.sleep(for: .milliseconds(50)) }
     let ready = ContinuousClock.now

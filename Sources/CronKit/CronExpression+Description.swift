@@ -1,10 +1,11 @@
 /// Plain-English descriptions, for the API's schedule preview and the UI: "At 02:30, Monday through Friday".
 extension CronExpression {
     public var englishDescription: String {
-        var text = timePhrase()
-        let day = dayPhrase()
+        let items = self.items
+        var text = timePhrase(items)
+        let day = dayPhrase(items)
         if !day.isEmpty { text += ", " + day }
-        if !starred[CronField.month.rawValue] {
+        if !isStarred(.month) {
             let months = items[CronField.month.rawValue]
             if case .value = months.first, months.count == 1 {
                 text += ", only in " + Self.list(months, name: Self.monthName)
@@ -15,7 +16,7 @@ extension CronExpression {
         return text
     }
 
-    private func timePhrase() -> String {
+    private func timePhrase(_ items: [[CronFieldItem]]) -> String {
         let seconds = items[CronField.second.rawValue]
         let minutes = items[CronField.minute.rawValue]
         let hours = items[CronField.hour.rawValue]
@@ -77,9 +78,9 @@ extension CronExpression {
         }
     }
 
-    private func dayPhrase() -> String {
-        let domStar = starred[CronField.dayOfMonth.rawValue]
-        let dowStar = starred[CronField.dayOfWeek.rawValue]
+    private func dayPhrase(_ items: [[CronFieldItem]]) -> String {
+        let domStar = isStarred(.dayOfMonth)
+        let dowStar = isStarred(.dayOfWeek)
         let domItems = items[CronField.dayOfMonth.rawValue]
         let dowItems = items[CronField.dayOfWeek.rawValue]
         let domRestricted = !(domItems.count == 1 && domItems[0] == .any)

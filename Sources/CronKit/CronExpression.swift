@@ -16,10 +16,8 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     public let source: String
     /// Whether the expression had a leading seconds field.
     public let hasSeconds: Bool
-    /// Parsed items per field, indexed by `CronField.rawValue` (seconds is `[.value(0)]` for 5 fields).
-    public let items: [[CronFieldItem]]
-    /// Whether the field's text started with `*` or `?` (the Vixie "star" flag).
-    let starred: [Bool]
+    /// Bit `CronField.rawValue` set when that field's text started with `*` or `?` (the Vixie "star" flag).
+    let starredBits: UInt8
 
     // Bit sets: bit n set when value n matches.
     let secondBits: UInt64
@@ -39,7 +37,37 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     /// A fixed-time job in Debian cron's sense: 5 fields whose minute and hour fields both do not start with `*`.
     /// Such a job runs once on DST days; every other expression runs on real time (see ``CronSchedule``).
     public var isFixedTime: Bool {
-        !hasSeconds && !starred[CronField.minute.rawValue] && !starred[CronField.hour.rawValue]
+        !hasSeconds && !isStarred(.minute) && !isStarred(.hour)
+    }
+
+    /// Whether the field's text started with `*` or `?` (the Vixie "star" flag).
+    @inline(__always)
+    func isStarred(_ field: CronField) -> Bool { starredBits & (1 << field.rawValue) != 0 }
+
+    /// The star flags by field, indexed by `CronField.rawValue`.
+    var starred: [Bool] { CronField.allCases.map(isStarred) }
+
+    /// Parsed items per field, indexed by `CronField.rawValue` (seconds is `[.value(0)]` for 5 fields).
+    ///
+    /// Parsed again from `source` when asked (descriptions, tests): the value keeps only its bit sets, so that
+    /// 100,000 schedules cost a few megabytes, not a few hundred.
+    public var items: [[CronFieldItem]] {
+        let texts = Self.fieldTexts(source)
+        return CronField.allCases.map { field in
+            (try? CronFieldParser.parse(texts[field.rawValue], field: field)) ?? []
+        }
+    }
+
+    /// The six field texts of an expression already known to be valid (seconds "0" added to 5 fields).
+    static func fieldTexts(_ source: String) -> [String] {
+        var texts: [String]
+        if source.hasPrefix("@") {
+            texts = (macros[source.lowercased()] ?? "").split(separator: " ").map(String.init)
+        } else {
+            texts = source.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        }
+        if texts.count == 5 { texts.insert("0", at: 0) }
+        return texts
     }
 
     /// Parses an expression.
@@ -70,14 +98,13 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         source = trimmed
 
         var items: [[CronFieldItem]] = []
-        var starred: [Bool] = []
+        var starredBits: UInt8 = 0
         for field in CronField.allCases {
             let text = fieldTexts[field.rawValue]
             items.append(try CronFieldParser.parse(text, field: field))
-            starred.append(text.hasPrefix("*") || text.hasPrefix("?"))
+            if text.hasPrefix("*") || text.hasPrefix("?") { starredBits |= 1 << field.rawValue }
         }
-        self.items = items
-        self.starred = starred
+        self.starredBits = starredBits
 
         var bits = [UInt64](repeating: 0, count: 6)
         var lastDay = false
@@ -142,7 +169,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     /// Whether some day in a full 400-year Gregorian cycle (after which weekdays repeat) matches.
     private func canEverFire() -> Bool {
         // Day-of-week patterns alone always occur somewhere in a 400-year cycle, so the OR rule always can.
-        if !starred[CronField.dayOfMonth.rawValue] && !starred[CronField.dayOfWeek.rawValue] { return true }
+        if !isStarred(.dayOfMonth) && !isStarred(.dayOfWeek) { return true }
         for year in 2000..<2400 {
             var month = 1
             while month <= 12 {
@@ -210,8 +237,8 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         }
         dow &= monthMask
 
-        let domStar = starred[CronField.dayOfMonth.rawValue]
-        let dowStar = starred[CronField.dayOfWeek.rawValue]
+        let domStar = isStarred(.dayOfMonth)
+        let dowStar = isStarred(.dayOfWeek)
         return domStar || dowStar ? dom & dow : dom | dow
     }
 

@@ -109,12 +109,17 @@ struct ReferenceOracleTests {
 /// The slow reference engine.
 struct Reference {
     let expression: CronExpression
+    /// The parsed items and star flags, read once (the expression re-parses them on each access).
+    let items: [[CronFieldItem]]
+    let starred: [Bool]
     let timeZone: TimeZone
     let local: Calendar
     let utc: Calendar
 
     init(expression: CronExpression, timeZone: TimeZone) {
         self.expression = expression
+        self.items = expression.items
+        self.starred = expression.starred
         self.timeZone = timeZone
         var local = Calendar(identifier: .gregorian)
         local.timeZone = timeZone
@@ -190,17 +195,17 @@ struct Reference {
     }
 
     func dayMatches(_ c: DateComponents) -> Bool {
-        let domItems = expression.items[CronField.dayOfMonth.rawValue]
-        let dowItems = expression.items[CronField.dayOfWeek.rawValue]
+        let domItems = items[CronField.dayOfMonth.rawValue]
+        let dowItems = items[CronField.dayOfWeek.rawValue]
         let dom = domItems.contains { domItemMatches($0, c) }
         let dow = dowItems.contains { dowItemMatches($0, c) }
-        let domStar = expression.starred[CronField.dayOfMonth.rawValue]
-        let dowStar = expression.starred[CronField.dayOfWeek.rawValue]
+        let domStar = starred[CronField.dayOfMonth.rawValue]
+        let dowStar = starred[CronField.dayOfWeek.rawValue]
         return domStar || dowStar ? dom && dow : dom || dow
     }
 
     private func fieldMatches(_ field: CronField, _ value: Int) -> Bool {
-        expression.items[field.rawValue].contains { item in
+        items[field.rawValue].contains { item in
             switch item {
             case .any: true
             case .anyStep(let step): (value - field.bounds.lowerBound) % step == 0
