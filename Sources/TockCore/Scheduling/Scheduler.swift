@@ -35,7 +35,7 @@ public actor Scheduler: Service {
     let configuration: SchedulerConfiguration
     let logger: Logger
 
-    var jobs: [String: Job] = [:]
+    var jobs = JobTable()
     var schedules: [String: any Schedule] = [:]
     var generations: [String: Int] = [:]
     var agenda = FireQueue()
@@ -162,7 +162,7 @@ public actor Scheduler: Service {
     public func replaceJobs(_ newJobs: [Job]) {
         var incoming: [String: Job] = [:]
         for job in newJobs { incoming[job.id] = job }
-        for id in jobs.keys where incoming[id] == nil {
+        for id in jobs.ids where incoming[id] == nil {
             jobs[id] = nil
             schedules[id] = nil
             generations[id, default: 0] += 1

@@ -1,0 +1,21 @@
+/// The scheduler's jobs by id.
+///
+/// Jobs are boxed: a dictionary's buckets then hold one reference each instead of a 536-byte `Job`. At 100,000
+/// jobs (262,144 buckets) that is ~6 MB of buckets instead of ~145 MB.
+struct JobTable {
+    private final class Box: Sendable {
+        let job: Job
+        init(_ job: Job) { self.job = job }
+    }
+
+    private var storage: [String: Box] = [:]
+
+    subscript(id: String) -> Job? {
+        get { storage[id]?.job }
+        set { storage[id] = newValue.map(Box.init) }
+    }
+
+    var ids: [String] { Array(storage.keys) }
+    var values: [Job] { storage.values.map(\.job) }
+    var count: Int { storage.count }
+}
