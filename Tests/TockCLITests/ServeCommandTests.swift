@@ -13,7 +13,7 @@ struct ServeCommandTests {
         let process = Process()
         let log: URL
 
-        init(directory: URL) throws {
+        init(directory: URL, extraArguments: [String] = []) throws {
             self.directory = directory
             log = directory.appendingPathComponent("daemon-\(UUID()).log")
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -21,9 +21,11 @@ struct ServeCommandTests {
             let config = directory.appendingPathComponent("tock.toml")
             try "shutdown_grace = \"2s\"\nreload_interval = \"200ms\"\n".write(
                 to: config, atomically: true, encoding: .utf8)
-            process.arguments = [
-                "serve", "--config", config.path, "--jobs-dir", "jobs", "--data-dir", "data", "--log-level", "debug",
-            ]
+            process.arguments =
+                [
+                    "serve", "--config", config.path, "--jobs-dir", "jobs", "--data-dir", "data", "--log-level",
+                    "debug",
+                ] + extraArguments
             process.currentDirectoryURL = directory
             process.standardError = try FileHandle(forWritingTo: log)
             process.standardOutput = FileHandle.nullDevice
@@ -150,6 +152,22 @@ struct ServeCommandTests {
         _ = daemon.waitForExit()
         #expect(try await executions("bad").isEmpty)
         #expect(daemon.output.contains("bad.toml:3: job 'bad': comand: unknown key (did you mean 'command'?)"))
+    }
+
+    @Test func sighup_reloadsAtOnce() async throws {
+        try writeJobs("a.toml", "[job.first]\nschedule = \"@yearly\"\ncommand = \"true\"\n")
+        let config = directory.appendingPathComponent("slow-reload.toml")
+        try "reload_interval = \"1h\"\n".write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try Daemon(directory: directory, extraArguments: ["--config", config.path])
+        try await eventually("started") { daemon.output.contains("scheduler started") }
+        try writeJobs("b.toml", "[job.second]\nschedule = \"* * * * * *\"\ncommand = \"true\"\n")
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(try await executions("second").isEmpty, "no reload without SIGHUP (the poll is an hour away)")
+        daemon.signal(SIGHUP)
+        try await eventually("the new job runs") { try await executions("second").count >= 1 }
+        daemon.signal(SIGTERM)
+        _ = daemon.waitForExit()
+        #expect(daemon.output.contains("reason=SIGHUP"))
     }
 
     @Test func editingJobsDirectory_reloadsWithoutRestart() async throws {
