@@ -83,6 +83,10 @@ enum TockBinary {
     }
 
     static func run(_ arguments: [String]) throws -> Result {
+        try runWithInput(arguments, input: nil)
+    }
+
+    static func runWithInput(_ arguments: [String], input: String?) throws -> Result {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -90,7 +94,13 @@ enum TockBinary {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         // Read both to the end before waiting, so a full pipe can never block the child.
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
