@@ -42,7 +42,7 @@ struct ImportCrontabCommand: ParsableCommand {
             text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
             name = "<stdin>"
         } else {
-            guard let data = FileManager.default.contents(atPath: file) else {
+            guard let data = FileHandle(forReadingAtPath: file)?.readDataToEndOfFile() else {
                 note("cannot read \(file)")
                 throw ExitCode(2)
             }

@@ -28,7 +28,12 @@ struct CrontabImporterTests {
         61 * * * * broken line
         1 2 3
         0 12 * * SUN /usr/bin/quiet-job
+        \(longLine)
         """
+
+    /// A line of over 2,000 characters, as generated crontabs have.
+    static let longLine =
+        "0 3 * * * /usr/bin/env " + (1...300).map { "ARG\($0)=x" }.joined(separator: " ") + " /bin/true"
 
     static let systemCrontab = """
         # /etc/crontab: system-wide crontab
@@ -53,8 +58,10 @@ struct CrontabImporterTests {
         #expect(
             result.jobs.map(\.id) == [
                 "nightly-backup", "date", "mail-monthly", "start-thing", "echo-friday", "echo-escaped", "quiet-job",
-                "quiet-job-2",
+                "quiet-job-2", "true",
             ])
+        #expect(byID["true"]?.command == String(Self.longLine.dropFirst("0 3 * * * ".count)))
+        #expect(Self.longLine.count > 2000)
         let backup = try #require(byID["nightly-backup"])
         #expect(
             backup.schedule == "30 2 * * 1-5"

@@ -314,7 +314,8 @@ public enum CrontabImporter {
         var parts: [String] = []
         for word in words {
             if word.contains("=") && parts.isEmpty { continue }  // VAR=value prefixes
-            if ["sudo", "nice", "ionice", "env", "cd", "&&", ";", "|", "-n", "timeout"].contains(word) { continue }
+            let name = (word as NSString).lastPathComponent
+            if ["sudo", "nice", "ionice", "env", "cd", "&&", ";", "|", "-n", "timeout"].contains(name) { continue }
             if word.hasPrefix("-") || word.hasPrefix(">") || word.hasPrefix("2>") { continue }
             let base = (word as NSString).lastPathComponent
             let cleaned = slugText(base)
