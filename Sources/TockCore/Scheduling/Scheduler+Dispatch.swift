@@ -96,7 +96,6 @@ extension Scheduler {
 
         let request = job.attemptRequest(executionID: record.id, scheduledTime: record.scheduledAt)
         let clock = self.clock
-        let store = self.store
         let box = RecordBox(record)
         let control = pending.control
         var outcomes: [AttemptOutcome] = []
@@ -104,7 +103,7 @@ extension Scheduler {
             // Record each attempt's pid as soon as it starts: crash recovery needs it.
             group.addTask {
                 for await pid in control.processStarts {
-                    try? await store.save(box.update { $0.pid = pid })
+                    await self.enqueueWrite(box.update { $0.pid = pid })
                 }
             }
             outcomes = await runner.runWithRetries(
@@ -118,13 +117,13 @@ extension Scheduler {
                             record.message = "attempt \(number) ended \(outcome.state.rawValue); retrying"
                         }
                     }
-                    try? await store.save(snapshot)
+                    await self.enqueueWrite(snapshot)
                 })
             control.endProcessStarts()
         }
-        // Last write wins: the final state, whatever order the saves above finished in.
-        try? await store.save(box.value)
+        // Every snapshot comes from the box, so the last one queued is the final state.
         record = box.value
+        enqueueWrite(record)
         if let last = outcomes.last {
             metadata["exit.status"] = "\(last.shellStatus)"
             metadata["state"] = "\(record.state.rawValue)"
@@ -137,6 +136,22 @@ extension Scheduler {
             logger.warning("run finished", metadata: metadata)
         }
         await finished(record)
+    }
+
+    /// Queues an execution update for the loop's next write (and wakes the loop).
+    func enqueueWrite(_ record: ExecutionRecord) {
+        unsavedExecutions[record.id] = record
+        wake()
+    }
+
+    /// Writes the queued execution updates in one transaction.
+    func flushExecutions() async {
+        guard !unsavedExecutions.isEmpty else { return }
+        let records = Array(unsavedExecutions.values)
+        unsavedExecutions = [:]
+        do { try await store.save(records) } catch {
+            logger.error("could not record executions", metadata: ["count": "\(records.count)", "error": "\(error)"])
+        }
     }
 
     /// Frees the run's slot and starts whatever waited for it.

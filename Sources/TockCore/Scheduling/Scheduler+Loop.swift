@@ -20,11 +20,15 @@ extension Scheduler {
                         group.addTask { await self.execute(pending) }
                     }
                     await flushLastScheduled()
+                    await flushExecutions()
                     await pruneIfDue()
                     await sleepUntilNextEvent(deadline: nextDeadline())
                 }
                 await drain()
             }
+            // Every run has ended (its task group is done): write what they recorded last.
+            await flushExecutions()
+            await flushLastScheduled()
         } onGracefulShutdown: { [self] in
             shuttingDown.withLock { $0 = true }
             wake()
@@ -251,8 +255,10 @@ extension Scheduler {
             metadata: ["running": "\(running.count)", "grace": "\(configuration.shutdownGrace)"])
         let deadline = clock.now.addingTimeInterval(configuration.shutdownGrace.timeInterval)
         while !running.isEmpty && clock.now < deadline {
+            await flushExecutions()
             await sleepUntilNextEvent(deadline: deadline)
         }
+        await flushExecutions()
         for (id, run) in running {
             logger.warning("stopping a job at shutdown", metadata: ["job.id": "\(run.jobID)", "execution.id": "\(id)"])
             run.control.stop()

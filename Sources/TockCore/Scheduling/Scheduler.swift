@@ -43,6 +43,9 @@ public actor Scheduler: Service {
     var lastScheduled: [String: Date] = [:]
     /// Last-instant updates not yet written (written once per loop turn, after the due runs have started).
     var unsavedLastScheduled: [String: Date] = [:]
+    /// Execution updates from running runs (pid, attempts, outcome), written together once per loop turn: a
+    /// thousand runs ending at once make one transaction, not a thousand.
+    var unsavedExecutions: [String: ExecutionRecord] = [:]
     /// Running executions by execution id.
     var running: [String: Running] = [:]
     /// Runs started by the loop on its next turn.
