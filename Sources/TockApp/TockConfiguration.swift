@@ -45,6 +45,7 @@ public struct TockConfiguration: Sendable, Equatable {
         do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
             throw Problem("\(path):\(error.source.begin.line): \(error.description)")
         } catch { throw Problem("\(path): \(error)") }
+        defer { table.clear() }  // TOMLKit 0.6.0 never frees a parsed document (see JobFileParser)
         for key in table.keys.sorted() where !Self.keys.contains(key) {
             throw Problem("\(path): unknown key '\(key)' (known: \(Self.keys.sorted().joined(separator: ", ")))")
         }
