@@ -1,6 +1,5 @@
 import CronKit
 import Foundation
-import TOMLKit
 import TockCore
 
 /// Everything `tock serve` needs, from (lowest to highest precedence) defaults, a TOML config file, environment
@@ -41,11 +40,10 @@ public struct TockConfiguration: Sendable, Equatable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Problem("\(path): cannot read the configuration file")
         }
-        let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw Problem("\(path):\(error.source.begin.line): \(error.description)")
-        } catch { throw Problem("\(path): \(error)") }
-        defer { table.clear() }  // TOMLKit 0.6.0 never frees a parsed document (see JobFileParser)
+        let table: TOMLTree
+        do { table = try TOMLTree.parse(text) } catch {
+            throw Problem("\(path):\(error.line): \(error.message)")
+        }
         for key in table.keys.sorted() where !Self.keys.contains(key) {
             throw Problem("\(path): unknown key '\(key)' (known: \(Self.keys.sorted().joined(separator: ", ")))")
         }

@@ -1,6 +1,5 @@
 import CronKit
 import Foundation
-import TOMLKit
 
 /// Reads one job file (TOML, SPEC §3): every `[job.ID]` table becomes a ``Job``.
 ///
@@ -23,19 +22,12 @@ public enum JobFileParser {
     public static func parse(_ text: String, file: String, kinds: Set<String> = []) -> (
         jobs: [Job], errors: [JobFileError]
     ) {
-        let table: TOMLTable
+        let table: TOMLTree
         do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            return (
-                [], [JobFileError(file: file, line: error.source.begin.line, message: "TOML: \(error.description)")]
-            )
+            table = try TOMLTree.parse(text)
         } catch {
-            return ([], [JobFileError(file: file, line: 1, message: "TOML: \(error)")])
+            return ([], [JobFileError(file: file, line: error.line, message: "TOML: \(error.message)")])
         }
-        // TOMLKit 0.6.0 never frees a parsed document (TOMLTable has no deinit): clearing the root frees the tree,
-        // which otherwise leaks ~1 KB per job on every load and reload. Nothing read from it outlives this call.
-        defer { table.clear() }
         let index = TOMLLineIndex(text)
         var errors: [JobFileError] = []
         var jobs: [Job] = []
@@ -98,7 +90,7 @@ private struct JobReader {
         errors.append(JobFileError(file: file, line: index.line(table: tablePath, key: key), message: where_ + message))
     }
 
-    mutating func read(_ value: TOMLValueConvertible?) -> Job? {
+    mutating func read(_ value: TOMLTree?) -> Job? {
         guard let table = value?.table else {
             fail(nil, "must be a table ([job.\(id)])")
             return nil
@@ -182,12 +174,12 @@ private struct JobReader {
     }
 
     /// Validates the policy keys of a job whose schedule or action is already known to be broken.
-    private mutating func validatePolicies(_ table: TOMLTable) {
+    private mutating func validatePolicies(_ table: TOMLTree) {
         var scratch = Job(id: id, schedule: .reboot, action: .exec(["true"]))
         readPolicies(table, into: &scratch)
     }
 
-    private mutating func readPolicies(_ table: TOMLTable, into job: inout Job) {
+    private mutating func readPolicies(_ table: TOMLTree, into job: inout Job) {
         if let dir = string(table, "working_dir") {
             if dir.isEmpty { fail("working_dir", "must not be empty") } else { job.workingDirectory = dir }
         }
@@ -246,7 +238,7 @@ private struct JobReader {
                 job.maxOutput = bytes
             } else {
                 fail(
-                    "max_output", "'\(value.string ?? value.debugDescription)' is not a size (write e.g. 512KiB, 1MiB)")
+                    "max_output", "'\(value.string ?? value.type)' is not a size (write e.g. 512KiB, 1MiB)")
             }
         }
         if let enabled = bool(table, "enabled") { job.enabled = enabled }
@@ -256,7 +248,7 @@ private struct JobReader {
         job.onSuccess = notification(table, "on_success")
     }
 
-    private mutating func notification(_ table: TOMLTable, _ key: String) -> Notification? {
+    private mutating func notification(_ table: TOMLTree, _ key: String) -> Notification? {
         guard let value = table[key] else { return nil }
         guard let inner = value.table else {
             fail(key, "must be a table, e.g. \(key) = { webhook = \"https://…\" }")
@@ -275,7 +267,7 @@ private struct JobReader {
         return Notification(webhook: webhook, command: command)
     }
 
-    private mutating func string(_ table: TOMLTable, _ key: String, required: Bool = false) -> String? {
+    private mutating func string(_ table: TOMLTree, _ key: String, required: Bool = false) -> String? {
         guard let value = table[key] else {
             if required { fail(nil, "needs '\(key)'") }
             return nil
@@ -287,7 +279,7 @@ private struct JobReader {
         return text
     }
 
-    private mutating func bool(_ table: TOMLTable, _ key: String) -> Bool? {
+    private mutating func bool(_ table: TOMLTree, _ key: String) -> Bool? {
         guard let value = table[key] else { return nil }
         guard let flag = value.bool else {
             fail(key, "must be true or false, not \(value.type)")
@@ -296,7 +288,7 @@ private struct JobReader {
         return flag
     }
 
-    private mutating func int(_ table: TOMLTable, _ key: String) -> Int? {
+    private mutating func int(_ table: TOMLTree, _ key: String) -> Int? {
         guard let value = table[key] else { return nil }
         guard let number = value.int else {
             fail(key, "must be a whole number, not \(value.type)")
@@ -305,7 +297,7 @@ private struct JobReader {
         return number
     }
 
-    private mutating func stringArray(_ table: TOMLTable, _ key: String) -> [String]? {
+    private mutating func stringArray(_ table: TOMLTree, _ key: String) -> [String]? {
         guard let value = table[key] else { return nil }
         guard let array = value.array else {
             fail(key, "must be an array of strings, not \(value.type)")
@@ -322,7 +314,7 @@ private struct JobReader {
         return strings
     }
 
-    private mutating func duration(_ table: TOMLTable, _ key: String, allowZero: Bool) -> Duration? {
+    private mutating func duration(_ table: TOMLTree, _ key: String, allowZero: Bool) -> Duration? {
         guard let text = string(table, key) else { return nil }
         do {
             let value = try DurationParser.parse(text)

@@ -1,0 +1,125 @@
+import CTOML
+import Foundation
+
+/// A TOML document as plain Swift values, read from toml++ (TOMLKit's C layer) in one pass and then freed.
+///
+/// Why not TOMLKit's own accessors: in TOMLKit 0.6.0 a parsed `TOMLTable` is never freed, and every string or
+/// key it hands out is a `strdup` that is never freed either — about 1 KB per job on every load and reload of
+/// jobs.d. Here each C string is freed after copying, and the document is cleared once converted.
+public indirect enum TOMLTree: Sendable {
+    case table([String: TOMLTree], order: [String])
+    case array([TOMLTree])
+    case string(String)
+    case integer(Int)
+    case float(Double)
+    case bool(Bool)
+    /// Dates and times, which job files do not use; kept by kind for error messages.
+    case other(String)
+
+    /// A parse error with its line.
+    public struct ParseError: Error {
+        public let line: Int
+        public let message: String
+    }
+
+    /// Parses a document.
+    public static func parse(_ text: String) throws(ParseError) -> TOMLTree {
+        let error = UnsafeMutablePointer<CTOMLParseError>.allocate(capacity: 1)
+        defer { error.deallocate() }
+        guard let root = text.withCString({ tableCreateFromString($0, error) }) else {
+            let message = String(cString: error.pointee.description)
+            throw ParseError(line: Int(error.pointee.source.begin.line), message: message)
+        }
+        defer { tableClear(root) }
+        return convert(table: root)
+    }
+
+    private static func convert(table: OpaquePointer) -> TOMLTree {
+        let count = tableSize(table)
+        var values: [String: TOMLTree] = [:]
+        var order: [String] = []
+        let keys = tableGetKeys(table)
+        for i in 0..<count {
+            let cKey = keys[i]
+            let key = String(cString: cKey)
+            if let node = tableGetNode(table, cKey) {
+                values[key] = convert(node: node)
+                order.append(key)
+            }
+            free(UnsafeMutableRawPointer(mutating: cKey))
+        }
+        free(UnsafeMutableRawPointer(mutating: keys))
+        return .table(values, order: order)
+    }
+
+    private static func convert(node: OpaquePointer) -> TOMLTree {
+        let kind = nodeType(node)
+        if kind == CTOMLNodeType.table { return nodeAsTable(node).map { convert(table: $0) } ?? .other("table") }
+        if kind == CTOMLNodeType.array {
+            guard let array = nodeAsArray(node) else { return .array([]) }
+            return .array((0..<arraySize(array)).map { convert(node: arrayGetNode(array, Int64($0))) })
+        }
+        if kind == CTOMLNodeType.string {
+            guard let text = nodeAsString(node) else { return .string("") }
+            defer { free(UnsafeMutableRawPointer(mutating: text)) }
+            return .string(String(cString: text))
+        }
+        if kind == CTOMLNodeType.integer { return .integer(Int(nodeAsInt(node)?.pointee ?? 0)) }
+        if kind == CTOMLNodeType.floatingPoint { return .float(nodeAsDouble(node)?.pointee ?? 0) }
+        if kind == CTOMLNodeType.boolean { return .bool(nodeAsBool(node)?.pointee ?? false) }
+        if kind == CTOMLNodeType.date { return .other("date") }
+        if kind == CTOMLNodeType.timeType { return .other("time") }
+        return .other("date-time")
+    }
+
+    // MARK: - Reading
+
+    public subscript(key: String) -> TOMLTree? {
+        if case .table(let values, _) = self { return values[key] }
+        return nil
+    }
+
+    /// Keys of a table in document order.
+    public var keys: [String] {
+        if case .table(_, let order) = self { return order }
+        return []
+    }
+
+    public var table: TOMLTree? {
+        if case .table = self { return self }
+        return nil
+    }
+
+    public var array: [TOMLTree]? {
+        if case .array(let values) = self { return values }
+        return nil
+    }
+
+    public var string: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    public var int: Int? {
+        if case .integer(let number) = self { return number }
+        return nil
+    }
+
+    public var bool: Bool? {
+        if case .bool(let flag) = self { return flag }
+        return nil
+    }
+
+    /// The TOML type's name, for messages.
+    public var type: String {
+        switch self {
+        case .table: "table"
+        case .array: "array"
+        case .string: "string"
+        case .integer: "integer"
+        case .float: "float"
+        case .bool: "boolean"
+        case .other(let kind): kind
+        }
+    }
+}
