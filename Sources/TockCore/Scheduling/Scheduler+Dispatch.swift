@@ -94,7 +94,8 @@ extension Scheduler {
         ]
         logger.info("run started", metadata: metadata)
 
-        let request = job.attemptRequest(executionID: record.id, scheduledTime: record.scheduledAt)
+        let request = job.attemptRequest(
+            executionID: record.id, scheduledTime: record.scheduledAt, daemonEnvironment: daemonEnvironment)
         let clock = self.clock
         let box = RecordBox(record)
         let control = pending.control

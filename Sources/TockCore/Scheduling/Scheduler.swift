@@ -58,6 +58,8 @@ public actor Scheduler: Service {
     var queuedBehindJob: [String: [Pending]] = [:]
     var started = false
     var nextPrune: Date = .distantPast
+    /// The daemon's environment, read once: `ProcessInfo.environment` builds a new dictionary on every access.
+    let daemonEnvironment = ProcessInfo.processInfo.environment
     /// A number in 0...1 for each jittered run (tests pass a fixed one).
     let jitterFraction: @Sendable () -> Double
 
