@@ -10,20 +10,12 @@ public final class RunControl: Sendable {
         var stopRequested = false
         var target: (monitor: ProcessMonitor, watch: ProcessMonitor.WatchID, grace: Duration)?
         var handlers: [@Sendable () -> Void] = []
+        var startHandler: (@Sendable (Int32) -> Void)?
     }
 
     private let state = Mutex(State())
 
-    /// The pid of each attempt's process as it starts (for recording it while the run goes on).
-    public let processStarts: AsyncStream<Int32>
-    private let processStartsContinuation: AsyncStream<Int32>.Continuation
-
-    public init() {
-        (processStarts, processStartsContinuation) = AsyncStream.makeStream(of: Int32.self)
-    }
-
-    /// Ends `processStarts` (when the chain of attempts is over).
-    public func endProcessStarts() { processStartsContinuation.finish() }
+    public init() {}
 
     /// Stops the attempt: SIGTERM to its process group now, SIGKILL after the grace.
     public func stop() {
@@ -49,12 +41,17 @@ public final class RunControl: Sendable {
     /// Whether a stop was asked for.
     public var isStopped: Bool { state.withLock { $0.stopRequested } }
 
+    /// Calls `handler` with the pid of each attempt's process as soon as it exists (to record it).
+    public func whenProcessStarts(_ handler: @escaping @Sendable (Int32) -> Void) {
+        state.withLock { $0.startHandler = handler }
+    }
+
     func attach(_ monitor: ProcessMonitor, watch: ProcessMonitor.WatchID, grace: Duration, pid: Int32) {
-        processStartsContinuation.yield(pid)
-        let pending = state.withLock { s -> Bool in
+        let (pending, startHandler) = state.withLock { s in
             s.target = (monitor, watch, grace)
-            return s.stopRequested
+            return (s.stopRequested, s.startHandler)
         }
+        startHandler?(pid)
         if pending { monitor.terminate(watch, grace: grace) }
     }
 

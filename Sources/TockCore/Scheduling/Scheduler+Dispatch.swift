@@ -99,32 +99,26 @@ extension Scheduler {
         let clock = self.clock
         let box = RecordBox(record)
         let control = pending.control
-        var outcomes: [AttemptOutcome] = []
-        await withTaskGroup(of: Void.self) { group in
-            // Record each attempt's pid as soon as it starts: crash recovery needs it.
-            group.addTask {
-                for await pid in control.processStarts {
-                    await self.enqueueWrite(box.update { $0.pid = pid })
-                }
-            }
-            outcomes = await runner.runWithRetries(
-                request, policy: job.retry, control: control,
-                sleep: { delay in try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval)) },
-                onAttempt: { number, outcome in
-                    let snapshot = box.update { record in
-                        record.record(outcome, attempt: number)
-                        if job.retry.shouldRetry(after: outcome, attempt: number) && !control.isStopped {
-                            record.state = .running
-                            record.message = "attempt \(number) ended \(outcome.state.rawValue); retrying"
-                        }
-                    }
-                    await self.enqueueWrite(snapshot)
-                })
-            control.endProcessStarts()
+        // The pid is recorded as soon as the process exists: crash recovery needs it.
+        control.whenProcessStarts { [self] pid in
+            _ = box.update { $0.pid = pid }
+            markUnsaved(box)
         }
-        // Every snapshot comes from the box, so the last one queued is the final state.
+        let outcomes = await runner.runWithRetries(
+            request, policy: job.retry, control: control,
+            sleep: { delay in try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval)) },
+            onAttempt: { [self] number, outcome in
+                _ = box.update { record in
+                    record.record(outcome, attempt: number)
+                    if job.retry.shouldRetry(after: outcome, attempt: number) && !control.isStopped {
+                        record.state = .running
+                        record.message = "attempt \(number) ended \(outcome.state.rawValue); retrying"
+                    }
+                }
+                markUnsaved(box)
+            })
         record = box.value
-        enqueueWrite(record)
+        markUnsaved(box)
         if let last = outcomes.last {
             metadata["exit.status"] = "\(last.shellStatus)"
             metadata["state"] = "\(record.state.rawValue)"
@@ -139,17 +133,21 @@ extension Scheduler {
         await finished(record)
     }
 
-    /// Queues an execution update for the loop's next write (and wakes the loop).
-    func enqueueWrite(_ record: ExecutionRecord) {
-        unsavedExecutions[record.id] = record
+    /// Marks a run's record for the loop's next write (and wakes the loop). The write reads the box then, so it
+    /// always stores the latest state, whatever order the updates came in.
+    nonisolated func markUnsaved(_ box: RecordBox) {
+        unsavedExecutions.withLock { $0[box.id] = box }
         wake()
     }
 
-    /// Writes the queued execution updates in one transaction.
+    /// Writes the marked execution records in one transaction.
     func flushExecutions() async {
-        guard !unsavedExecutions.isEmpty else { return }
-        let records = Array(unsavedExecutions.values)
-        unsavedExecutions = [:]
+        let boxes = unsavedExecutions.withLock { pending in
+            defer { pending = [:] }
+            return pending
+        }
+        guard !boxes.isEmpty else { return }
+        let records = boxes.values.map(\.value)
         do { try await store.save(records) } catch {
             logger.error("could not record executions", metadata: ["count": "\(records.count)", "error": "\(error)"])
         }
@@ -175,7 +173,11 @@ extension Scheduler {
 /// The execution record shared between the attempt callbacks of one run.
 final class RecordBox: Sendable {
     private let state: Mutex<ExecutionRecord>
-    init(_ record: ExecutionRecord) { state = Mutex(record) }
+    let id: String
+    init(_ record: ExecutionRecord) {
+        state = Mutex(record)
+        id = record.id
+    }
     var value: ExecutionRecord { state.withLock { $0 } }
     func update(_ change: (inout ExecutionRecord) -> Void) -> ExecutionRecord {
         state.withLock { record in

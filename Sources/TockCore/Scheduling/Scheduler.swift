@@ -45,7 +45,7 @@ public actor Scheduler: Service {
     var unsavedLastScheduled: [String: Date] = [:]
     /// Execution updates from running runs (pid, attempts, outcome), written together once per loop turn: a
     /// thousand runs ending at once make one transaction, not a thousand.
-    var unsavedExecutions: [String: ExecutionRecord] = [:]
+    nonisolated let unsavedExecutions = Mutex<[String: RecordBox]>([:])
     /// Running executions by execution id.
     var running: [String: Running] = [:]
     /// Runs started by the loop on its next turn.
