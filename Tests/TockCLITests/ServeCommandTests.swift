@@ -90,7 +90,8 @@ struct ServeCommandTests {
             #expect(started.timeIntervalSince(run.scheduledAt) < 1, "started within the second it was due")
             let utc = try #require(ZoneRules.rules(forIdentifier: "UTC"))
             #expect(
-                String(decoding: run.stdout, as: UTF8.self) == "tick \(CronKitTimestamp.string(run.scheduledAt, utc))\n"
+                String(decoding: run.stdout, as: UTF8.self)
+                    == "tick \(Timestamp.string(for: run.scheduledAt, in: utc))\n"
             )
         }
         #expect(Set(runs.map(\.scheduledAt)).count == runs.count, "no instant twice")
@@ -115,7 +116,7 @@ struct ServeCommandTests {
             try await executions("slow").first { $0.id == running.id }?.state == .interrupted
         }
         // The leftover process group was ended by the restart.
-        try await eventually("leftover group gone") { kill(-jobGroup, 0) != 0 || allZombies(group: jobGroup) }
+        try await eventually("leftover group gone") { ProcessGroup.livingMembers(jobGroup) == 0 }
         try await eventually("a new run") {
             try await executions("slow").contains { $0.state == .running && $0.id != running.id }
         }
@@ -180,23 +181,6 @@ struct ServeCommandTests {
         _ = daemon.waitForExit()
         #expect(daemon.output.contains("jobs reloaded"))
     }
-}
-
-enum CronKitTimestamp {
-    static func string(_ date: Date, _ rules: ZoneRules) -> String { Timestamp.string(for: date, in: rules) }
-}
-
-/// Whether every remaining member of a process group is a zombie (dead, waiting for a parent that may never reap).
-func allZombies(group: Int32) -> Bool {
-    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return false }
-    for entry in entries where entry.first?.isNumber == true {
-        guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { continue }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        if fields.count > 2, Int32(fields[2]) == group, fields[0] != "Z" { return false }
-    }
-    return true
 }
 
 /// Tock as a library: the example daemon with its own job kind, end to end.
