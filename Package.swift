@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure schedule math: parse cron, compute fire times, describe. Foundation only, never reads the clock.
@@ -27,6 +30,16 @@ let package = Package(
                 "CronKit", "CTockSpawn", "TOMLKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The REST API (ndscheduler-compatible) over TockCore's protocols; never names a concrete store.
+        .target(
+            name: "TockHTTP",
+            dependencies: [
+                "CronKit", "TockCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The SQLite store (GRDB on the system libsqlite3).
@@ -35,7 +48,9 @@ let package = Package(
         .target(
             name: "TockApp",
             dependencies: [
-                "TockCore", "TockSQLite", "CronKit", "TOMLKit",
+                "TockCore", "TockSQLite", "TockHTTP", "CronKit", "TOMLKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -69,6 +84,14 @@ let package = Package(
         .testTarget(name: "CronKitTests", dependencies: ["CronKit"]),
         .testTarget(name: "TockCoreTests", dependencies: ["TockCore", "TockTesting"]),
         .testTarget(name: "TockSQLiteTests", dependencies: ["TockSQLite", "TockTesting"]),
+        .testTarget(
+            name: "TockHTTPTests",
+            dependencies: [
+                "TockHTTP", "TockCore", "TockSQLite", "TockTesting", "CronKit",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "TockCLITests", dependencies: ["CronKit", "TockCore", "TockSQLite", "TockTesting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -42,8 +42,10 @@ while let flag = arguments.popFirst() {
     switch flag {
     case "--jobs-dir": configuration.jobsDirectory = arguments.popFirst() ?? configuration.jobsDirectory
     case "--data-dir": configuration.dataDirectory = arguments.popFirst() ?? configuration.dataDirectory
+    case "--listen": configuration.listen = arguments.popFirst() ?? configuration.listen
     default:
-        FileHandle.standardError.write(Data("usage: DiskCheckExample [--jobs-dir DIR] [--data-dir DIR]\n".utf8))
+        FileHandle.standardError.write(
+            Data("usage: DiskCheckExample [--jobs-dir DIR] [--data-dir DIR] [--listen HOST:PORT]\n".utf8))
         exit(2)
     }
 }

@@ -88,7 +88,7 @@ extension CronExpression {
         var parts: [String] = []
         if domRestricted { parts.append(Self.dayOfMonthPhrase(domItems)) }
         if dowRestricted { parts.append(Self.dayOfWeekPhrase(dowItems, alone: !domRestricted)) }
-        if parts.count == 2 { return parts[0] + (domStar || dowStar ? " and " : " or ") + parts[1] }
+        if parts.count == 2 { return parts[0] + (domStar || dowStar || daysMatchBoth ? " and " : " or ") + parts[1] }
         return parts.first ?? ""
     }
 

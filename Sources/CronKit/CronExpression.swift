@@ -44,6 +44,15 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     @inline(__always)
     func isStarred(_ field: CronField) -> Bool { starredBits & (1 << field.rawValue) != 0 }
 
+    /// Set in `starredBits` (above the six field bits) for APScheduler's day rule.
+    static let daysMatchBothBit: UInt8 = 1 << 7
+
+    /// Whether day-of-month and day-of-week must both match although both are restricted (APScheduler's rule).
+    public var daysMatchBoth: Bool { starredBits & Self.daysMatchBothBit != 0 }
+
+    /// Days of the week the day-of-week field selects (0 = Sunday), ignoring `L` and `#` forms.
+    public var daysOfWeek: [Int] { (0...6).filter { dayOfWeekBits & (1 << $0) != 0 } }
+
     /// The star flags by field, indexed by `CronField.rawValue`.
     var starred: [Bool] { CronField.allCases.map(isStarred) }
 
@@ -74,7 +83,10 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Throws: ``CronParseError`` naming the field and the token, e.g. `minute: 60 is out of range 0-59`,
     ///   and for an expression that can never fire (`0 0 30 2 *`).
-    public init(parsing text: String) throws(CronParseError) {
+    ///
+    /// - Parameter daysMatchBoth: require day-of-month *and* day-of-week to match even when both are restricted
+    ///   (APScheduler's rule, for jobs created through ndscheduler's API) instead of Vixie cron's either.
+    public init(parsing text: String, daysMatchBoth: Bool = false) throws(CronParseError) {
         let trimmed = text.trimmingWhitespace()
         guard !trimmed.isEmpty else { throw CronParseError(.empty, "empty expression") }
         var fieldTexts: [String]
@@ -104,6 +116,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
             items.append(try CronFieldParser.parse(text, field: field))
             if text.hasPrefix("*") || text.hasPrefix("?") { starredBits |= 1 << field.rawValue }
         }
+        if daysMatchBoth { starredBits |= Self.daysMatchBothBit }
         self.starredBits = starredBits
 
         var bits = [UInt64](repeating: 0, count: 6)
@@ -169,7 +182,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     /// Whether some day in a full 400-year Gregorian cycle (after which weekdays repeat) matches.
     private func canEverFire() -> Bool {
         // Day-of-week patterns alone always occur somewhere in a 400-year cycle, so the OR rule always can.
-        if !isStarred(.dayOfMonth) && !isStarred(.dayOfWeek) { return true }
+        if !isStarred(.dayOfMonth) && !isStarred(.dayOfWeek) && !daysMatchBoth { return true }
         for year in 2000..<2400 {
             var month = 1
             while month <= 12 {
@@ -239,7 +252,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
 
         let domStar = isStarred(.dayOfMonth)
         let dowStar = isStarred(.dayOfWeek)
-        return domStar || dowStar ? dom & dow : dom | dow
+        return domStar || dowStar || daysMatchBoth ? dom & dow : dom | dow
     }
 
     /// The first local time (local seconds) at or after `start` whose wall-clock reading matches, searching no

@@ -1,7 +1,10 @@
 import Foundation
+import Hummingbird
 import Logging
+import Prometheus
 import ServiceLifecycle
 import TockCore
+import TockHTTP
 import TockSQLite
 
 /// The composition root: turns a configuration into running services. Only this module knows which store is in
@@ -18,11 +21,14 @@ public enum TockApplication {
         public let serviceGroup: ServiceGroup
         public let scheduler: Scheduler
         public let store: any JobStore
+        /// The REST API, already mounted on the HTTP server of the group.
+        public let api: TockAPI
         /// Problems found in jobs.d at start (those files' jobs are not loaded).
         public let jobFileErrors: [JobFileError]
     }
 
-    /// Builds the daemon: store, scheduler, jobs.d watcher, with graceful shutdown on SIGTERM and SIGINT.
+    /// Builds the daemon: store, scheduler, jobs.d watcher and the HTTP server (REST API, metrics), with graceful
+    /// shutdown on SIGTERM and SIGINT.
     ///
     /// - Parameter runner: runs attempts; the default runs processes. Pass a ``JobRunner`` of your own to add job
     ///   kinds (see ``JobKindRunner``).
@@ -38,25 +44,49 @@ public enum TockApplication {
         for error in directory.errors { logger.error("\(error)") }
         // Parsing a large jobs.d leaves freed heap behind; hand it back rather than keep the peak for good.
         SystemMemory.releaseFreedMemory()
+        let registry = PrometheusCollectorRegistry()
+        var schedulerConfiguration = SchedulerConfiguration(
+            defaultTimeZone: TimeZone(identifier: configuration.timezone) ?? TimeZone(identifier: "UTC")!,
+            maxConcurrentRuns: configuration.maxConcurrentRuns, shutdownGrace: configuration.shutdownGrace,
+            retentionPerJob: configuration.retentionPerJob, retentionAge: configuration.retentionAge,
+            metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry)))
+        schedulerConfiguration.jobKinds = kindNames
         let scheduler = Scheduler(
             jobs: directory.jobs, store: store, runner: runner ?? KindRoutingJobRunner(kinds: kinds),
-            configuration: SchedulerConfiguration(
-                defaultTimeZone: TimeZone(identifier: configuration.timezone) ?? TimeZone(identifier: "UTC")!,
-                maxConcurrentRuns: configuration.maxConcurrentRuns, shutdownGrace: configuration.shutdownGrace,
-                retentionPerJob: configuration.retentionPerJob, retentionAge: configuration.retentionAge),
-            logger: logger)
+            configuration: schedulerConfiguration, logger: logger)
         let watcher = JobsDirectoryWatcher(
-            path: configuration.jobsDirectory, scheduler: scheduler, interval: configuration.reloadInterval,
+            path: configuration.jobsDirectory, kinds: kindNames, scheduler: scheduler,
+            interval: configuration.reloadInterval, logger: logger)
+
+        let api = TockAPI(
+            scheduler: scheduler, store: store, kinds: kindNames, defaultTimeZone: configuration.timezone,
+            metricsText: { registry.emitToString() })
+        let router = Router()
+        api.addRoutes(to: router)
+        let (host, port) = try configuration.listenAddress()
+        let server = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "Tock"),
+            onServerRunning: { channel in
+                logger.info(
+                    "HTTP server listening",
+                    metadata: [
+                        "address": "\(channel.localAddress?.description ?? "?")",
+                        "port": "\(channel.localAddress?.port ?? port)",
+                    ])
+            },
             logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: watcher),
+                    .init(service: server),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        return Built(serviceGroup: group, scheduler: scheduler, store: store, jobFileErrors: directory.errors)
+        return Built(
+            serviceGroup: group, scheduler: scheduler, store: store, api: api, jobFileErrors: directory.errors)
     }
 
     static func openStore(_ configuration: TockConfiguration) throws(TockConfiguration.Problem) -> any JobStore {

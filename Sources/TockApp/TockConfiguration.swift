@@ -86,10 +86,20 @@ public struct TockConfiguration: Sendable, Equatable {
     /// Checks values that can be checked before starting.
     public func validate() throws(Problem) {
         if TimeZone(identifier: timezone) == nil { throw Problem("timezone: unknown time zone '\(timezone)'") }
-        let parts = listen.split(separator: ":")
-        guard parts.count >= 2, let port = Int(parts.last!), (0...65535).contains(port) else {
+        _ = try listenAddress()
+    }
+
+    /// `listen` as host and port (`[::1]:8888` for IPv6; port 0 picks a free port, logged at start).
+    public func listenAddress() throws(Problem) -> (host: String, port: Int) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
             throw Problem("listen: '\(listen)' is not HOST:PORT")
         }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw Problem("listen: '\(listen)' has no host (write 0.0.0.0:PORT for all)") }
+        return (host, port)
     }
 }
 

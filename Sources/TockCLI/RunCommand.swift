@@ -37,15 +37,15 @@ struct RunCommand: AsyncParsableCommand {
         let request = job.attemptRequest(executionID: "run-\(UUID().uuidString.lowercased())", scheduledTime: Date())
         let outcomes = await ProcessJobRunner().runWithRetries(
             request, policy: job.retry, control: control,
+            output: { chunk in
+                chunk.bytes.withUnsafeBytes { raw in
+                    _ = write(chunk.stream == .stdout ? 1 : 2, raw.baseAddress, raw.count)
+                }
+            },
             onAttempt: { number, outcome in
                 let total = job.retry.retries + 1
                 if total > 1 || outcome.state != .succeeded {
                     note("attempt \(number)/\(total): \(Self.summary(outcome))")
-                }
-            },
-            output: { chunk in
-                chunk.bytes.withUnsafeBytes { raw in
-                    _ = write(chunk.stream == .stdout ? 1 : 2, raw.baseAddress, raw.count)
                 }
             })
         guard let last = outcomes.last else { throw ExitCode(1) }

@@ -83,6 +83,18 @@ public final class SQLiteJobStore: JobStore {
                     ) STRICT;
                     """)
         }
+        migrator.registerMigration("v2: execution indexes for pages by time, job and state") { db in
+            try db.execute(
+                sql: """
+                    DROP INDEX execution_by_time;
+                    DROP INDEX execution_by_job_time;
+                    DROP INDEX execution_by_state;
+                    CREATE INDEX execution_time ON execution(scheduled_at, id);
+                    CREATE INDEX execution_job_time ON execution(job_id, scheduled_at, id);
+                    CREATE INDEX execution_state_time ON execution(state, scheduled_at, id);
+                    CREATE INDEX audit_log_job_time ON audit_log(job_id, created_at);
+                    """)
+        }
         return migrator
     }
 
@@ -159,6 +171,115 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
+    static let columnsWithoutOutput = """
+        id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt, exit_code, signal, message,
+        NULL AS stdout, NULL AS stderr, stdout_bytes, stderr_bytes
+        """
+
+    public func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord] {
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let jobID = query.jobID {
+            conditions.append("job_id = ?")
+            arguments.append(jobID)
+        }
+        if let state = query.state {
+            conditions.append("state = ?")
+            arguments.append(state.rawValue)
+        }
+        if let from = query.from {
+            conditions.append("scheduled_at >= ?")
+            arguments.append(from.timeIntervalSince1970)
+        }
+        if let to = query.to {
+            conditions.append("scheduled_at <= ?")
+            arguments.append(to.timeIntervalSince1970)
+        }
+        if let after = query.after {
+            conditions.append("(scheduled_at, id) < (?, ?)")
+            arguments.append(after.scheduledAt.timeIntervalSince1970)
+            arguments.append(after.id)
+        }
+        let columns = query.includeOutput ? "*" : Self.columnsWithoutOutput
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT \(columns) FROM execution \(filter) ORDER BY scheduled_at DESC, id DESC LIMIT ?"
+        arguments.append(max(0, query.limit))
+        let statementArguments = StatementArguments(arguments)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { try Self.execution(from: $0) }
+        }
+    }
+
+    public func recentExecutions(jobIDs: [String], perJob: Int) async throws -> [String: [ExecutionRecord]] {
+        try await pool.read { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT \(Self.columnsWithoutOutput) FROM execution WHERE job_id = ?
+                    ORDER BY scheduled_at DESC, id DESC LIMIT ?
+                    """)
+            var result: [String: [ExecutionRecord]] = [:]
+            for id in jobIDs {
+                let rows = try Row.fetchAll(statement, arguments: [id, perJob])
+                if !rows.isEmpty { result[id] = try rows.map { try Self.execution(from: $0) } }
+            }
+            return result
+        }
+    }
+
+    public func auditLog(matching query: AuditQuery) async throws -> [AuditEntry] {
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let jobID = query.jobID {
+            conditions.append("job_id = ?")
+            arguments.append(jobID)
+        }
+        if let from = query.from {
+            conditions.append("created_at >= ?")
+            arguments.append(from.timeIntervalSince1970)
+        }
+        if let to = query.to {
+            conditions.append("created_at <= ?")
+            arguments.append(to.timeIntervalSince1970)
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments.append(max(0, query.limit))
+        let statementArguments = StatementArguments(arguments)
+        return try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_log \(filter) ORDER BY created_at DESC, id DESC LIMIT ?",
+                arguments: statementArguments
+            ).map(Self.auditEntry)
+        }
+    }
+
+    public func apiJobs() async throws -> [APIJobDefinition] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, definition FROM api_job ORDER BY id").map { row in
+                let text: String = row["definition"]
+                let body = (try? JSONValue.parse(Array(text.utf8))) ?? .object([])
+                return APIJobDefinition(id: row["id"], body: body)
+            }
+        }
+    }
+
+    public func saveAPIJob(_ definition: APIJobDefinition) async throws {
+        let now = Date().timeIntervalSince1970
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO api_job (id, definition, created_at, updated_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at
+                    """, arguments: [definition.id, definition.storedBody.jsonString, now, now])
+        }
+    }
+
+    public func deleteAPIJob(id: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM api_job WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
     public func state(ofJob id: String) async throws -> JobRuntimeState {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM job_state WHERE job_id = ?", arguments: [id]).map {
@@ -222,13 +343,15 @@ public final class SQLiteJobStore: JobStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_log ORDER BY created_at DESC, id DESC LIMIT ?", arguments: [limit]
             )
-            .map { row in
-                AuditEntry(
-                    id: row["id"], jobID: row["job_id"], jobName: row["job_name"],
-                    event: AuditEntry.Event(rawValue: row["event"]) ?? .modified, user: row["user"],
-                    createdAt: Date(timeIntervalSince1970: row["created_at"]), description: row["description"])
-            }
+            .map(Self.auditEntry)
         }
+    }
+
+    static func auditEntry(_ row: Row) -> AuditEntry {
+        AuditEntry(
+            id: row["id"], jobID: row["job_id"], jobName: row["job_name"],
+            event: AuditEntry.Event(rawValue: row["event"]) ?? .modified, user: row["user"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), description: row["description"])
     }
 
     public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {

@@ -8,6 +8,7 @@ public final class InMemoryJobStore: JobStore {
         var executions: [String: ExecutionRecord] = [:]
         var states: [String: JobRuntimeState] = [:]
         var audit: [AuditEntry] = []
+        var apiJobs: [String: APIJobDefinition] = [:]
     }
 
     private let state = Mutex(State())
@@ -49,6 +50,45 @@ public final class InMemoryJobStore: JobStore {
                     .sorted { ($0.scheduledAt, $0.id) > ($1.scheduledAt, $1.id) }
                     .prefix(limit))
         }
+    }
+
+    public func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord] {
+        state.withLock { s in
+            s.executions.values.filter(query.matches).sorted { ($0.scheduledAt, $0.id) > ($1.scheduledAt, $1.id) }
+                .prefix(query.limit).map { e in
+                    var e = e
+                    if !query.includeOutput {
+                        e.stdout = []
+                        e.stderr = []
+                    }
+                    return e
+                }
+        }
+    }
+
+    public func recentExecutions(jobIDs: [String], perJob: Int) async throws -> [String: [ExecutionRecord]] {
+        var result: [String: [ExecutionRecord]] = [:]
+        for id in jobIDs {
+            let list = try await executions(matching: ExecutionQuery(jobID: id, limit: perJob))
+            if !list.isEmpty { result[id] = list }
+        }
+        return result
+    }
+
+    public func auditLog(matching query: AuditQuery) async throws -> [AuditEntry] {
+        state.withLock { Array($0.audit.reversed().filter(query.matches).prefix(query.limit)) }
+    }
+
+    public func apiJobs() async throws -> [APIJobDefinition] {
+        state.withLock { $0.apiJobs.values.sorted { $0.id < $1.id } }
+    }
+
+    public func saveAPIJob(_ definition: APIJobDefinition) async throws {
+        state.withLock { $0.apiJobs[definition.id] = definition }
+    }
+
+    public func deleteAPIJob(id: String) async throws -> Bool {
+        state.withLock { $0.apiJobs.removeValue(forKey: id) != nil }
     }
 
     public func state(ofJob id: String) async throws -> JobRuntimeState {

@@ -24,7 +24,7 @@ struct ServeCommandTests {
             process.arguments =
                 [
                     "serve", "--config", config.path, "--jobs-dir", "jobs", "--data-dir", "data", "--log-level",
-                    "debug",
+                    "debug", "--listen", "127.0.0.1:0",
                 ] + extraArguments
             process.currentDirectoryURL = directory
             process.standardError = try FileHandle(forWritingTo: log)
@@ -33,6 +33,14 @@ struct ServeCommandTests {
         }
 
         var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        /// The HTTP port the daemon logged once listening (it listens on port 0: any free port).
+        var port: Int? {
+            guard let line = output.split(separator: "\n").first(where: { $0.contains("HTTP server listening") }),
+                let range = line.range(of: "port=")
+            else { return nil }
+            return Int(line[range.upperBound...].prefix { $0.isNumber })
+        }
 
         deinit {
             // A test that failed half-way must not leave a daemon running.
@@ -205,7 +213,7 @@ struct LibraryExampleTests {
         process.executableURL = TockBinary.url.deletingLastPathComponent().appendingPathComponent("DiskCheckExample")
         process.arguments = [
             "--jobs-dir", directory.appendingPathComponent("jobs").path, "--data-dir",
-            directory.appendingPathComponent("data").path,
+            directory.appendingPathComponent("data").path, "--listen", "127.0.0.1:0",
         ]
         process.standardError = FileHandle.nullDevice
         try process.run()

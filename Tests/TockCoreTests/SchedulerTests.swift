@@ -48,7 +48,8 @@ struct SchedulerTests {
         // swift-format-ignore: NeverUseForceTry
         // The schedules below are literals of this file; a typo should stop the suite loudly.
         var job = Job(
-            id: id, schedule: try! ScheduleExpression(parsing: schedule), action: .command("true", shell: "/bin/sh"))
+            id: id, schedule: try! ScheduleExpression(parsing: schedule), action: .command("true", shell: "/bin/sh"),
+            source: .file(path: "jobs.d/test.toml", line: 1))
         configure(&job)
         return job
     }

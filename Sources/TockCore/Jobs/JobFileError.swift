@@ -3,11 +3,17 @@ public struct JobFileError: Error, Sendable, Hashable, CustomStringConvertible {
     public let file: String
     public let line: Int
     public let message: String
+    /// The job key at fault (`timeout`), when the problem lies in one key.
+    public let key: String?
+    /// What is wrong with that key, without the file, job and key prefixes (for the API).
+    public let reason: String
 
-    public init(file: String, line: Int, message: String) {
+    public init(file: String, line: Int, message: String, key: String? = nil, reason: String? = nil) {
         self.file = file
         self.line = line
         self.message = message
+        self.key = key
+        self.reason = reason ?? message
     }
 
     public var description: String { "\(file):\(line): \(message)" }

@@ -55,6 +55,17 @@ public enum JobFileParser {
         return (errors.isEmpty ? jobs : [], errors)
     }
 
+    /// Reads one job from a table of job keys that did not come from a file (a job created through the API);
+    /// errors carry the key at fault and no line.
+    public static func job(
+        id: String, table: TOMLTree, source: Job.Source, kinds: Set<String> = []
+    ) -> (job: Job?, errors: [JobFileError]) {
+        var reader = JobReader(id: id, file: "", index: nil, kinds: kinds)
+        var job = reader.read(table)
+        job?.source = source
+        return (reader.errors.isEmpty ? job : nil, reader.errors)
+    }
+
     /// Parses a file on disk; an unreadable file is an error at line 1.
     public static func parse(contentsOf path: String, kinds: Set<String> = []) -> (jobs: [Job], errors: [JobFileError])
     {
@@ -79,7 +90,7 @@ extension Job {
 private struct JobReader {
     let id: String
     let file: String
-    let index: TOMLLineIndex
+    let index: TOMLLineIndex?
     let kinds: Set<String>
     var errors: [JobFileError] = []
 
@@ -87,7 +98,10 @@ private struct JobReader {
 
     mutating func fail(_ key: String?, _ message: String) {
         let where_ = key.map { "job '\(id)': \($0): " } ?? "job '\(id)': "
-        errors.append(JobFileError(file: file, line: index.line(table: tablePath, key: key), message: where_ + message))
+        errors.append(
+            JobFileError(
+                file: file, line: index?.line(table: tablePath, key: key) ?? 0, message: where_ + message, key: key,
+                reason: message))
     }
 
     mutating func read(_ value: TOMLTree?) -> Job? {
@@ -98,7 +112,7 @@ private struct JobReader {
         if !Job.isValidID(id) { fail(nil, "the id may only contain letters, digits, '_', '.' and '-'") }
         let known = kinds.isEmpty ? JobFileParser.jobKeys : JobFileParser.jobKeys.union(["kind", "args"])
         for key in table.keys.sorted() where !known.contains(key) {
-            let hint = Self.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
+            let hint = JobFileParser.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
             fail(key, "unknown key\(hint)")
         }
 
@@ -168,7 +182,7 @@ private struct JobReader {
         var job = Job(
             id: id, schedule: schedule, action: action, name: string(table, "name"),
             description: string(table, "description") ?? "", timezone: timezone,
-            source: .file(path: file, line: index.line(table: tablePath)))
+            source: .file(path: file, line: index?.line(table: tablePath) ?? 0))
         readPolicies(table, into: &job)
         return errors.isEmpty ? job : nil
     }
@@ -191,8 +205,9 @@ private struct JobReader {
                     } else {
                         errors.append(
                             JobFileError(
-                                file: file, line: index.line(table: "\(tablePath).env", key: key),
-                                message: "job '\(id)': env.\(key): must be a string"))
+                                file: file, line: index?.line(table: "\(tablePath).env", key: key) ?? 0,
+                                message: "job '\(id)': env.\(key): must be a string", key: "env",
+                                reason: "\(key) must be a string"))
                     }
                 }
             } else {
@@ -325,7 +340,9 @@ private struct JobReader {
             return nil
         }
     }
+}
 
+extension JobFileParser {
     /// A known key within two edits of a mistyped one.
     static func closest(_ key: String, in known: Set<String>) -> String? {
         known.map { ($0, editDistance(key, $0)) }.filter { $0.1 <= 2 }.min { ($0.1, $0.0) < ($1.1, $1.0) }?.0

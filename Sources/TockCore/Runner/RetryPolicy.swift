@@ -38,9 +38,9 @@ extension JobRunner {
     /// - Returns: every attempt's outcome, in order.
     public func runWithRetries(
         _ request: AttemptRequest, policy: RetryPolicy, control: RunControl = RunControl(),
+        output: @escaping @Sendable (OutputChunk) -> Void = { _ in },
         sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
-        onAttempt: @Sendable (Int, AttemptOutcome) async -> Void = { _, _ in },
-        output: @escaping @Sendable (OutputChunk) -> Void = { _ in }
+        onAttempt: @Sendable (Int, AttemptOutcome) async -> Void = { _, _ in }
     ) async -> [AttemptOutcome] {
         var outcomes: [AttemptOutcome] = []
         var attempt = 1

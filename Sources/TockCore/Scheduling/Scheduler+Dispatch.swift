@@ -17,6 +17,7 @@ extension Scheduler {
                 pending.record.message = "the previous run was still running (overlap = \"skip\")"
                 pending.record.endedAt = clock.now
                 try? await store.save(pending.record)
+                configuration.metrics.recordEnd(pending.record)
                 logger.info(
                     "run skipped: previous run still running",
                     metadata: ["job.id": "\(job.id)", "execution.id": "\(pending.record.id)"])
@@ -58,6 +59,7 @@ extension Scheduler {
         }
         running[pending.record.id] = Running(jobID: pending.job.id, control: pending.control)
         startable.append(pending)
+        changed()
     }
 
     func startDelayedRuns() async {
@@ -104,8 +106,10 @@ extension Scheduler {
             _ = box.update { $0.pid = pid }
             markUnsaved(box)
         }
+        let live = liveOutput
+        let executionID = record.id
         let outcomes = await runner.runWithRetries(
-            request, policy: job.retry, control: control,
+            request, policy: job.retry, control: control, output: { chunk in live.append(executionID, chunk) },
             sleep: { delay in try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval)) },
             onAttempt: { [self] number, outcome in
                 _ = box.update { record in
@@ -148,6 +152,7 @@ extension Scheduler {
         }
         guard !boxes.isEmpty else { return }
         let records = boxes.values.map(\.value)
+        defer { changed() }
         do { try await store.save(records) } catch {
             logger.error("could not record executions", metadata: ["count": "\(records.count)", "error": "\(error)"])
         }
@@ -156,6 +161,9 @@ extension Scheduler {
     /// Frees the run's slot and starts whatever waited for it.
     func finished(_ record: ExecutionRecord) async {
         running[record.id] = nil
+        liveOutput.finish(record)
+        configuration.metrics.recordEnd(record)
+        changed()
         if var queue = queuedBehindJob[record.jobID], !queue.isEmpty,
             !running.values.contains(where: { $0.jobID == record.jobID })
         {

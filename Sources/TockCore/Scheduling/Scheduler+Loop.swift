@@ -53,6 +53,7 @@ extension Scheduler {
         } catch {
             logger.error("could not recover interrupted executions", metadata: ["error": "\(error)"])
         }
+        await loadAPIJobs()
         let states = (try? await store.allStates()) ?? [:]
         for (id, state) in states {
             if state.paused { paused.insert(id) }
@@ -79,6 +80,31 @@ extension Scheduler {
         logger.info("scheduler started", metadata: ["jobs": "\(jobs.count)", "scheduled": "\(agenda.count)"])
     }
 
+    /// Adds the jobs created through the API, read again from their stored definitions.
+    func loadAPIJobs() async {
+        let definitions: [APIJobDefinition]
+        do { definitions = try await store.apiJobs() } catch {
+            logger.error("could not read the jobs created through the API", metadata: ["error": "\(error)"])
+            return
+        }
+        for definition in definitions {
+            do {
+                let job = try definition.job(kinds: configuration.jobKinds)
+                if let existing = jobs[job.id], existing.source != .api {
+                    logger.error(
+                        "a job file and a job created through the API share an id; the API job wins",
+                        metadata: ["job.id": "\(job.id)"])
+                }
+                jobs[job.id] = job
+            } catch {
+                logger.error(
+                    "a stored API job cannot be read; it is not scheduled",
+                    metadata: ["job.id": "\(definition.id)", "error": "\(error)"])
+            }
+        }
+        configuration.metrics.jobCount(jobs.count)
+    }
+
     func prepareSchedule(_ job: Job) {
         generations[job.id, default: 0] += 1
         let zone =
@@ -89,10 +115,18 @@ extension Scheduler {
     /// Puts the job's first instant after `date` on the agenda.
     func reschedule(_ jobID: String, after date: Date) {
         generations[jobID, default: 0] += 1
+        nextFire[jobID] = nil
         guard let job = jobs[jobID], job.enabled, let schedule = schedules[jobID],
             let next = schedule.nextFireDate(after: date)
         else { return }
-        agenda.push(.init(date: next, jobID: jobID, generation: generations[jobID, default: 0]))
+        push(jobID, next)
+    }
+
+    /// Puts an instant on the agenda under the job's current generation.
+    func push(_ jobID: String, _ date: Date) {
+        agenda.push(.init(date: date, jobID: jobID, generation: generations[jobID, default: 0]))
+        nextFire[jobID] = date
+        changed()
     }
 
     /// Handles the instants a job missed between `last` and now (downtime, a stall, a clock step forward).
@@ -116,9 +150,8 @@ extension Scheduler {
         }
         // Instants after the cutoff but already due are fired normally by the loop.
         generations[job.id, default: 0] += 1
-        if let next = schedule.nextFireDate(after: cursor) {
-            agenda.push(.init(date: next, jobID: job.id, generation: generations[job.id, default: 0]))
-        }
+        nextFire[job.id] = nil
+        if let next = schedule.nextFireDate(after: cursor) { push(job.id, next) }
         guard !missed.isEmpty, !paused.contains(job.id) else {
             if cursor > last { await markScheduled(job.id, cursor) }
             return
@@ -140,6 +173,7 @@ extension Scheduler {
             } else {
                 record.message = "the daemon was not running (or was stalled) at this instant"
                 try? await store.save(record)
+                configuration.metrics.recordEnd(record)
             }
         }
         await markScheduled(job.id, cursor)
@@ -170,6 +204,8 @@ extension Scheduler {
             pending.record.state = .running
             pending.record.startedAt = now
             pending.record.message = nil
+            configuration.metrics.recordStart(pending.record, at: now)
+            liveOutput.open(pending.record.id)
             return pending
         }
         do { try await store.save(started.map(\.record)) } catch {

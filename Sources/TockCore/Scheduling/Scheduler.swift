@@ -63,6 +63,14 @@ public actor Scheduler: Service {
     /// A number in 0...1 for each jittered run (tests pass a fixed one).
     let jitterFraction: @Sendable () -> Double
 
+    /// Each job's next instant on the agenda (kept beside the heap so that reading it costs no heap walk).
+    var nextFire: [String: Date] = [:]
+    /// Bumped on every change a reader of jobs would see (jobs, pauses, next instants, runs starting or ending):
+    /// the API keeps rendered jobs until it moves.
+    nonisolated let versionCounter = Atomic<Int>(0)
+    /// The output of running executions, for live tails.
+    public nonisolated let liveOutput = LiveOutputHub()
+
     nonisolated let wakeSignal = WakeSignal()
     nonisolated let shuttingDown = Mutex(false)
 
@@ -87,6 +95,7 @@ public actor Scheduler: Service {
         case unknownJob(String)
         case alreadyRunning(jobID: String, executionID: String)
         case shuttingDown
+        case fileManaged(String)
 
         public var description: String {
             switch self {
@@ -94,6 +103,7 @@ public actor Scheduler: Service {
             case .alreadyRunning(let id, let execution):
                 "job '\(id)' is already running (execution \(execution)) and its overlap policy does not allow another run"
             case .shuttingDown: "the scheduler is shutting down"
+            case .fileManaged(let id): "job '\(id)' is defined in a job file; change the file instead"
             }
         }
     }
@@ -110,8 +120,12 @@ public actor Scheduler: Service {
         }
         let record = ExecutionRecord(
             jobID: jobID, state: .scheduled, trigger: .manual, scheduledAt: clock.now, host: configuration.host)
+        // Written before answering, so that the id returned can be read at once.
+        try await store.save(record)
         try? await store.append(
-            AuditEntry(jobID: jobID, jobName: job.name, event: .customRun, user: user, createdAt: clock.now))
+            AuditEntry(
+                jobID: jobID, jobName: job.name, event: .customRun, user: user, createdAt: clock.now,
+                description: record.id))
         await dispatch(Pending(job: job, record: record, control: RunControl()), overlapApplies: !force)
         wake()
         return record.id
@@ -121,6 +135,7 @@ public actor Scheduler: Service {
     public func pause(jobID: String, user: String = "anonymous") async throws {
         guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
         paused.insert(jobID)
+        changed()
         try await store.setPaused(true, jobID: jobID)
         try? await store.append(
             AuditEntry(jobID: jobID, jobName: job.name, event: .paused, user: user, createdAt: clock.now))
@@ -130,6 +145,7 @@ public actor Scheduler: Service {
     public func resume(jobID: String, user: String = "anonymous") async throws {
         guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
         paused.remove(jobID)
+        changed()
         try await store.setPaused(false, jobID: jobID)
         try? await store.append(
             AuditEntry(jobID: jobID, jobName: job.name, event: .resumed, user: user, createdAt: clock.now))
@@ -162,15 +178,22 @@ public actor Scheduler: Service {
         return false
     }
 
-    /// Replaces the set of jobs (a jobs.d reload): new and changed jobs are (re)scheduled from now, removed jobs
-    /// are unscheduled (their history is kept; a running execution finishes).
+    /// Replaces the jobs that came from files (a jobs.d reload): new and changed jobs are (re)scheduled from now,
+    /// removed jobs are unscheduled (their history is kept; a running execution finishes). Jobs created through
+    /// the API are left alone; a file job with the id of one is ignored (and logged).
     public func replaceJobs(_ newJobs: [Job]) {
         var incoming: [String: Job] = [:]
-        for job in newJobs { incoming[job.id] = job }
-        for id in jobs.ids where incoming[id] == nil {
-            jobs[id] = nil
-            schedules[id] = nil
-            generations[id, default: 0] += 1
+        for job in newJobs {
+            if let existing = jobs[job.id], existing.source == .api, job.source != .api {
+                logger.error(
+                    "a job file defines a job whose id belongs to a job created through the API; ignored",
+                    metadata: ["job.id": "\(job.id)"])
+                continue
+            }
+            incoming[job.id] = job
+        }
+        for id in jobs.ids where incoming[id] == nil && jobs[id]?.source != .api {
+            unschedule(id)
             logger.info("job removed", metadata: ["job.id": "\(id)"])
         }
         for (id, job) in incoming where jobs[id] != job {
@@ -182,19 +205,95 @@ public actor Scheduler: Service {
             }
             logger.info(isNew ? "job added" : "job changed", metadata: ["job.id": "\(id)"])
         }
+        changed()
         wake()
     }
 
-    /// The next fire time of every scheduled job.
-    public func nextFireTimes() -> [String: Date] {
-        var result: [String: Date] = [:]
-        var copy = agenda
-        while let entry = copy.pop() {
-            guard generations[entry.jobID, default: 0] == entry.generation, result[entry.jobID] == nil else { continue }
-            result[entry.jobID] = entry.date
+    /// Adds or replaces one job created through the API, scheduled from now. A file job of that id is not
+    /// replaced: ``ControlError/fileManaged(_:)``.
+    public func upsertJob(_ job: Job) throws(ControlError) {
+        if let existing = jobs[job.id], existing.source != .api { throw .fileManaged(job.id) }
+        jobs[job.id] = job
+        if started {
+            prepareSchedule(job)
+            reschedule(job.id, after: max(clock.now, lastScheduled[job.id] ?? .distantPast))
         }
-        return result
+        changed()
+        wake()
     }
+
+    /// Removes a job (its history is kept; a running execution finishes). Returns it, or `nil` if unknown.
+    @discardableResult
+    public func removeJob(id: String) -> Job? {
+        guard let job = jobs[id] else { return nil }
+        unschedule(id)
+        changed()
+        wake()
+        return job
+    }
+
+    func unschedule(_ id: String) {
+        jobs[id] = nil
+        schedules[id] = nil
+        nextFire[id] = nil
+        generations[id, default: 0] += 1
+    }
+
+    /// What a reader of jobs sees of one job right now.
+    public struct JobStatus: Sendable {
+        public var job: Job
+        /// `nil` when paused, disabled, `@reboot`, or never firing again.
+        public var nextFireTime: Date?
+        public var paused: Bool
+        public var runningExecutionIDs: [String]
+
+        public init(job: Job, nextFireTime: Date? = nil, paused: Bool = false, runningExecutionIDs: [String] = []) {
+            self.job = job
+            self.nextFireTime = nextFireTime
+            self.paused = paused
+            self.runningExecutionIDs = runningExecutionIDs
+        }
+    }
+
+    /// One job's status, or `nil` if unknown.
+    public func status(of id: String) -> JobStatus? {
+        guard let job = jobs[id] else { return nil }
+        return status(job)
+    }
+
+    /// The jobs of these ids that exist.
+    public func jobs(withIDs ids: some Sequence<String>) -> [String: Job] {
+        var found: [String: Job] = [:]
+        for id in ids { if let job = jobs[id] { found[id] = job } }
+        return found
+    }
+
+    /// Every job's status, by id.
+    public func allStatuses() -> [JobStatus] {
+        var runningByJob: [String: [String]] = [:]
+        for (executionID, run) in running { runningByJob[run.jobID, default: []].append(executionID) }
+        return jobs.values.map { job in
+            let isPaused = paused.contains(job.id)
+            return JobStatus(
+                job: job, nextFireTime: isPaused ? nil : nextFire[job.id], paused: isPaused,
+                runningExecutionIDs: runningByJob[job.id] ?? [])
+        }
+    }
+
+    func status(_ job: Job) -> JobStatus {
+        let isPaused = paused.contains(job.id)
+        return JobStatus(
+            job: job, nextFireTime: isPaused ? nil : nextFire[job.id], paused: isPaused,
+            runningExecutionIDs: running.filter { $0.value.jobID == job.id }.map(\.key))
+    }
+
+    /// Changes whenever anything ``allStatuses()`` reports may have changed.
+    public nonisolated var version: Int { versionCounter.load(ordering: .acquiring) }
+
+    nonisolated func changed() { versionCounter.add(1, ordering: .releasing) }
+
+    /// The next fire time of every scheduled job.
+    public func nextFireTimes() -> [String: Date] { nextFire }
 
     /// Ids of the executions running now.
     public func runningExecutionIDs() -> [String] { Array(running.keys) }

@@ -18,11 +18,16 @@ public struct SchedulerConfiguration: Sendable {
     /// Executions kept per job, and at most this old (older ones are pruned, hourly and at start).
     public var retentionPerJob: Int
     public var retentionAge: Duration
+    /// Job kinds an embedding package registered (needed to read stored API jobs that use them).
+    public var jobKinds: Set<String> = []
+    /// Where execution counts, run durations and schedule lag go.
+    public var metrics: SchedulerMetrics
 
     public init(
         host: String = ProcessInfo.processInfo.hostName, defaultTimeZone: TimeZone = TimeZone(identifier: "UTC")!,
         maxConcurrentRuns: Int = 64, shutdownGrace: Duration = .seconds(30), lateTolerance: Duration = .seconds(60),
-        maxMissedRecords: Int = 100, retentionPerJob: Int = 1000, retentionAge: Duration = .seconds(90 * 86_400)
+        maxMissedRecords: Int = 100, retentionPerJob: Int = 1000, retentionAge: Duration = .seconds(90 * 86_400),
+        metrics: SchedulerMetrics = SchedulerMetrics()
     ) {
         self.host = host
         self.defaultTimeZone = defaultTimeZone
@@ -32,6 +37,7 @@ public struct SchedulerConfiguration: Sendable {
         self.maxMissedRecords = maxMissedRecords
         self.retentionPerJob = retentionPerJob
         self.retentionAge = retentionAge
+        self.metrics = metrics
     }
 }
 

@@ -17,6 +17,11 @@ public protocol JobStore: Sendable {
     /// Executions newest first (by scheduled instant), optionally of one job.
     func executions(jobID: String?, limit: Int) async throws -> [ExecutionRecord]
 
+    /// A page of executions matching the query, newest first (scheduled instant, then id, descending).
+    func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord]
+    /// The newest `perJob` executions of each job (without output), for job lists.
+    func recentExecutions(jobIDs: [String], perJob: Int) async throws -> [String: [ExecutionRecord]]
+
     func state(ofJob id: String) async throws -> JobRuntimeState
     func setPaused(_ paused: Bool, jobID: String) async throws
     /// Remembers the latest instant the scheduler has dealt with for a job (fired, skipped or missed); never
@@ -29,6 +34,15 @@ public protocol JobStore: Sendable {
 
     func append(_ entry: AuditEntry) async throws
     func auditLog(limit: Int) async throws -> [AuditEntry]
+    /// Audit entries matching the query, newest first.
+    func auditLog(matching query: AuditQuery) async throws -> [AuditEntry]
+
+    /// Jobs created through the API, as their definitions.
+    func apiJobs() async throws -> [APIJobDefinition]
+    /// Inserts or replaces a job created through the API.
+    func saveAPIJob(_ definition: APIJobDefinition) async throws
+    /// Deletes one; false if there was none.
+    func deleteAPIJob(id: String) async throws -> Bool
 
     /// Deletes executions beyond the newest `keepPerJob` of each job and those scheduled before `olderThan`.
     /// Returns how many were deleted.

@@ -1,0 +1,253 @@
+import ArgumentParser
+import Foundation
+import TockCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A small HTTP/1.1 client for `tock jobs` and `tock executions`: one connection per request over a plain
+/// socket, the body read as it arrives (server-sent events are printed live). `https://` is not supported: put
+/// a TLS proxy's plain side, or an SSH tunnel, in `--server`.
+struct APIClient {
+    let host: String
+    let port: Int
+    let base: String
+    let token: String?
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    struct Reply {
+        let status: Int
+        let headers: [String: String]
+        let body: [UInt8]
+        var json: JSONValue? { try? JSONValue.parse(body) }
+    }
+
+    init(server: String, token: String?) throws(Failure) {
+        var rest = Substring(server)
+        guard rest.hasPrefix("http://") else {
+            throw Failure(description: "--server must be an http:// URL (got '\(server)')")
+        }
+        rest = rest.dropFirst("http://".count)
+        let authority = rest.prefix { $0 != "/" }
+        base = String(rest.dropFirst(authority.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
+            host = String(authority[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            guard let number = Int(authority[authority.index(after: colon)...]) else {
+                throw Failure(description: "--server: bad port in '\(server)'")
+            }
+            port = number
+        } else {
+            host = String(authority).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            port = 80
+        }
+        self.token = token
+        self.server = server
+    }
+
+    let server: String
+
+    /// Sends a request and reads the whole reply.
+    func send(_ method: String, _ path: String, json body: JSONValue? = nil) throws(Failure) -> Reply {
+        var collected: [UInt8] = []
+        let (status, headers) = try stream(method, path, json: body, accept: nil) { collected += $0 }
+        return Reply(status: status, headers: headers, body: collected)
+    }
+
+    /// Sends a request and hands each piece of the (de-chunked) body to `onBody` as it arrives.
+    func stream(
+        _ method: String, _ path: String, json body: JSONValue? = nil, accept: String?, onBody: ([UInt8]) -> Void
+    ) throws(Failure) -> (status: Int, headers: [String: String]) {
+        let fd = try connectSocket()
+        defer { close(fd) }
+        let target = "/" + (base.isEmpty ? "" : base + "/") + path.drop { $0 == "/" }
+        var head =
+            "\(method) \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nUser-Agent: tock-cli\r\n"
+        if let accept { head += "Accept: \(accept)\r\n" }
+        if let token, !token.isEmpty { head += "Authorization: Bearer \(token)\r\n" }
+        let payload = body?.jsonBytes ?? []
+        if body != nil { head += "Content-Type: application/json\r\n" }
+        if body != nil || method == "POST" || method == "PUT" { head += "Content-Length: \(payload.count)\r\n" }
+        head += "\r\n"
+        try writeAll(fd, Array(head.utf8) + payload)
+
+        var reader = ByteReader(fd: fd)
+        guard let statusLine = try reader.line(), statusLine.hasPrefix("HTTP/1."),
+            let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "")
+        else { throw Failure(description: "\(server) did not answer with HTTP") }
+        var headers: [String: String] = [:]
+        while let line = try reader.line(), !line.isEmpty {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
+        }
+        if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
+            while let sizeLine = try reader.line() {
+                let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) ?? 0
+                if size == 0 { break }
+                onBody(try reader.bytes(size))
+                _ = try reader.line()
+            }
+        } else if let length = headers["content-length"].flatMap({ Int($0) }) {
+            if length > 0 { onBody(try reader.bytes(length)) }
+        } else {
+            while let piece = try reader.some() { onBody(piece) }
+        }
+        return (status, headers)
+    }
+
+    private func connectSocket() throws(Failure) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var results: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &results)
+        guard status == 0, let first = results else {
+            throw Failure(description: "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(results) }
+        var lastError: Int32 = 0
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
+            if fd >= 0 {
+                if connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { return fd }
+                lastError = errno
+                close(fd)
+            }
+            cursor = info.pointee.ai_next
+        }
+        throw Failure(
+            description:
+                "cannot connect to \(server): \(String(cString: strerror(lastError))) (is `tock serve` running?)")
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Failure) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw Failure(description: "the connection to \(server) broke while sending") }
+            offset += n
+        }
+    }
+
+    /// Buffered reads from the socket.
+    struct ByteReader {
+        let fd: Int32
+        var buffer: [UInt8] = []
+        var eof = false
+
+        mutating func fill() throws(Failure) -> Bool {
+            guard !eof else { return false }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw Failure(description: "reading the reply failed: \(String(cString: strerror(errno)))") }
+                if n == 0 {
+                    eof = true
+                    return false
+                }
+                buffer += chunk[0..<n]
+                return true
+            }
+        }
+
+        mutating func line() throws(Failure) -> String? {
+            while true {
+                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    var line = Array(buffer[..<newline])
+                    buffer.removeFirst(newline + 1)
+                    if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                    return String(decoding: line, as: UTF8.self)
+                }
+                guard try fill() else { return nil }
+            }
+        }
+
+        mutating func bytes(_ count: Int) throws(Failure) -> [UInt8] {
+            while buffer.count < count {
+                guard try fill() else { throw Failure(description: "the reply ended early") }
+            }
+            defer { buffer.removeFirst(count) }
+            return Array(buffer[..<count])
+        }
+
+        mutating func some() throws(Failure) -> [UInt8]? {
+            if buffer.isEmpty { guard try fill() else { return nil } }
+            defer { buffer = [] }
+            return buffer
+        }
+    }
+}
+
+/// Options every client subcommand takes.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "The server's URL (default: $TOCK_SERVER or http://127.0.0.1:8888).")
+    var server: String?
+
+    @Flag(help: "Print the server's JSON as it is.")
+    var json = false
+
+    func client() throws -> APIClient {
+        let environment = ProcessInfo.processInfo.environment
+        let url = server ?? environment["TOCK_SERVER"] ?? "http://127.0.0.1:8888"
+        do {
+            return try APIClient(server: url, token: environment["TOCK_TOKEN"])
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+/// Sends a request; on an error status prints the server's message and exits 1 (2 for a connection problem).
+func call(_ client: APIClient, _ method: String, _ path: String, json: JSONValue? = nil) throws -> APIClient.Reply {
+    let reply: APIClient.Reply
+    do {
+        reply = try client.send(method, path, json: json)
+    } catch {
+        FileHandle.standardError.write(Data("tock: \(error.description)\n".utf8))
+        throw ExitCode(2)
+    }
+    guard (200..<300).contains(reply.status) else {
+        let message = reply.json?["error"]?.stringValue ?? String(decoding: reply.body, as: UTF8.self)
+        FileHandle.standardError.write(Data("tock: \(message) (HTTP \(reply.status))\n".utf8))
+        throw ExitCode(1)
+    }
+    return reply
+}
+
+func percentEncoded(_ text: String) -> String {
+    text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+}
+
+/// Prints rows as left-aligned columns.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    var widths = header.map(\.count)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    for row in [header] + rows {
+        let line = row.enumerated().map { i, cell in
+            i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+        print(line)
+    }
+}
+
+extension JSONValue {
+    /// A short text for a table cell.
+    var cell: String {
+        switch self {
+        case .null: "-"
+        case .string(let text): text.isEmpty ? "-" : text
+        case .int(let number): String(number)
+        case .double(let number): String(number)
+        case .bool(let flag): flag ? "yes" : "no"
+        case .array(let items): items.map(\.cell).joined(separator: " ")
+        case .object: jsonString
+        }
+    }
+}

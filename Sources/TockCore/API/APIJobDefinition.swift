@@ -1,0 +1,166 @@
+import CronKit
+import Foundation
+
+/// A job created through the API: the JSON body it was created from, and its reading into a ``Job``.
+///
+/// The body may use Tock's keys (those of a job file, SPEC §3) or ndscheduler's: `job_class_string` naming a
+/// shell job with `pub_args` as its argv, and the split cron fields `month`, `day`, `week`, `day_of_week`,
+/// `hour`, `minute`, read with APScheduler's rules (see ``APSchedulerCron``). Where both spell the same thing,
+/// Tock's key wins, so a job read with `GET` can be sent back with `PUT` (response-only keys are ignored).
+///
+/// The definition is stored as given (less the ignored keys) and read again through this type on every start,
+/// so a stored job means exactly what it meant when it was accepted.
+public struct APIJobDefinition: Sendable, Hashable {
+    public let id: String
+    /// The body's keys in the order given.
+    public let body: JSONValue
+
+    /// The `job_class_string` of ndscheduler's shell job.
+    public static let shellJobClass = "simple_scheduler.jobs.shell_job.ShellJob"
+    static let ndschedulerKeys: Set<String> = Set(APSchedulerCron.fieldNames).union(["job_class_string", "pub_args"])
+    /// Keys a response carries that a request may send back; ignored.
+    static let responseOnlyKeys: Set<String> = [
+        "job_id", "id", "next_run_time", "source", "file", "line", "paused", "last_execution", "running",
+        "schedule_description", "task_name", "recent_results",
+    ]
+
+    /// A body that cannot become a job: the key at fault (if one) and what is wrong.
+    public struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
+        public let field: String?
+        public let message: String
+        public init(field: String?, _ message: String) {
+            self.field = field
+            self.message = message
+        }
+        public var description: String { field.map { "\($0): \(message)" } ?? message }
+    }
+
+    public init(id: String, body: JSONValue) {
+        self.id = id
+        self.body = body
+    }
+
+    /// Reads the body into a job (source `.api`); every problem found, first the most useful.
+    public func job(kinds: Set<String> = []) throws(Problem) -> Job {
+        let problems = self.problems(kinds: kinds)
+        if let first = problems.problems.first { throw first }
+        return problems.job!
+    }
+
+    /// The body without the keys a response carries.
+    public var storedBody: JSONValue {
+        guard let pairs = body.objectPairs else { return body }
+        return .object(pairs.filter { !Self.responseOnlyKeys.contains($0.0) })
+    }
+
+    /// Reads the body into a job, or lists every problem (schedule problems first).
+    public func problems(kinds: Set<String>) -> (job: Job?, problems: [Problem]) {
+        guard let pairs = body.objectPairs else {
+            return (nil, [Problem(field: nil, "the body must be a JSON object of job keys, not \(body.typeName)")])
+        }
+        var known = JobFileParser.jobKeys.union(Self.ndschedulerKeys).union(Self.responseOnlyKeys)
+        if !kinds.isEmpty { known.formUnion(["kind", "args"]) }
+        var problems: [Problem] = []
+        for (key, _) in pairs where !known.contains(key) {
+            let hint = JobFileParser.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
+            problems.append(Problem(field: key, "unknown key\(hint)"))
+        }
+        var table: [String: TOMLTree] = [:]
+        var order: [String] = []
+        for (key, value) in pairs where JobFileParser.jobKeys.contains(key) || key == "kind" || key == "args" {
+            guard let converted = Self.tree(value) else { continue }  // null: as if absent
+            table[key] = converted
+            order.append(key)
+        }
+        func value(_ key: String) -> JSONValue? {
+            guard let found = body[key], found != .null else { return nil }
+            return found
+        }
+
+        // The schedule: Tock's `schedule`, or ndscheduler's split fields.
+        var apscheduler: APSchedulerCron?
+        if table["schedule"] == nil {
+            var fields: [String: String] = [:]
+            for name in APSchedulerCron.fieldNames {
+                guard let given = value(name) else { continue }
+                switch given {
+                case .string(let text): fields[name] = text
+                case .int(let number): fields[name] = String(number)
+                default:
+                    problems.append(Problem(field: name, "must be a string such as \"*/5\", not \(given.typeName)"))
+                }
+            }
+            if !fields.isEmpty {
+                do {
+                    let cron = try APSchedulerCron(fields: fields)
+                    apscheduler = cron
+                    table["schedule"] = .string(cron.expression.source)
+                    order.append("schedule")
+                } catch {
+                    problems.append(Problem(field: error.field, error.message))
+                }
+            } else if problems.isEmpty {
+                problems.append(
+                    Problem(
+                        field: "schedule",
+                        "is required (a cron expression, @every DURATION, …; or ndscheduler's minute, hour, day, month, day_of_week)"
+                    ))
+            }
+        }
+        // ndscheduler's job class and argv, unless Tock's own action keys are there.
+        if table["command"] == nil && table["exec"] == nil && table["kind"] == nil {
+            if let jobClass = value("job_class_string") {
+                if jobClass.stringValue != Self.shellJobClass {
+                    problems.append(
+                        Problem(
+                            field: "job_class_string",
+                            "\(jobClass.stringValue.map { "'\($0)'" } ?? jobClass.typeName) is not a job class Tock runs; use '\(Self.shellJobClass)' with pub_args as the argv, or 'command'/'exec'"
+                        ))
+                }
+                switch value("pub_args") {
+                case .array(let items) where !items.isEmpty:
+                    if let argv = Self.tree(.array(items)) {
+                        table["exec"] = argv
+                        order.append("exec")
+                    }
+                case nil, .array:
+                    problems.append(
+                        Problem(field: "pub_args", "ShellJob needs the program to run: [\"/bin/sh\", \"-c\", \"…\"]"))
+                case let other?:
+                    problems.append(Problem(field: "pub_args", "must be an array of strings, not \(other.typeName)"))
+                }
+            } else if value("pub_args") != nil {
+                problems.append(Problem(field: "pub_args", "goes with job_class_string"))
+            }
+        }
+
+        if problems.contains(where: { $0.field == "schedule" || APSchedulerCron.fieldNames.contains($0.field ?? "") }) {
+            table["schedule"] = nil
+        }
+
+        let (job, errors) = JobFileParser.job(id: id, table: .table(table, order: order), source: .api, kinds: kinds)
+        for error in errors where !(table["schedule"] == nil && error.key == nil && error.reason == "needs 'schedule'")
+        {
+            problems.append(Problem(field: error.key, error.reason))
+        }
+        guard var job, problems.isEmpty else { return (nil, problems) }
+        if let apscheduler { job.parsedSchedule = .cron(apscheduler.expression) }
+        return (job, [])
+    }
+
+    /// JSON to the TOML value the job-file reader takes; `nil` for null.
+    static func tree(_ value: JSONValue) -> TOMLTree? {
+        switch value {
+        case .null: nil
+        case .bool(let flag): .bool(flag)
+        case .int(let number): .integer(number)
+        case .double(let number): .float(number)
+        case .string(let text): .string(text)
+        case .array(let items): .array(items.map { tree($0) ?? .other("null") })
+        case .object(let pairs):
+            .table(
+                Dictionary(pairs.compactMap { key, value in tree(value).map { (key, $0) } }, uniquingKeysWith: { $1 }),
+                order: pairs.filter { $0.1 != .null }.map(\.0))
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import CoreMetrics
+import Foundation
+
+/// What the scheduler reports through swift-metrics (exported as Prometheus text by `tock serve` at `/metrics`):
+///
+/// - `tock_executions_total{job, state}` — executions that reached a final state (and `skipped`, `missed`);
+/// - `tock_run_duration_seconds` — from process start to end, per finished execution;
+/// - `tock_schedule_lag_seconds` — start of the process minus the scheduled instant, for scheduled runs;
+/// - `tock_jobs_loaded` — jobs the scheduler knows (files and API).
+public struct SchedulerMetrics: Sendable {
+    let factory: any MetricsFactory
+    let runDuration: CoreMetrics.Timer
+    let scheduleLag: CoreMetrics.Timer
+    let jobsLoaded: Gauge
+
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        runDuration = CoreMetrics.Timer(label: "tock_run_duration_seconds", dimensions: [], factory: factory)
+        scheduleLag = CoreMetrics.Timer(label: "tock_schedule_lag_seconds", dimensions: [], factory: factory)
+        jobsLoaded = Gauge(label: "tock_jobs_loaded", dimensions: [], factory: factory)
+    }
+
+    func recordEnd(_ record: ExecutionRecord) {
+        Counter(
+            label: "tock_executions_total", dimensions: [("job", record.jobID), ("state", record.state.rawValue)],
+            factory: factory
+        ).increment()
+        if let start = record.startedAt, let end = record.endedAt, end >= start {
+            runDuration.recordNanoseconds(Int64(end.timeIntervalSince(start) * 1e9))
+        }
+    }
+
+    func recordStart(_ record: ExecutionRecord, at start: Date) {
+        guard record.trigger == .schedule || record.trigger == .reboot else { return }
+        scheduleLag.recordNanoseconds(Int64(max(0, start.timeIntervalSince(record.scheduledAt)) * 1e9))
+    }
+
+    func jobCount(_ count: Int) { jobsLoaded.record(count) }
+}

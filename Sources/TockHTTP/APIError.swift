@@ -1,0 +1,78 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TockCore
+
+/// An error answered as JSON: `{"error": "…"}` plus, where one key is at fault, `"field"`.
+public struct APIError: Error, Sendable {
+    public let status: HTTPResponse.Status
+    public let message: String
+    public let field: String?
+    /// More keys for the body (e.g. the running execution of a conflict).
+    public let extra: [(String, JSONValue)]
+
+    public init(
+        _ status: HTTPResponse.Status, _ message: String, field: String? = nil, extra: [(String, JSONValue)] = []
+    ) {
+        self.status = status
+        self.message = message
+        self.field = field
+        self.extra = extra
+    }
+
+    var body: JSONValue {
+        var pairs: [(String, JSONValue)] = [("error", .string(message))]
+        if let field { pairs.append(("field", .string(field))) }
+        return .object(pairs + extra)
+    }
+
+    func response() -> Response { JSONResponse.make(body, status: status) }
+}
+
+enum JSONResponse {
+    static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        bytes(value.jsonBytes, status: status)
+    }
+
+    static func bytes(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// Turns every error into a JSON body with a fitting status — never an HTML page, never a 500 for bad input —
+/// and answers ndscheduler's trailing-slash URLs as tornado's `removeslash` did (GET/HEAD: 301 to the URL without
+/// the slash; other methods: 404).
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        let path = request.uri.path
+        if path.count > 1 && path.hasSuffix("/") {
+            guard request.method == .get || request.method == .head else {
+                return APIError(.notFound, "no such path: \(path)").response()
+            }
+            var location = String(path.dropLast())
+            if let query = request.uri.query, !query.isEmpty { location += "?" + query }
+            return Response(status: .movedPermanently, headers: [.location: location])
+        }
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return error.response()
+        } catch let error as any HTTPResponseError {
+            let message: String
+            switch error.status {
+            case .notFound: message = "no such path: \(path)"
+            case .methodNotAllowed: message = "\(request.method) is not allowed on \(path)"
+            case .contentTooLarge: message = "the body is larger than the limit of \(APIHandlers.maxBodyBytes) bytes"
+            default: message = error.status.reasonPhrase
+            }
+            return APIError(error.status, message).response()
+        } catch {
+            context.logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"])
+            return APIError(.internalServerError, "internal error: \(error)").response()
+        }
+    }
+}

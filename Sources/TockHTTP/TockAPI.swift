@@ -1,0 +1,128 @@
+import CronKit
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Synchronization
+import TockCore
+
+/// Tock's REST API (SPEC §5): ndscheduler's paths and shapes with its bugs fixed, plus Tock's additions.
+///
+/// Built over TockCore's ``Scheduler`` and the ``JobStore`` protocol; which store is in use is the composition
+/// root's business. Mount it on a Hummingbird router:
+///
+/// ```swift
+/// let router = Router()
+/// let api = TockAPI(scheduler: scheduler, store: store)
+/// api.addRoutes(to: router)
+/// let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 8888)))
+/// ```
+public struct TockAPI: Sendable {
+    public let scheduler: Scheduler
+    public let store: any JobStore
+    /// Job kinds an embedding package registered (`kind` in job bodies).
+    public let kinds: Set<String>
+    /// The zone of jobs that name none (shown as their `timezone`).
+    public let defaultTimeZone: String
+    /// The Prometheus text for `/metrics`.
+    public let metricsText: @Sendable () -> String
+    /// Who made a change, for the audit log (no authentication yet).
+    public let user = "anonymous"
+    let now: @Sendable () -> Date
+    let cache = JobRenderCache()
+
+    public init(
+        scheduler: Scheduler, store: any JobStore, kinds: Set<String> = [], defaultTimeZone: String = "UTC",
+        metricsText: @escaping @Sendable () -> String = { "" }, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.scheduler = scheduler
+        self.store = store
+        self.kinds = kinds
+        self.defaultTimeZone = defaultTimeZone
+        self.metricsText = metricsText
+        self.now = now
+    }
+
+    /// A route the API serves (for the OpenAPI document's coverage test).
+    public struct Route: Sendable, Hashable, CustomStringConvertible {
+        public let method: String
+        /// With `{name}` placeholders, as OpenAPI writes them.
+        public let path: String
+        public var description: String { "\(method) \(path)" }
+    }
+
+    /// Adds every route (and the JSON error handling) to the router; returns the routes added.
+    @discardableResult
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) -> [Route] {
+        router.add(middleware: JSONErrorMiddleware<Context>())
+        var routes: [Route] = []
+        let handlers = APIHandlers(api: self)
+        func on(
+            _ method: HTTPRequest.Method, _ path: String,
+            _ handler: @escaping @Sendable (Request, Parameters) async throws -> Response
+        ) {
+            router.on(
+                RouterPath(path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")),
+                method: method
+            ) {
+                request, context in try await handler(request, context.parameters)
+            }
+            routes.append(Route(method: method.rawValue, path: path))
+        }
+        on(.get, "/healthz") { _, _ in await handlers.health() }
+        on(.get, "/metrics") { _, _ in handlers.metrics() }
+        on(.get, "/api/v1/openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        on(.get, "/api/v1/jobs") { request, _ in try await handlers.listJobs(request) }
+        on(.post, "/api/v1/jobs") { request, _ in try await handlers.createJob(request) }
+        on(.get, "/api/v1/jobs/{job_id}") { _, p in try await handlers.getJob(try p.require("job_id")) }
+        on(.put, "/api/v1/jobs/{job_id}") { request, p in
+            try await handlers.replaceJob(request, try p.require("job_id"))
+        }
+        on(.delete, "/api/v1/jobs/{job_id}") { _, p in try await handlers.deleteJob(try p.require("job_id")) }
+        on(.patch, "/api/v1/jobs/{job_id}") { _, p in try await handlers.setPaused(true, try p.require("job_id")) }
+        on(.options, "/api/v1/jobs/{job_id}") { _, p in try await handlers.setPaused(false, try p.require("job_id")) }
+        on(.post, "/api/v1/jobs/{job_id}/pause") { _, p in try await handlers.setPaused(true, try p.require("job_id")) }
+        on(.post, "/api/v1/jobs/{job_id}/resume") { _, p in
+            try await handlers.setPaused(false, try p.require("job_id"))
+        }
+        // One template for both meanings (run a job now; read or stop an execution), as ndscheduler has it.
+        on(.post, "/api/v1/executions/{id}") { request, p in try await handlers.runNow(request, try p.require("id")) }
+        on(.get, "/api/v1/executions") { request, _ in try await handlers.listExecutions(request) }
+        on(.get, "/api/v1/executions/{id}") { _, p in try await handlers.getExecution(try p.require("id")) }
+        on(.delete, "/api/v1/executions/{id}") { _, p in try await handlers.stopExecution(try p.require("id")) }
+        on(.get, "/api/v1/executions/{id}/output") { request, p in
+            try await handlers.output(request, try p.require("id"))
+        }
+        on(.get, "/api/v1/logs") { request, _ in try await handlers.logs(request) }
+        on(.get, "/api/v1/schedule/preview") { request, _ in try handlers.preview(request) }
+        return routes
+    }
+}
+
+/// Rendered jobs, kept until the scheduler's version moves: a list of a thousand jobs is then one memory copy.
+final class JobRenderCache: Sendable {
+    struct Item: Sendable {
+        let job: Job
+        let paused: Bool
+        let failing: Bool
+        let bytes: [UInt8]
+    }
+
+    struct Snapshot: Sendable {
+        let version: Int
+        let items: [Item]
+        let index: [String: Int]
+    }
+
+    private let latest = Mutex<Snapshot?>(nil)
+
+    func current(version: Int) -> Snapshot? {
+        latest.withLock { $0?.version == version ? $0 : nil }
+    }
+
+    func store(_ snapshot: Snapshot) { latest.withLock { $0 = snapshot } }
+}
