@@ -49,6 +49,11 @@ public struct TockAPI: Sendable {
         /// With `{name}` placeholders, as OpenAPI writes them.
         public let path: String
         public var description: String { "\(method) \(path)" }
+
+        public init(method: String, path: String) {
+            self.method = method
+            self.path = path
+        }
     }
 
     /// Adds every route (and the JSON error handling) to the router; returns the routes added.

@@ -11,6 +11,10 @@ public enum JobStoreContract {
         ("keepsJobStateMonotonic", keepsJobStateMonotonic),
         ("appendsAuditLogNewestFirst", appendsAuditLogNewestFirst),
         ("prunesByCountAndAgeButNeverRunning", prunesByCountAndAgeButNeverRunning),
+        ("pagesExecutionsWithFiltersAndCursor", pagesExecutionsWithFiltersAndCursor),
+        ("readsRecentExecutionsPerJob", readsRecentExecutionsPerJob),
+        ("filtersAuditLogByTimeAndJob", filtersAuditLogByTimeAndJob),
+        ("storesAPIJobs", storesAPIJobs),
     ]
 
     static let t0 = Date(timeIntervalSince1970: 1_767_225_600)
@@ -101,5 +105,69 @@ public enum JobStoreContract {
         #expect(left.filter { $0.jobID == "a" }.count == 4)  // three kept and the running one
         #expect(left.contains { $0.state == .running })
         #expect(!left.contains { $0.jobID == "b" })
+    }
+
+    static func pagesExecutionsWithFiltersAndCursor(_ store: any JobStore) async throws {
+        var all: [ExecutionRecord] = []
+        for n in 0..<30 {
+            var e = execution(n % 3 == 0 ? "a" : "b", n / 2, n % 4 == 0 ? .failed : .succeeded)
+            e.stdout = Array("out \(n)".utf8)
+            all.append(e)
+        }
+        try await store.save(all)
+        let newest = all.sorted { ($0.scheduledAt, $0.id) > ($1.scheduledAt, $1.id) }
+        for query in [
+            ExecutionQuery(limit: 7), ExecutionQuery(jobID: "a", limit: 4), ExecutionQuery(state: .failed, limit: 3),
+            ExecutionQuery(jobID: "b", state: .succeeded, limit: 5),
+            ExecutionQuery(from: t0.addingTimeInterval(3 * 60), to: t0.addingTimeInterval(9 * 60), limit: 4),
+        ] {
+            var pages: [String] = []
+            var page = query
+            while true {
+                let found = try await store.executions(matching: page)
+                #expect(found.count <= query.limit)
+                #expect(found.allSatisfy { $0.stdout.isEmpty }, "no output unless asked for")
+                pages += found.map(\.id)
+                guard found.count == query.limit, let last = found.last else { break }
+                page.after = ExecutionCursor(after: last)
+            }
+            #expect(pages == newest.filter(query.matches).map(\.id), "\(query)")
+        }
+        let withOutput = try await store.executions(matching: ExecutionQuery(limit: 1, includeOutput: true))
+        #expect(withOutput.first?.stdout == newest.first?.stdout)
+        #expect(ExecutionCursor(ExecutionCursor(after: newest[3]).description) == ExecutionCursor(after: newest[3]))
+    }
+
+    static func readsRecentExecutionsPerJob(_ store: any JobStore) async throws {
+        try await store.save((0..<10).map { execution($0 % 2 == 0 ? "a" : "b", $0) })
+        let recent = try await store.recentExecutions(jobIDs: ["a", "b", "none"], perJob: 3)
+        #expect(recent["a"]?.map(\.scheduledAt) == [8, 6, 4].map { t0.addingTimeInterval(Double($0) * 60) })
+        #expect(recent["b"]?.count == 3 && recent["none"] == nil)
+    }
+
+    static func filtersAuditLogByTimeAndJob(_ store: any JobStore) async throws {
+        for n in 0..<6 {
+            try await store.append(
+                AuditEntry(
+                    jobID: n % 2 == 0 ? "a" : "b", jobName: "x", event: .paused, user: "u",
+                    createdAt: t0.addingTimeInterval(Double(n) * 60)))
+        }
+        let a = try await store.auditLog(matching: AuditQuery(jobID: "a"))
+        #expect(a.map(\.createdAt) == [4, 2, 0].map { t0.addingTimeInterval(Double($0) * 60) })
+        let window = try await store.auditLog(
+            matching: AuditQuery(from: t0.addingTimeInterval(60), to: t0.addingTimeInterval(180), limit: 2))
+        #expect(window.map(\.createdAt) == [3, 2].map { t0.addingTimeInterval(Double($0) * 60) })
+    }
+
+    static func storesAPIJobs(_ store: any JobStore) async throws {
+        let first = APIJobDefinition(id: "j1", body: .object([("schedule", "@daily"), ("command", "echo 'hi'; <b>")]))
+        try await store.saveAPIJob(first)
+        try await store.saveAPIJob(APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")])))
+        let changed = APIJobDefinition(id: "j1", body: .object([("schedule", "@weekly"), ("command", "x")]))
+        try await store.saveAPIJob(changed)
+        #expect(try await store.apiJobs() == [changed, APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")]))])
+        #expect(try await store.deleteAPIJob(id: "j2"))
+        #expect(try await store.deleteAPIJob(id: "j2") == false)
+        #expect(try await store.apiJobs().map(\.id) == ["j1"])
     }
 }
