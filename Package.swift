@@ -42,6 +42,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A small HTTP client of the API (the CLI's `jobs` and `executions`, end-to-end tests).
+        .target(name: "TockClient", dependencies: ["TockCore"]),
         // The SQLite store (GRDB on the system libsqlite3).
         .target(name: "TockSQLite", dependencies: ["TockCore", .product(name: "GRDB", package: "GRDB.swift")]),
         // Composition root: configuration -> ServiceGroup. Only this module knows which store is in use.
@@ -64,6 +66,7 @@ let package = Package(
                 "CronKit",
                 "TockCore",
                 "TockApp",
+                "TockClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -92,7 +95,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "TockCLITests", dependencies: ["CronKit", "TockCore", "TockSQLite", "TockTesting"]),
+        .testTarget(
+            name: "TockCLITests", dependencies: ["CronKit", "TockCore", "TockSQLite", "TockTesting", "TockClient"]),
     ],
     swiftLanguageModes: [.v6]
 )

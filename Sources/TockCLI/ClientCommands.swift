@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TockClient
 import TockCore
 
 /// `tock jobs …`: a running server's jobs over its REST API.

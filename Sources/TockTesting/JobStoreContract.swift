@@ -165,7 +165,10 @@ public enum JobStoreContract {
         try await store.saveAPIJob(APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")])))
         let changed = APIJobDefinition(id: "j1", body: .object([("schedule", "@weekly"), ("command", "x")]))
         try await store.saveAPIJob(changed)
-        #expect(try await store.apiJobs() == [changed, APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")]))])
+        #expect(
+            try await store.apiJobs() == [
+                changed, APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")])),
+            ])
         #expect(try await store.deleteAPIJob(id: "j2"))
         #expect(try await store.deleteAPIJob(id: "j2") == false)
         #expect(try await store.apiJobs().map(\.id) == ["j1"])

@@ -269,10 +269,10 @@ struct ProcessJobRunnerTests {
             }
             try await group.waitForAll()
         }
-        // Other suites open files and pipes in this same process meanwhile, so the exact count may move a little;
-        // a leak in the runner would be thousands. pidfds are the runner's alone.
+        // Other suites open files and pipes and run processes (the API tests) in this same process meanwhile, so
+        // the counts may move a little; a leak in these 10,000 runs would be thousands.
         #expect(try openDescriptorCount() - descriptorsBefore < 50)
-        #expect(try pidfdCount() == pidfdsBefore)
+        #expect(try pidfdCount() - pidfdsBefore < 16)
         #expect(zombieChildren() == 0)
     }
 }

@@ -62,7 +62,9 @@ struct ExecutionsAPITests {
             var name = ""
             for line in text(events).split(separator: "\n", omittingEmptySubsequences: false) {
                 if line.hasPrefix("event: ") { name = String(line.dropFirst(7)) }
-                if line.hasPrefix("data: ") { parsed.append((name, try JSONValue.parse(Array(line.dropFirst(6).utf8)))) }
+                if line.hasPrefix("data: ") {
+                    parsed.append((name, try JSONValue.parse(Array(line.dropFirst(6).utf8))))
+                }
             }
             let stdout = parsed.filter { $0.0 == "output" && $0.1["stream"] == "stdout" }
                 .compactMap { $0.1["text"]?.stringValue }.joined()
@@ -133,7 +135,9 @@ struct ExecutionsAPITests {
             }
             let newestFirst = stored.sorted { ($0.scheduledAt, $0.id) > ($1.scheduledAt, $1.id) }
             // ndscheduler's default window: the last ten minutes (here: the newest 6 rows).
-            #expect(try await page("").ids == newestFirst.filter { $0.scheduledAt >= Date().addingTimeInterval(-600) }.map(\.id))
+            #expect(
+                try await page("").ids
+                    == newestFirst.filter { $0.scheduledAt >= Date().addingTimeInterval(-600) }.map(\.id))
             // Pages with a cursor cover everything once, newest first.
             var seen: [String] = []
             var cursor: String? = nil
@@ -181,7 +185,8 @@ struct ExecutionsAPITests {
             #expect(entries.map { $0["event"]?.stringValue ?? "" } == ["paused", "added"])
             #expect(entries.allSatisfy { $0["user"] == "anonymous" && $0["job_id"] == .string(id) })
             let past = try json(
-                try await client.get("/api/v1/logs?time_range_start=2020-01-01T00:00:00Z&time_range_end=2020-01-02T00:00:00Z"))
+                try await client.get(
+                    "/api/v1/logs?time_range_start=2020-01-01T00:00:00Z&time_range_end=2020-01-02T00:00:00Z"))
             #expect(past["logs"] == [])
         }
     }
@@ -204,7 +209,9 @@ struct ExecutionsAPITests {
             let health = try json(try await client.get("/healthz"))
             #expect(health["status"] == "ok" && health["jobs"] == 1)
             let metrics = try await client.get("/metrics")
-            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true && text(metrics).contains("tock_jobs_loaded"))
+            #expect(
+                metrics.headers[.contentType]?.hasPrefix("text/plain") == true
+                    && text(metrics).contains("tock_jobs_loaded"))
         }
     }
 
@@ -223,7 +230,8 @@ struct ExecutionsAPITests {
             // And nothing documented that the server does not serve.
             for (path, item) in paths.objectPairs ?? [] {
                 for (method, _) in item.objectPairs ?? [] where method != "parameters" {
-                    #expect(h.routes.contains(TockAPI.Route(method: method.uppercased(), path: path)), "\(method) \(path)")
+                    #expect(
+                        h.routes.contains(TockAPI.Route(method: method.uppercased(), path: path)), "\(method) \(path)")
                 }
             }
         }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import TockCore
 
@@ -6,27 +5,30 @@ import TockCore
     import Glibc
 #endif
 
-/// A small HTTP/1.1 client for `tock jobs` and `tock executions`: one connection per request over a plain
+/// A small HTTP/1.1 client of Tock's API (used by `tock jobs`, `tock executions` and the end-to-end tests): one connection per request over a plain
 /// socket, the body read as it arrives (server-sent events are printed live). `https://` is not supported: put
 /// a TLS proxy's plain side, or an SSH tunnel, in `--server`.
-struct APIClient {
-    let host: String
-    let port: Int
+public struct APIClient: Sendable {
+    public let host: String
+    public let port: Int
     let base: String
     let token: String?
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    struct Reply {
-        let status: Int
-        let headers: [String: String]
-        let body: [UInt8]
-        var json: JSONValue? { try? JSONValue.parse(body) }
+    public struct Reply: Sendable {
+        public let status: Int
+        /// Header names in lower case.
+        public let headers: [String: String]
+        public let body: [UInt8]
+        public var json: JSONValue? { try? JSONValue.parse(body) }
+        public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    init(server: String, token: String?) throws(Failure) {
+    /// - Parameter server: `http://HOST[:PORT][/PREFIX]`.
+    public init(server: String, token: String? = nil) throws(Failure) {
         var rest = Substring(server)
         guard rest.hasPrefix("http://") else {
             throw Failure(description: "--server must be an http:// URL (got '\(server)')")
@@ -51,14 +53,14 @@ struct APIClient {
     let server: String
 
     /// Sends a request and reads the whole reply.
-    func send(_ method: String, _ path: String, json body: JSONValue? = nil) throws(Failure) -> Reply {
+    public func send(_ method: String, _ path: String, json body: JSONValue? = nil) throws(Failure) -> Reply {
         var collected: [UInt8] = []
         let (status, headers) = try stream(method, path, json: body, accept: nil) { collected += $0 }
         return Reply(status: status, headers: headers, body: collected)
     }
 
     /// Sends a request and hands each piece of the (de-chunked) body to `onBody` as it arrives.
-    func stream(
+    public func stream(
         _ method: String, _ path: String, json body: JSONValue? = nil, accept: String?, onBody: ([UInt8]) -> Void
     ) throws(Failure) -> (status: Int, headers: [String: String]) {
         let fd = try connectSocket()
@@ -181,73 +183,6 @@ struct APIClient {
             if buffer.isEmpty { guard try fill() else { return nil } }
             defer { buffer = [] }
             return buffer
-        }
-    }
-}
-
-/// Options every client subcommand takes.
-struct ServerOptions: ParsableArguments {
-    @Option(help: "The server's URL (default: $TOCK_SERVER or http://127.0.0.1:8888).")
-    var server: String?
-
-    @Flag(help: "Print the server's JSON as it is.")
-    var json = false
-
-    func client() throws -> APIClient {
-        let environment = ProcessInfo.processInfo.environment
-        let url = server ?? environment["TOCK_SERVER"] ?? "http://127.0.0.1:8888"
-        do {
-            return try APIClient(server: url, token: environment["TOCK_TOKEN"])
-        } catch {
-            throw ValidationError(error.description)
-        }
-    }
-}
-
-/// Sends a request; on an error status prints the server's message and exits 1 (2 for a connection problem).
-func call(_ client: APIClient, _ method: String, _ path: String, json: JSONValue? = nil) throws -> APIClient.Reply {
-    let reply: APIClient.Reply
-    do {
-        reply = try client.send(method, path, json: json)
-    } catch {
-        FileHandle.standardError.write(Data("tock: \(error.description)\n".utf8))
-        throw ExitCode(2)
-    }
-    guard (200..<300).contains(reply.status) else {
-        let message = reply.json?["error"]?.stringValue ?? String(decoding: reply.body, as: UTF8.self)
-        FileHandle.standardError.write(Data("tock: \(message) (HTTP \(reply.status))\n".utf8))
-        throw ExitCode(1)
-    }
-    return reply
-}
-
-func percentEncoded(_ text: String) -> String {
-    text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
-}
-
-/// Prints rows as left-aligned columns.
-func printTable(_ header: [String], _ rows: [[String]]) {
-    var widths = header.map(\.count)
-    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-    for row in [header] + rows {
-        let line = row.enumerated().map { i, cell in
-            i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-        }.joined(separator: "  ")
-        print(line)
-    }
-}
-
-extension JSONValue {
-    /// A short text for a table cell.
-    var cell: String {
-        switch self {
-        case .null: "-"
-        case .string(let text): text.isEmpty ? "-" : text
-        case .int(let number): String(number)
-        case .double(let number): String(number)
-        case .bool(let flag): flag ? "yes" : "no"
-        case .array(let items): items.map(\.cell).joined(separator: " ")
-        case .object: jsonString
         }
     }
 }
