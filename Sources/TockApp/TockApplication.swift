@@ -63,6 +63,16 @@ public enum TockApplication {
             metricsText: { registry.emitToString() })
         let router = Router()
         api.addRoutes(to: router)
+        // The UI's files answer what no route does (FileMiddleware acts only on a 404), so the API pays nothing.
+        let webDirectory = configuration.resolvedWebDirectory
+        if let webDirectory {
+            router.add(
+                middleware: FileMiddleware(
+                    webDirectory, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true,
+                    logger: logger))
+        } else {
+            logger.warning("no web UI directory (./web); serving the API only")
+        }
         let (host, port) = try configuration.listenAddress()
         let server = Application(
             router: router,

@@ -17,8 +17,23 @@ public struct TockConfiguration: Sendable, Equatable {
     public var retentionAge: Duration = .seconds(90 * 86_400)
     /// How often jobs.d is checked for changes (SIGHUP reloads at once).
     public var reloadInterval: Duration = .seconds(2)
+    /// The web UI's files, served at `/` (replace them to serve a UI of your own); `nil`: `./web` if it exists,
+    /// else `share/tock/web` beside the executable's directory.
+    public var webDirectory: String?
 
     public init() {}
+
+    /// The web UI directory in use, or `nil` when there is none (the API is served anyway).
+    public var resolvedWebDirectory: String? {
+        if let webDirectory { return webDirectory }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let installed = executable.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("share/tock/web").path
+        for candidate in ["./web", installed] where FileManager.default.fileExists(atPath: candidate + "/index.html") {
+            return candidate
+        }
+        return nil
+    }
 
     public var databaseURL: String {
         database ?? "sqlite:\((dataDirectory as NSString).appendingPathComponent("tock.sqlite"))"
@@ -32,7 +47,7 @@ public struct TockConfiguration: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "listen", "jobs_dir", "data_dir", "database", "timezone", "max_concurrent_runs", "shutdown_grace",
-        "retention_per_job", "retention_age", "reload_interval",
+        "retention_per_job", "retention_age", "reload_interval", "web_dir",
     ]
 
     /// Applies a TOML config file.
@@ -73,6 +88,7 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = try duration("shutdown_grace") { shutdownGrace = v }
         if let v = try duration("retention_age") { retentionAge = v }
         if let v = try duration("reload_interval") { reloadInterval = v }
+        if let v = try string("web_dir") { webDirectory = v }
     }
 
     /// Applies the `TOCK_*` environment variables.
@@ -81,6 +97,7 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = environment["TOCK_DATABASE"] { database = v }
         if let v = environment["TOCK_JOBS_DIR"] { jobsDirectory = v }
         if let v = environment["TOCK_DATA_DIR"] { dataDirectory = v }
+        if let v = environment["TOCK_WEB_DIR"] { webDirectory = v }
     }
 
     /// Checks values that can be checked before starting.

@@ -31,6 +31,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Where Tock keeps its data (default ./tock-data).")
     var dataDir: String?
 
+    @Option(help: "The web UI's directory, served at / (default ./web).")
+    var webDir: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -44,6 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
             if let jobsDir { settings.jobsDirectory = jobsDir }
             if let database { settings.database = database }
             if let dataDir { settings.dataDirectory = dataDir }
+            if let webDir { settings.webDirectory = webDir }
             try settings.validate()
         } catch {
             FileHandle.standardError.write(Data("tock serve: \(error)\n".utf8))

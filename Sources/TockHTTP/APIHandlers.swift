@@ -35,24 +35,61 @@ struct APIHandlers: Sendable {
     func snapshot() async throws -> JobRenderCache.Snapshot {
         let version = scheduler.version
         if let cached = api.cache.current(version: version) { return cached }
-        let statuses = await scheduler.allStatuses().sorted { $0.job.id < $1.job.id }
-        let recent = try await store.recentExecutions(jobIDs: statuses.map(\.job.id), perJob: 20)
-        var items: [JobRenderCache.Item] = []
-        var index: [String: Int] = [:]
-        items.reserveCapacity(statuses.count)
-        for status in statuses {
-            let history = recent[status.job.id] ?? []
-            let value = Render.job(status, recent: history, defaultTimeZone: api.defaultTimeZone)
-            index[status.job.id] = items.count
-            items.append(
-                .init(
-                    job: status.job, paused: status.paused,
-                    failing: history.first.map { Self.failingStates.contains($0.state) } ?? false,
-                    bytes: value.jsonBytes))
+        let scheduler = self.scheduler
+        let store = self.store
+        let zone = api.defaultTimeZone
+        return try await api.cache.snapshot(version: version) { previous in
+            let statuses = await scheduler.allStatuses().sorted { $0.job.id < $1.job.id }
+            var kept: [String: JobRenderCache.Item] = [:]
+            if let previous {
+                for item in previous.items { kept[item.job.id] = item }
+            }
+            let stale = statuses.filter { kept[$0.job.id]?.revision != $0.revision }.map(\.job.id)
+            let recent = try await store.recentExecutions(jobIDs: stale, perJob: 20)
+            var items: [JobRenderCache.Item] = []
+            var index: [String: Int] = [:]
+            items.reserveCapacity(statuses.count)
+            for status in statuses {
+                index[status.job.id] = items.count
+                if let item = kept[status.job.id], item.revision == status.revision {
+                    items.append(item)
+                    continue
+                }
+                let history = recent[status.job.id] ?? []
+                let value = Render.job(status, recent: history, defaultTimeZone: zone)
+                items.append(
+                    .init(
+                        job: status.job, revision: status.revision, paused: status.paused,
+                        failing: history.first.map { Self.failingStates.contains($0.state) } ?? false,
+                        bytes: value.jsonBytes))
+            }
+            let full = Self.listBody(items[...], counts: Self.counts(items, matching: items.count))
+            return JobRenderCache.Snapshot(
+                version: version, items: items, index: index, fullList: ByteBuffer(bytes: full))
         }
-        let snapshot = JobRenderCache.Snapshot(version: version, items: items, index: index)
-        api.cache.store(snapshot)
-        return snapshot
+    }
+
+    static func counts(_ items: [JobRenderCache.Item], matching: Int) -> JSONValue {
+        .object([
+            ("total", .int(items.count)),
+            ("active", .int(items.filter { $0.job.enabled && !$0.paused }.count)),
+            ("paused", .int(items.filter(\.paused).count)),
+            ("failing", .int(items.filter(\.failing).count)),
+            ("matching", .int(matching)),
+        ])
+    }
+
+    static func listBody(_ page: ArraySlice<JobRenderCache.Item>, counts: JSONValue) -> [UInt8] {
+        var out: [UInt8] = Array(#"{"jobs":["#.utf8)
+        out.reserveCapacity(page.reduce(128) { $0 + $1.bytes.count + 1 })
+        for (n, item) in page.enumerated() {
+            if n > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: item.bytes)
+        }
+        out.append(contentsOf: #"],"counts":"#.utf8)
+        counts.write(into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     func listJobs(_ request: Request) async throws -> Response {
@@ -62,34 +99,23 @@ struct APIHandlers: Sendable {
         let limit = try Self.int(query.get("limit"), name: "limit", range: 1...100_000)
         let offset = try Self.int(query.get("offset"), name: "offset", range: 0...Int.max) ?? 0
         let snapshot = try await snapshot()
+        if tag == nil && text == nil && limit == nil && offset == 0 {
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: snapshot.fullList))
+        }
         let matching = snapshot.items.filter { item in
             if let tag, !item.job.tags.contains(tag) { return false }
             if let text {
-                let haystack =
-                    [item.job.id, item.job.name, item.job.description, item.job.schedule]
+                let haystack = [item.job.id, item.job.name, item.job.description, item.job.schedule]
                     + Render.pubArgs(item.job) + item.job.tags
                 return haystack.contains { $0.lowercased().contains(text) }
             }
             return true
         }
         let page = matching.dropFirst(offset).prefix(limit ?? matching.count)
-        var out: [UInt8] = Array(#"{"jobs":["#.utf8)
-        out.reserveCapacity(page.reduce(64) { $0 + $1.bytes.count + 1 })
-        for (n, item) in page.enumerated() {
-            if n > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: item.bytes)
-        }
-        let counts: JSONValue = .object([
-            ("total", .int(snapshot.items.count)),
-            ("active", .int(snapshot.items.filter { $0.job.enabled && !$0.paused }.count)),
-            ("paused", .int(snapshot.items.filter(\.paused).count)),
-            ("failing", .int(snapshot.items.filter(\.failing).count)),
-            ("matching", .int(matching.count)),
-        ])
-        out.append(contentsOf: #"],"counts":"#.utf8)
-        counts.write(into: &out)
-        out.append(UInt8(ascii: "}"))
-        return JSONResponse.bytes(out)
+        return JSONResponse.bytes(
+            Self.listBody(ArraySlice(page), counts: Self.counts(snapshot.items, matching: matching.count)))
     }
 
     func getJob(_ id: String) async throws -> Response {
@@ -285,12 +311,17 @@ struct APIHandlers: Sendable {
         query.to = to
         let executions = try await store.executions(matching: query)
         let jobs = await scheduler.jobs(withIDs: Set(executions.map(\.jobID)))
+        var jobObjects: [String: JSONValue] = [:]
+        for (id, job) in jobs { jobObjects[id] = Render.executionJob(job) }
         let next: JSONValue =
             executions.count == query.limit
             ? executions.last.map { .string(ExecutionCursor(after: $0).description) } ?? .null : .null
         return JSONResponse.make(
             .object([
-                ("executions", .array(executions.map { Render.execution($0, job: jobs[$0.jobID]) })),
+                (
+                    "executions",
+                    .array(executions.map { Render.execution($0, jobName: jobs[$0.jobID]?.name, jobObject: jobObjects[$0.jobID]) })
+                ),
                 ("next_cursor", next),
             ]))
     }

@@ -161,7 +161,24 @@ enum Render {
         return e.message.map { .string($0) } ?? .null
     }
 
+    /// ndscheduler's `job` object inside an execution.
+    static func executionJob(_ job: Job) -> JSONValue {
+        let fields = cronFields(job)
+        return .object([
+            ("job_id", .string(job.id)), ("name", .string(job.name)), ("task_name", .string(jobClass(job))),
+            ("pub_args", strings(pubArgs(job))), ("month", .string(fields["month"] ?? "")),
+            ("day", .string(fields["day"] ?? "")), ("week", .string(fields["week"] ?? "")),
+            ("day_of_week", .string(fields["day_of_week"] ?? "")), ("hour", .string(fields["hour"] ?? "")),
+            ("minute", .string(fields["minute"] ?? "")),
+        ])
+    }
+
     static func execution(_ e: ExecutionRecord, job: Job?) -> JSONValue {
+        execution(e, jobName: job?.name, jobObject: job.map(executionJob))
+    }
+
+    /// An execution; `jobObject` (ndscheduler's `job`) is left out when the job no longer exists.
+    static func execution(_ e: ExecutionRecord, jobName: String?, jobObject: JSONValue?) -> JSONValue {
         var pairs: [(String, JSONValue)] = [
             ("execution_id", .string(e.id)),
             ("state", .string(e.state.rawValue)),
@@ -173,20 +190,7 @@ enum Render {
             ("scheduled_time", time(e.scheduledAt)),
             ("updated_time", time(e.endedAt ?? e.startedAt ?? e.scheduledAt)),
         ]
-        if let job {
-            let fields = cronFields(job)
-            pairs.append(
-                (
-                    "job",
-                    .object([
-                        ("job_id", .string(job.id)), ("name", .string(job.name)),
-                        ("task_name", .string(jobClass(job))), ("pub_args", strings(pubArgs(job))),
-                        ("month", .string(fields["month"] ?? "")), ("day", .string(fields["day"] ?? "")),
-                        ("week", .string(fields["week"] ?? "")), ("day_of_week", .string(fields["day_of_week"] ?? "")),
-                        ("hour", .string(fields["hour"] ?? "")), ("minute", .string(fields["minute"] ?? "")),
-                    ])
-                ))
-        }
+        if let jobObject { pairs.append(("job", jobObject)) }
         let duration: JSONValue =
             if let start = e.startedAt, let end = e.endedAt {
                 .double((end.timeIntervalSince(start) * 1000).rounded() / 1000)
@@ -195,7 +199,7 @@ enum Render {
             }
         pairs += [
             ("job_id", .string(e.jobID)),
-            ("job_name", job.map { .string($0.name) } ?? .null),
+            ("job_name", jobName.map { .string($0) } ?? .null),
             ("trigger", .string(e.trigger.rawValue)),
             ("started_time", time(e.startedAt)),
             ("ended_time", time(e.endedAt)),

@@ -108,10 +108,13 @@ public struct TockAPI: Sendable {
     }
 }
 
-/// Rendered jobs, kept until the scheduler's version moves: a list of a thousand jobs is then one memory copy.
+/// Rendered jobs, kept until the scheduler's version moves: a list of a thousand jobs is then one buffer
+/// written out. When it moves, only the jobs whose revision changed are rendered again, and one render at a time
+/// runs (concurrent requests wait for it instead of repeating it).
 final class JobRenderCache: Sendable {
     struct Item: Sendable {
         let job: Job
+        let revision: Int
         let paused: Bool
         let failing: Bool
         let bytes: [UInt8]
@@ -121,13 +124,43 @@ final class JobRenderCache: Sendable {
         let version: Int
         let items: [Item]
         let index: [String: Int]
+        /// The whole unfiltered list response.
+        let fullList: ByteBuffer
     }
 
-    private let latest = Mutex<Snapshot?>(nil)
+    private struct State {
+        var latest: Snapshot?
+        var inFlight: (version: Int, task: Task<Snapshot, any Error>)?
+    }
+
+    private let state = Mutex(State())
+
+    /// The snapshot of `version`, built by `build` (given the previous snapshot) unless kept or being built.
+    func snapshot(
+        version: Int, build: @escaping @Sendable (Snapshot?) async throws -> Snapshot
+    ) async throws -> Snapshot {
+        let task: Task<Snapshot, any Error> = state.withLock { state in
+            if let latest = state.latest, latest.version == version {
+                return Task { latest }
+            }
+            if let inFlight = state.inFlight, inFlight.version >= version { return inFlight.task }
+            let previous = state.latest
+            let task = Task { try await build(previous) }
+            state.inFlight = (version, task)
+            return task
+        }
+        let snapshot = try await task.value
+        state.withLock { state in
+            if snapshot.version >= state.latest?.version ?? Int.min { state.latest = snapshot }
+            if state.inFlight?.version == snapshot.version { state.inFlight = nil }
+        }
+        return snapshot
+    }
 
     func current(version: Int) -> Snapshot? {
-        latest.withLock { $0?.version == version ? $0 : nil }
+        state.withLock { $0.latest?.version == version ? $0.latest : nil }
     }
-
-    func store(_ snapshot: Snapshot) { latest.withLock { $0 = snapshot } }
 }
+
+import NIOCore
+import Synchronization

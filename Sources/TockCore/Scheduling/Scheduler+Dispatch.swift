@@ -59,7 +59,7 @@ extension Scheduler {
         }
         running[pending.record.id] = Running(jobID: pending.job.id, control: pending.control)
         startable.append(pending)
-        changed()
+        touch(pending.job.id)
     }
 
     func startDelayedRuns() async {
@@ -152,7 +152,7 @@ extension Scheduler {
         }
         guard !boxes.isEmpty else { return }
         let records = boxes.values.map(\.value)
-        defer { changed() }
+        defer { for record in records { touch(record.jobID) } }
         do { try await store.save(records) } catch {
             logger.error("could not record executions", metadata: ["count": "\(records.count)", "error": "\(error)"])
         }
@@ -163,7 +163,7 @@ extension Scheduler {
         running[record.id] = nil
         liveOutput.finish(record)
         configuration.metrics.recordEnd(record)
-        changed()
+        touch(record.jobID)
         if var queue = queuedBehindJob[record.jobID], !queue.isEmpty,
             !running.values.contains(where: { $0.jobID == record.jobID })
         {

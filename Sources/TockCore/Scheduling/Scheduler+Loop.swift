@@ -116,6 +116,7 @@ extension Scheduler {
     func reschedule(_ jobID: String, after date: Date) {
         generations[jobID, default: 0] += 1
         nextFire[jobID] = nil
+        touch(jobID)
         guard let job = jobs[jobID], job.enabled, let schedule = schedules[jobID],
             let next = schedule.nextFireDate(after: date)
         else { return }
@@ -126,7 +127,7 @@ extension Scheduler {
     func push(_ jobID: String, _ date: Date) {
         agenda.push(.init(date: date, jobID: jobID, generation: generations[jobID, default: 0]))
         nextFire[jobID] = date
-        changed()
+        touch(jobID)
     }
 
     /// Handles the instants a job missed between `last` and now (downtime, a stall, a clock step forward).

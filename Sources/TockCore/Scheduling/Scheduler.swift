@@ -65,6 +65,8 @@ public actor Scheduler: Service {
 
     /// Each job's next instant on the agenda (kept beside the heap so that reading it costs no heap walk).
     var nextFire: [String: Date] = [:]
+    /// Per job, bumped with ``version`` when what readers see of that job changes.
+    var revisions: [String: Int] = [:]
     /// Bumped on every change a reader of jobs would see (jobs, pauses, next instants, runs starting or ending):
     /// the API keeps rendered jobs until it moves.
     nonisolated let versionCounter = Atomic<Int>(0)
@@ -135,7 +137,7 @@ public actor Scheduler: Service {
     public func pause(jobID: String, user: String = "anonymous") async throws {
         guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
         paused.insert(jobID)
-        changed()
+        touch(jobID)
         try await store.setPaused(true, jobID: jobID)
         try? await store.append(
             AuditEntry(jobID: jobID, jobName: job.name, event: .paused, user: user, createdAt: clock.now))
@@ -145,7 +147,7 @@ public actor Scheduler: Service {
     public func resume(jobID: String, user: String = "anonymous") async throws {
         guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
         paused.remove(jobID)
-        changed()
+        touch(jobID)
         try await store.setPaused(false, jobID: jobID)
         try? await store.append(
             AuditEntry(jobID: jobID, jobName: job.name, event: .resumed, user: user, createdAt: clock.now))
@@ -194,11 +196,13 @@ public actor Scheduler: Service {
         }
         for id in jobs.ids where incoming[id] == nil && jobs[id]?.source != .api {
             unschedule(id)
+            touch(id)
             logger.info("job removed", metadata: ["job.id": "\(id)"])
         }
         for (id, job) in incoming where jobs[id] != job {
             let isNew = jobs[id] == nil
             jobs[id] = job
+            touch(id)
             if started {
                 prepareSchedule(job)
                 reschedule(id, after: max(clock.now, lastScheduled[id] ?? .distantPast))
@@ -218,7 +222,7 @@ public actor Scheduler: Service {
             prepareSchedule(job)
             reschedule(job.id, after: max(clock.now, lastScheduled[job.id] ?? .distantPast))
         }
-        changed()
+        touch(job.id)
         wake()
     }
 
@@ -227,7 +231,7 @@ public actor Scheduler: Service {
     public func removeJob(id: String) -> Job? {
         guard let job = jobs[id] else { return nil }
         unschedule(id)
-        changed()
+        touch(id)
         wake()
         return job
     }
@@ -246,12 +250,19 @@ public actor Scheduler: Service {
         public var nextFireTime: Date?
         public var paused: Bool
         public var runningExecutionIDs: [String]
+        /// Moves whenever anything above (or the job's recorded executions) changes: a reader may keep what it
+        /// rendered of the job while the revision stays.
+        public var revision: Int
 
-        public init(job: Job, nextFireTime: Date? = nil, paused: Bool = false, runningExecutionIDs: [String] = []) {
+        public init(
+            job: Job, nextFireTime: Date? = nil, paused: Bool = false, runningExecutionIDs: [String] = [],
+            revision: Int = 0
+        ) {
             self.job = job
             self.nextFireTime = nextFireTime
             self.paused = paused
             self.runningExecutionIDs = runningExecutionIDs
+            self.revision = revision
         }
     }
 
@@ -276,7 +287,7 @@ public actor Scheduler: Service {
             let isPaused = paused.contains(job.id)
             return JobStatus(
                 job: job, nextFireTime: isPaused ? nil : nextFire[job.id], paused: isPaused,
-                runningExecutionIDs: runningByJob[job.id] ?? [])
+                runningExecutionIDs: runningByJob[job.id] ?? [], revision: revisions[job.id] ?? 0)
         }
     }
 
@@ -284,13 +295,20 @@ public actor Scheduler: Service {
         let isPaused = paused.contains(job.id)
         return JobStatus(
             job: job, nextFireTime: isPaused ? nil : nextFire[job.id], paused: isPaused,
-            runningExecutionIDs: running.filter { $0.value.jobID == job.id }.map(\.key))
+            runningExecutionIDs: running.filter { $0.value.jobID == job.id }.map(\.key),
+            revision: revisions[job.id] ?? 0)
     }
 
     /// Changes whenever anything ``allStatuses()`` reports may have changed.
     public nonisolated var version: Int { versionCounter.load(ordering: .acquiring) }
 
     nonisolated func changed() { versionCounter.add(1, ordering: .releasing) }
+
+    /// Records that something a reader sees of this job changed.
+    func touch(_ jobID: String) {
+        revisions[jobID, default: 0] &+= 1
+        changed()
+    }
 
     /// The next fire time of every scheduled job.
     public func nextFireTimes() -> [String: Date] { nextFire }

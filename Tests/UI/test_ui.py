@@ -1,0 +1,343 @@
+"""The web UI in a real browser: headless Chromium driven by Selenium against a real `tock serve`.
+
+Run by scripts/test-ui (which scripts/test calls). Environment: TOCK_BINARY (the tock executable), TOCK_WEB_DIR,
+CHROMEDRIVER (default: chromedriver on PATH), SCREENSHOTS (where to save screenshots; default docs/screenshots).
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOCK = os.environ.get("TOCK_BINARY", os.path.join(ROOT, ".build/debug/tock"))
+WEB = os.environ.get("TOCK_WEB_DIR", os.path.join(ROOT, "web"))
+SHOTS = os.environ.get("SCREENSHOTS", os.path.join(ROOT, "docs/screenshots"))
+
+XSS_NAME = '<img src=x onerror="window.__xss=1">'
+FILE_JOBS = f"""
+[job.nightly-report]
+name = "Nightly report"
+schedule = "30 2 * * *"
+timezone = "America/New_York"
+command = "echo report done"
+tags = ["reports"]
+
+[job.xss]
+name = '{XSS_NAME}'
+schedule = "@yearly"
+command = "echo '<script>window.__xss=2</script><b>bold?</b>'"
+
+[job.big-output]
+schedule = "@yearly"
+command = "head -c 1048576 /dev/zero | tr '\\\\0' 'x'; echo; echo END"
+max_output = "2MiB"
+"""
+
+
+class Daemon:
+    """A real `tock serve` on a free port in a temporary directory."""
+
+    def __init__(self, jobs_toml):
+        self.dir = tempfile.mkdtemp(prefix="tock-ui-")
+        os.makedirs(os.path.join(self.dir, "jobs.d"))
+        with open(os.path.join(self.dir, "jobs.d", "jobs.toml"), "w") as f:
+            f.write(jobs_toml)
+        self.log = open(os.path.join(self.dir, "serve.log"), "w+")
+        self.process = subprocess.Popen(
+            [TOCK, "serve", "--listen", "127.0.0.1:0", "--web-dir", WEB, "--jobs-dir", "jobs.d", "--data-dir", "data"],
+            cwd=self.dir, stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.time() + 60
+        self.port = None
+        while time.time() < deadline and self.port is None:
+            time.sleep(0.1)
+            with open(self.log.name) as f:
+                match = re.search(r"HTTP server listening.*port=(\d+)", f.read())
+            if match:
+                self.port = int(match.group(1))
+            if self.process.poll() is not None:
+                raise RuntimeError("tock serve exited: " + open(self.log.name).read())
+        if self.port is None:
+            raise RuntimeError("tock serve did not listen: " + open(self.log.name).read())
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def api(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"} if data else {})
+        with urllib.request.urlopen(request) as response:
+            text = response.read().decode()
+            return json.loads(text) if text.startswith(("{", "[")) else text
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--window-size=1280,900", "--lang=en-US"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if os.path.exists("/usr/bin/chromium"):
+        options.binary_location = "/usr/bin/chromium"
+    driver_path = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+class UITests(unittest.TestCase):
+    """One daemon and one browser for the whole story, in order (test_NN names)."""
+
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(SHOTS, exist_ok=True)
+        cls.daemon = Daemon(FILE_JOBS)
+        cls.driver = browser()
+        cls.wait = WebDriverWait(cls.driver, 20)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.quit()
+        cls.daemon.stop()
+
+    # helpers
+    def open(self, fragment):
+        self.driver.get(self.daemon.url + "/#" + fragment)
+
+    def css(self, selector, root=None):
+        return self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, selector)))
+
+    def until(self, condition, message=""):
+        return self.wait.until(lambda d: condition(), message)
+
+    def shot(self, name):
+        time.sleep(0.3)  # let a refresh settle
+        self.driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+    def assert_no_xss(self):
+        self.assertIsNone(self.driver.execute_script("return window.__xss"), "markup from data must never run")
+        self.assertEqual(self.driver.execute_script("return document.querySelectorAll('main img').length"), 0)
+
+    def row(self, job_id):
+        return self.css(f'tr[data-job-id="{job_id}"]')
+
+    # the story
+    def test_01_jobs_page_lists_file_jobs_and_shows_markup_as_text(self):
+        self.open("/jobs")
+        row = self.row("xss")
+        self.assertEqual(row.find_element(By.CSS_SELECTOR, ".job-name").text, XSS_NAME)
+        self.assert_no_xss()
+        report = self.row("nightly-report")
+        self.assertIn("At 02:30", report.text)
+        self.assertIn("America/New_York", report.text)
+        self.assertIn("jobs.d/jobs.toml", report.text)
+        self.assertEqual(report.find_elements(By.CSS_SELECTOR, '[data-action="edit"]'), [], "file jobs are read-only")
+        self.assertIn("3 total", self.css("#job-counts").text)
+        self.shot("jobs")
+
+    def test_02_editor_shows_schedule_errors_at_the_field_then_creates_the_job(self):
+        self.open("/jobs/new")
+        self.css("#field-job_id").send_keys("ui-job")
+        self.css("#field-name").send_keys("UI job")
+        schedule = self.css("#field-schedule")
+        schedule.send_keys("61 * * * *")
+        error = self.css("#error-schedule")
+        self.until(lambda: "minute: 61 is out of range 0-59" in error.text, "the API's message at the field")
+        schedule.send_keys(Keys.CONTROL, "a")
+        schedule.send_keys("*/5 * * * *")
+        self.until(lambda: self.driver.find_element(By.ID, "error-schedule").text == "")
+        description = self.css("#schedule-description")
+        self.until(lambda: "Every 5 minutes" in description.text)
+        self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "#schedule-next li")), 5)
+        self.css("#field-command").send_keys("for i in 1 2 3; do echo tick $i; sleep 1; done")
+        # A bad value the server rejects: its message lands next to its field.
+        self.css("#field-timeout").send_keys("5x")
+        self.css("#save").click()
+        timeout_error = self.css("#error-timeout")
+        self.until(lambda: "duration" in timeout_error.text.lower() or "5x" in timeout_error.text)
+        self.shot("editor")
+        timeout = self.css("#field-timeout")
+        timeout.send_keys(Keys.CONTROL, "a")
+        timeout.send_keys("1m")
+        self.css("#save").click()
+        self.until(lambda: self.driver.current_url.endswith("#/jobs/ui-job"), "lands on the job")
+        self.until(lambda: "UI job" in self.css("h1").text)
+        self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "#next-times li")), 10)
+
+    def test_03_list_run_now_and_live_output(self):
+        self.open("/jobs")
+        row = self.row("ui-job")
+        self.assertIn("*/5 * * * *", row.text)
+        row.find_element(By.CSS_SELECTOR, '[data-action="run"]').click()
+        execution = None
+        deadline = time.time() + 10
+        while execution is None and time.time() < deadline:
+            found = self.daemon.api("GET", "/api/v1/executions?job_id=ui-job&limit=1")["executions"]
+            execution = found[0]["execution_id"] if found else None
+            time.sleep(0.1)
+        self.assertIsNotNone(execution)
+        self.open(f"/executions/{execution}")
+        stdout = self.css("#output-stdout")
+        self.until(lambda: "tick 1" in stdout.text, "output appears while the run goes on")
+        self.assertNotIn("tick 3", stdout.text, "seen live, before the end")
+        self.assertTrue(self.driver.find_elements(By.ID, "stop"), "a Stop button while running")
+        self.shot("execution-live")
+        self.until(lambda: "tick 3" in self.css("#output-stdout").text)
+        self.until(lambda: "succeeded" in self.css("h1").text, "the end is shown without a reload")
+        self.assertEqual(self.css("#result").text, "exit status 0")
+
+    def test_04_pause_and_resume(self):
+        self.open("/jobs")
+        self.row("ui-job").find_element(By.CSS_SELECTOR, '[data-action="pause"]').click()
+        self.until(lambda: self.row("ui-job").find_elements(By.CSS_SELECTOR, '[data-action="resume"]'))
+        self.assertIn("paused", self.row("ui-job").text)
+        self.assertIn("1 paused", self.css("#job-counts").text)
+        self.row("ui-job").find_element(By.CSS_SELECTOR, '[data-action="resume"]').click()
+        self.until(lambda: self.row("ui-job").find_elements(By.CSS_SELECTOR, '[data-action="pause"]'))
+
+    def test_05_stop_a_long_run(self):
+        self.daemon.api("POST", "/api/v1/jobs", {"job_id": "sleeper", "schedule": "@yearly", "command": "sleep 300"})
+        self.open("/jobs/sleeper")
+        self.css('[data-action="run"]').click()
+        link = self.css('tr[data-execution-id] a')
+        self.until(lambda: "running" in self.css('tr[data-execution-id]').text)
+        self.css('tr[data-execution-id] a').click()
+        self.css("#stop").click()
+        self.until(lambda: "stopped" in self.css("h1").text)
+        self.assertIn("signal 15", self.css("#result").text)
+
+    def test_06_audit_log_has_every_change(self):
+        self.open("/audit")
+        table = self.css("#audit-table")
+        self.until(lambda: "sleeper" in table.text)
+        events = [r.get_attribute("data-event") for r in self.driver.find_elements(By.CSS_SELECTOR, "#audit-table tr[data-event]")]
+        for event in ["added", "custom_run", "paused", "resumed", "stopped"]:
+            self.assertIn(event, events)
+        self.shot("audit")
+
+    def test_07_executions_page_filters(self):
+        self.open("/executions")
+        self.until(lambda: len(self.driver.find_elements(By.CSS_SELECTOR, "tr[data-execution-id]")) >= 2)
+        Select(self.css("#filter-state")).select_by_value("stopped")
+        self.until(lambda: len(self.driver.find_elements(By.CSS_SELECTOR, "tr[data-execution-id]")) == 1)
+        self.assertIn("sleeper", self.css("tr[data-execution-id]").text)
+        Select(self.css("#filter-state")).select_by_value("")
+        self.until(lambda: len(self.driver.find_elements(By.CSS_SELECTOR, "tr[data-execution-id]")) >= 2)
+        self.shot("executions")
+        self.open("/jobs/ui-job")
+        self.css("svg.chart circle")
+        self.shot("job")
+
+    def test_08_output_with_markup_stays_inert(self):
+        run = self.daemon.api("POST", "/api/v1/executions/xss")
+        self.open(f"/executions/{run['execution_id']}")
+        stdout = self.css("#output-stdout")
+        self.until(lambda: "<script>" in stdout.text)
+        self.assertIn("<script>window.__xss=2</script><b>bold?</b>", stdout.text)
+        self.assert_no_xss()
+        self.open("/jobs/xss")
+        self.until(lambda: XSS_NAME in self.css("h1").text)
+        self.assert_no_xss()
+
+    def test_09_one_mebibyte_of_output_renders_without_freezing(self):
+        run = self.daemon.api("POST", "/api/v1/executions/big-output")
+        execution = run["execution_id"]
+        self.until(lambda: self.daemon.api("GET", f"/api/v1/executions/{execution}")["state"] == "succeeded")
+        started = time.time()
+        self.open(f"/executions/{execution}")
+        self.until(lambda: "END" in self.driver.execute_script(
+            "return document.getElementById('output-stdout')?.textContent.slice(-10) || ''"))
+        rendered = time.time() - started
+        length = self.driver.execute_script("return document.getElementById('output-stdout').textContent.length")
+        self.assertGreaterEqual(length, 1 << 20)
+        # The page still answers at once.
+        probe = time.time()
+        self.driver.execute_script("return 1")
+        self.assertLess(time.time() - probe, 1.0)
+        print(f"\n  1 MiB output rendered in {rendered:.2f} s")
+        self.assertLess(rendered, 10)
+
+    def test_10_delete_from_the_list(self):
+        self.open("/jobs")
+        self.row("ui-job").find_element(By.CSS_SELECTOR, '[data-action="delete"]').click()
+        self.wait.until(EC.alert_is_present()).accept()
+        self.until(lambda: not self.driver.find_elements(By.CSS_SELECTOR, 'tr[data-job-id="ui-job"]'))
+        self.open("/audit")
+        self.until(lambda: "deleted" in [r.get_attribute("data-event") for r in
+                                         self.driver.find_elements(By.CSS_SELECTOR, "#audit-table tr[data-event]")])
+
+    def test_11_phone_width_dark_mode_and_keyboard(self):
+        self.driver.set_window_size(390, 844)
+        try:
+            self.open("/jobs")
+            self.row("nightly-report")
+            self.assertLessEqual(self.driver.execute_script("return document.body.scrollWidth"), 390 + 1,
+                                 "no sideways scrolling of the page (tables scroll in their box)")
+            self.shot("jobs-phone")
+        finally:
+            self.driver.set_window_size(1280, 900)
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                                    {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        self.open("/jobs")
+        self.row("nightly-report")
+        background = self.driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+        self.assertNotEqual(background, "rgb(255, 255, 255)", "dark colours in dark mode")
+        self.shot("jobs-dark")
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+        # The keyboard reaches the search box and the first job link.
+        body = self.driver.find_element(By.TAG_NAME, "body")
+        reached = set()
+        for _ in range(12):
+            body.send_keys(Keys.TAB) if not reached else self.driver.switch_to.active_element.send_keys(Keys.TAB)
+            active = self.driver.switch_to.active_element
+            reached.add(active.get_attribute("id") or active.get_attribute("class") or active.tag_name)
+        self.assertIn("job-search", reached)
+
+
+class ManyJobsTests(unittest.TestCase):
+    """The jobs page with 10,000 jobs stays responsive (it pages on the server)."""
+
+    def test_ten_thousand_jobs(self):
+        jobs = "".join(f'[job.j{n:05d}]\nschedule = "{n % 60} {n % 24} * * *"\ncommand = "echo {n}"\n\n'
+                       for n in range(10_000))
+        daemon = Daemon(jobs)
+        driver = browser()
+        try:
+            wait = WebDriverWait(driver, 60)
+            started = time.time()
+            driver.get(daemon.url + "/#/jobs")
+            wait.until(lambda d: "10000 total" in d.find_element(By.ID, "job-counts").text)
+            wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr[data-job-id]")) == 50)
+            first = time.time() - started
+            self.assertIn("of 10000", driver.find_element(By.ID, "jobs-range").text)
+            started = time.time()
+            driver.find_element(By.ID, "job-search").send_keys("j09999")
+            wait.until(lambda d: [r.get_attribute("data-job-id") for r in d.find_elements(By.CSS_SELECTOR, "tr[data-job-id]")] == ["j09999"])
+            searched = time.time() - started
+            print(f"\n  10,000 jobs: first page in {first:.2f} s, search in {searched:.2f} s")
+            self.assertLess(first, 15)
+            self.assertLess(searched, 5)
+        finally:
+            driver.quit()
+            daemon.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

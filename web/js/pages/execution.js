@@ -1,0 +1,106 @@
+// One execution: timing, exit status or signal, stdout and stderr (live while running), a Stop button.
+import { api, get, enc } from '../api.js';
+import { h, replace, flash, stateBadge, time, seconds } from '../dom.js';
+
+export async function executionPage(view, id) {
+  const header = h('div');
+  const details = h('div');
+  const tabs = { stdout: h('button', { type: 'button', role: 'tab', id: 'tab-stdout' }, 'stdout'),
+    stderr: h('button', { type: 'button', role: 'tab', id: 'tab-stderr' }, 'stderr') };
+  const panes = { stdout: h('pre', { class: 'output', id: 'output-stdout', role: 'tabpanel', 'aria-labelledby': 'tab-stdout' }),
+    stderr: h('pre', { class: 'output', id: 'output-stderr', role: 'tabpanel', 'aria-labelledby': 'tab-stderr' }) };
+  const truncation = h('p', { class: 'muted small', id: 'output-note' });
+  let selected = 'stdout';
+  function select(name) {
+    selected = name;
+    for (const [key, tab] of Object.entries(tabs)) {
+      tab.setAttribute('aria-selected', String(key === name));
+      panes[key].hidden = key !== name;
+    }
+  }
+  tabs.stdout.addEventListener('click', () => select('stdout'));
+  tabs.stderr.addEventListener('click', () => select('stderr'));
+  select('stdout');
+  replace(view, header, details, h('div', { class: 'tabs', role: 'tablist' }, tabs.stdout, tabs.stderr),
+    panes.stdout, panes.stderr, truncation);
+
+  let source = null;
+  let execution = null;
+
+  function render(e) {
+    execution = e;
+    const running = e.state === 'running' || e.state === 'scheduled';
+    replace(header,
+      h('h1', {}, 'Execution ', h('span', { class: 'mono' }, e.execution_id), ' ', stateBadge(e.state)),
+      h('div', { class: 'row' },
+        h('a', { href: `#/jobs/${enc(e.job_id)}` }, '← ', e.job_name || e.job_id),
+        running ? h('button', { type: 'button', class: 'danger', id: 'stop', onclick: async () => {
+          try { await api('DELETE', `/api/v1/executions/${enc(id)}`); flash('Stopping ' + id); }
+          catch (error) { flash(error.message, 'error'); }
+        } }, 'Stop') : null));
+    const outcome = e.exit_code !== null && e.exit_code !== undefined ? `exit status ${e.exit_code}`
+      : e.signal ? `killed by signal ${e.signal}` : '—';
+    replace(details, h('dl', { class: 'kv' },
+      h('dt', {}, 'Result'), h('dd', { id: 'result' }, outcome),
+      h('dt', {}, 'Scheduled'), h('dd', {}, time(e.scheduled_time)),
+      h('dt', {}, 'Started'), h('dd', {}, time(e.started_time)),
+      h('dt', {}, 'Ended'), h('dd', {}, time(e.ended_time)),
+      h('dt', {}, 'Duration'), h('dd', {}, seconds(e.duration)),
+      h('dt', {}, 'Trigger'), h('dd', {}, e.trigger),
+      h('dt', {}, 'Attempt'), h('dd', {}, String(e.attempt)),
+      h('dt', {}, 'Host, pid'), h('dd', {}, `${e.hostname} ${e.pid ?? ''}`),
+      e.message ? [h('dt', {}, 'Message'), h('dd', {}, e.message)] : null));
+    const notes = [];
+    for (const stream of ['stdout', 'stderr']) {
+      const kept = new TextEncoder().encode(panes[stream].textContent).length;
+      const total = e[stream + '_bytes'] || 0;
+      if (!running && total > kept) notes.push(`${stream}: ${total} bytes written, the middle was cut (marked in the text)`);
+    }
+    truncation.textContent = notes.join('; ');
+  }
+
+  async function loadStored() {
+    const [stdout, stderr] = await Promise.all(['stdout', 'stderr'].map((stream) =>
+      fetch(`/api/v1/executions/${enc(id)}/output?stream=${stream}`).then((r) => r.text())));
+    // One assignment of plain text: a megabyte renders at once, and nothing in it is markup.
+    panes.stdout.textContent = stdout;
+    panes.stderr.textContent = stderr;
+  }
+
+  function follow() {
+    panes.stdout.textContent = '';
+    panes.stderr.textContent = '';
+    source = new EventSource(`/api/v1/executions/${enc(id)}/output`);
+    source.addEventListener('output', (event) => {
+      const data = JSON.parse(event.data);
+      const pane = panes[data.stream];
+      const atBottom = pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 4;
+      pane.append(document.createTextNode(data.text));
+      if (atBottom) pane.scrollTop = pane.scrollHeight;
+    });
+    source.addEventListener('end', async (event) => {
+      source.close();
+      source = null;
+      render({ ...execution, ...JSON.parse(event.data) });
+      await refresh();
+    });
+    source.onerror = () => { if (source) { source.close(); source = null; } };
+  }
+
+  async function refresh() {
+    const e = await get(`/api/v1/executions/${enc(id)}`);
+    const wasRunning = execution && (execution.state === 'running' || execution.state === 'scheduled');
+    const running = e.state === 'running' || e.state === 'scheduled';
+    if (running && !source) follow();
+    if (!running && (wasRunning || execution === null) && !source) await loadStored();
+    render(e);
+  }
+
+  try {
+    await refresh();
+  } catch (error) {
+    replace(view, h('h1', {}, 'Execution not found'), h('p', { class: 'field-error' }, error.message));
+    return {};
+  }
+  return { refresh, dispose: () => source && source.close() };
+}
