@@ -43,6 +43,9 @@ public struct TockAPI: Sendable {
         self.now = now
     }
 
+    /// A time as the API writes it (ndscheduler's form): UTC, `+00:00`, microseconds when not whole.
+    public static func timestamp(_ date: Date) -> String { Render.timeString(date) }
+
     /// A route the API serves (for the OpenAPI document's coverage test).
     public struct Route: Sendable, Hashable, CustomStringConvertible {
         public let method: String

@@ -295,3 +295,20 @@ struct JobsAPITests {
         }
     }
 }
+
+/// ndscheduler's timestamp form, against CronKit's formatter.
+@Suite struct TimestampFormTests {
+    @Test func matchesCronKit_wholeAndFractional() throws {
+        for seconds in [0.0, 1_795_921_525.163725, 951_782_400, -86_400.5, 4_102_444_800, 1_709_164_799.999999] {
+            let date = Date(timeIntervalSince1970: seconds)
+            let text = TockAPI.timestamp(date)
+            let whole = Date(timeIntervalSince1970: seconds.rounded(.down))
+            #expect(text.hasPrefix(String(Timestamp.string(for: whole, in: .utc).dropLast(6))), "\(seconds): \(text)")
+            #expect(text.hasSuffix("+00:00"))
+            let back = try #require(Timestamp.parse(text, defaultZone: .utc))
+            #expect(abs(back.timeIntervalSince1970 - seconds) < 0.000_001)
+        }
+        #expect(TockAPI.timestamp(Date(timeIntervalSince1970: 1_795_921_800)) == "2026-11-29T03:10:00+00:00")
+        #expect(TockAPI.timestamp(Date(timeIntervalSince1970: 1_795_921_525.163725)) == "2026-11-29T03:05:25.163725+00:00")
+    }
+}

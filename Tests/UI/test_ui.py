@@ -19,6 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -59,12 +60,13 @@ class Daemon:
         self.process = subprocess.Popen(
             [TOCK, "serve", "--listen", "127.0.0.1:0", "--web-dir", WEB, "--jobs-dir", "jobs.d", "--data-dir", "data"],
             cwd=self.dir, stdout=subprocess.DEVNULL, stderr=self.log)
-        deadline = time.time() + 60
+        deadline = time.time() + 30
         self.port = None
         while time.time() < deadline and self.port is None:
             time.sleep(0.1)
             with open(self.log.name) as f:
-                match = re.search(r"HTTP server listening.*port=(\d+)", f.read())
+                line = next((l for l in f.read().splitlines() if "HTTP server listening" in l), "")
+                match = re.search(r"port=(\d+)", line)
             if match:
                 self.port = int(match.group(1))
             if self.process.poll() is not None:
@@ -110,7 +112,7 @@ class UITests(unittest.TestCase):
         os.makedirs(SHOTS, exist_ok=True)
         cls.daemon = Daemon(FILE_JOBS)
         cls.driver = browser()
-        cls.wait = WebDriverWait(cls.driver, 20)
+        cls.wait = WebDriverWait(cls.driver, 20, ignored_exceptions=[StaleElementReferenceException])
 
     @classmethod
     def tearDownClass(cls):
@@ -137,6 +139,25 @@ class UITests(unittest.TestCase):
 
     def row(self, job_id):
         return self.css(f'tr[data-job-id="{job_id}"]')
+
+    def row_text(self, job_id):
+        """The row's text, read again if the page refreshed it meanwhile."""
+        for _ in range(20):
+            try:
+                return self.row(job_id).text
+            except StaleElementReferenceException:
+                time.sleep(0.05)
+        return self.row(job_id).text
+
+    def act(self, job_id, action):
+        """Clicks a row's action button (the list refreshes itself, so the element is found afresh)."""
+        def attempt():
+            try:
+                self.row(job_id).find_element(By.CSS_SELECTOR, f'[data-action="{action}"]').click()
+                return True
+            except StaleElementReferenceException:
+                return False
+        self.until(attempt, f"{action} on {job_id}")
 
     # the story
     def test_01_jobs_page_lists_file_jobs_and_shows_markup_as_text(self):
@@ -185,7 +206,7 @@ class UITests(unittest.TestCase):
         self.open("/jobs")
         row = self.row("ui-job")
         self.assertIn("*/5 * * * *", row.text)
-        row.find_element(By.CSS_SELECTOR, '[data-action="run"]').click()
+        self.act("ui-job", "run")
         execution = None
         deadline = time.time() + 10
         while execution is None and time.time() < deadline:
@@ -205,20 +226,20 @@ class UITests(unittest.TestCase):
 
     def test_04_pause_and_resume(self):
         self.open("/jobs")
-        self.row("ui-job").find_element(By.CSS_SELECTOR, '[data-action="pause"]').click()
-        self.until(lambda: self.row("ui-job").find_elements(By.CSS_SELECTOR, '[data-action="resume"]'))
-        self.assertIn("paused", self.row("ui-job").text)
-        self.assertIn("1 paused", self.css("#job-counts").text)
-        self.row("ui-job").find_element(By.CSS_SELECTOR, '[data-action="resume"]').click()
-        self.until(lambda: self.row("ui-job").find_elements(By.CSS_SELECTOR, '[data-action="pause"]'))
+        self.act("ui-job", "pause")
+        self.until(lambda: 'data-action="resume"' in self.row("ui-job").get_attribute("innerHTML"))
+        self.until(lambda: "paused" in self.row_text("ui-job"))
+        self.until(lambda: "1 paused" in self.css("#job-counts").text)
+        self.act("ui-job", "resume")
+        self.until(lambda: 'data-action="pause"' in self.row("ui-job").get_attribute("innerHTML"))
+        self.until(lambda: "0 paused" in self.css("#job-counts").text)
 
     def test_05_stop_a_long_run(self):
         self.daemon.api("POST", "/api/v1/jobs", {"job_id": "sleeper", "schedule": "@yearly", "command": "sleep 300"})
         self.open("/jobs/sleeper")
         self.css('[data-action="run"]').click()
-        link = self.css('tr[data-execution-id] a')
         self.until(lambda: "running" in self.css('tr[data-execution-id]').text)
-        self.css('tr[data-execution-id] a').click()
+        self.until(lambda: self.css('tr[data-execution-id] a').click() or True)
         self.css("#stop").click()
         self.until(lambda: "stopped" in self.css("h1").text)
         self.assertIn("signal 15", self.css("#result").text)
@@ -276,7 +297,7 @@ class UITests(unittest.TestCase):
 
     def test_10_delete_from_the_list(self):
         self.open("/jobs")
-        self.row("ui-job").find_element(By.CSS_SELECTOR, '[data-action="delete"]').click()
+        self.act("ui-job", "delete")
         self.wait.until(EC.alert_is_present()).accept()
         self.until(lambda: not self.driver.find_elements(By.CSS_SELECTOR, 'tr[data-job-id="ui-job"]'))
         self.open("/audit")
@@ -320,7 +341,7 @@ class ManyJobsTests(unittest.TestCase):
         daemon = Daemon(jobs)
         driver = browser()
         try:
-            wait = WebDriverWait(driver, 60)
+            wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
             started = time.time()
             driver.get(daemon.url + "/#/jobs")
             wait.until(lambda d: "10000 total" in d.find_element(By.ID, "job-counts").text)

@@ -12,11 +12,15 @@ export async function auditPage(view) {
   days.addEventListener('change', load);
   job.addEventListener('change', load);
 
+  let lastKey = '';
   async function load() {
     const params = new URLSearchParams({ limit: '500',
       time_range_start: isoWithOffset(new Date(Date.now() - Number(days.value) * 86400e3)) });
     if (job.value.trim()) params.set('job_id', job.value.trim());
     const { logs } = await get('/api/v1/logs?' + params);
+    const key = JSON.stringify([params.toString(), logs]);
+    if (key === lastKey) return;
+    lastKey = key;
     replace(list, h('div', { class: 'table-wrap' }, h('table', { id: 'audit-table' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Time'), h('th', {}, 'User'), h('th', {}, 'Event'), h('th', {}, 'Job'),
         h('th', {}, 'Details'))),

@@ -25,6 +25,7 @@ export async function executionsPage(view) {
     input.addEventListener('change', () => { cursors.length = 1; page = 0; load(); });
   }
 
+  let lastKey = '';
   async function load() {
     const params = new URLSearchParams({ limit: String(PAGE) });
     if (from.value) params.set('time_range_start', isoWithOffset(new Date(from.value)));
@@ -33,6 +34,9 @@ export async function executionsPage(view) {
     if (state.value) params.set('state', state.value);
     if (cursors[page]) params.set('cursor', cursors[page]);
     const data = await get('/api/v1/executions?' + params);
+    const key = JSON.stringify([params.toString(), data]);
+    if (key === lastKey) return;
+    lastKey = key;
     cursors[page + 1] = data.next_cursor;
     replace(list, executionsTable(data.executions, true));
     replace(pager,

@@ -13,6 +13,7 @@ export async function jobsPage(view) {
   const body = h('tbody');
   const pager = h('div', { class: 'pager' });
   let debounce;
+  let lastKey = '';
   const onFilter = () => {
     clearTimeout(debounce);
     debounce = setTimeout(() => { state.q = search.value.trim(); state.tag = tag.value.trim(); state.offset = 0; load(); }, 200);
@@ -82,6 +83,10 @@ export async function jobsPage(view) {
     if (state.q) params.set('q', state.q);
     if (state.tag) params.set('tag', state.tag);
     const data = await get('/api/v1/jobs?' + params);
+    // Unchanged data leaves the page alone (keeps focus and selection for keyboard users).
+    const key = JSON.stringify([state, data]);
+    if (key === lastKey) return;
+    lastKey = key;
     const c = data.counts || {};
     replace(counts,
       h('span', { 'data-count': 'total' }, `${c.total} total`), h('span', { 'data-count': 'active' }, `${c.active} active`),
