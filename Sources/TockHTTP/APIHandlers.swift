@@ -107,7 +107,8 @@ struct APIHandlers: Sendable {
         let matching = snapshot.items.filter { item in
             if let tag, !item.job.tags.contains(tag) { return false }
             if let text {
-                let haystack = [item.job.id, item.job.name, item.job.description, item.job.schedule]
+                let haystack =
+                    [item.job.id, item.job.name, item.job.description, item.job.schedule]
                     + Render.pubArgs(item.job) + item.job.tags
                 return haystack.contains { $0.lowercased().contains(text) }
             }
@@ -320,7 +321,10 @@ struct APIHandlers: Sendable {
             .object([
                 (
                     "executions",
-                    .array(executions.map { Render.execution($0, jobName: jobs[$0.jobID]?.name, jobObject: jobObjects[$0.jobID]) })
+                    .array(
+                        executions.map {
+                            Render.execution($0, jobName: jobs[$0.jobID]?.name, jobObject: jobObjects[$0.jobID])
+                        })
                 ),
                 ("next_cursor", next),
             ]))

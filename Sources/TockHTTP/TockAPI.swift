@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Synchronization
 import TockCore
 
@@ -164,6 +165,3 @@ final class JobRenderCache: Sendable {
         state.withLock { $0.latest?.version == version ? $0.latest : nil }
     }
 }
-
-import NIOCore
-import Synchronization

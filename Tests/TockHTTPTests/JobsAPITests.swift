@@ -309,6 +309,7 @@ struct JobsAPITests {
             #expect(abs(back.timeIntervalSince1970 - seconds) < 0.000_001)
         }
         #expect(TockAPI.timestamp(Date(timeIntervalSince1970: 1_795_921_800)) == "2026-11-29T03:10:00+00:00")
-        #expect(TockAPI.timestamp(Date(timeIntervalSince1970: 1_795_921_525.163725)) == "2026-11-29T03:05:25.163725+00:00")
+        #expect(
+            TockAPI.timestamp(Date(timeIntervalSince1970: 1_795_921_525.163725)) == "2026-11-29T03:05:25.163725+00:00")
     }
 }

@@ -131,6 +131,7 @@ class UITests(unittest.TestCase):
 
     def shot(self, name):
         time.sleep(0.3)  # let a refresh settle
+        self.driver.execute_script("document.getElementById('flash').replaceChildren()")
         self.driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
 
     def assert_no_xss(self):

@@ -140,8 +140,9 @@ public enum JSONValue: Sendable, Hashable {
             var runStart = 0
             for i in 0..<bytes.count {
                 let byte = bytes[i]
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x3C || byte == 0x3E || byte == 0x26
-                    || byte == 0x7F
+                guard
+                    byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x3C || byte == 0x3E || byte == 0x26
+                        || byte == 0x7F
                 else { continue }
                 if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
                 runStart = i + 1
