@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "TockHTTP", "TockCore", "TockSQLite", "TockTesting", "CronKit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

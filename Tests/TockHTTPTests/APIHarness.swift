@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Prometheus
 import Testing
 import TockCore
 import TockHTTP
@@ -35,10 +36,14 @@ final class APIHarness: Sendable {
         let parsed = JobFileParser.parse(Self.fileJob, file: "jobs.d/file.toml")
         var logger = Logger(label: "tock-test")
         logger.logLevel = .warning
+        // Metrics as `tock serve` has them: swift-metrics into a Prometheus registry of this harness's own.
+        let registry = PrometheusCollectorRegistry()
         scheduler = Scheduler(
             jobs: parsed.jobs, store: store, runner: ProcessJobRunner(),
-            configuration: SchedulerConfiguration(host: "test-host"), logger: logger)
-        api = TockAPI(scheduler: scheduler, store: store, metricsText: { "tock_jobs_loaded 1\n" })
+            configuration: SchedulerConfiguration(
+                host: "test-host", metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry))),
+            logger: logger)
+        api = TockAPI(scheduler: scheduler, store: store, metricsText: { registry.emitToString() })
         let router = Router()
         routes = api.addRoutes(to: router)
         app = Application(router: router, logger: logger)

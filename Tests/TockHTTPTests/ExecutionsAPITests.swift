@@ -208,10 +208,41 @@ struct ExecutionsAPITests {
 
             let health = try json(try await client.get("/healthz"))
             #expect(health["status"] == "ok" && health["jobs"] == 1)
+        }
+    }
+
+    @Test func metrics_countExecutionsByJobAndState_andTimeRuns() async throws {
+        try await h.test { client in
+            let ok = try await client.create(#"{"job_id": "ok", "schedule": "@yearly", "command": "true"}"#)
+            let bad = try await client.create(#"{"job_id": "bad", "schedule": "@yearly", "command": "exit 2"}"#)
+            for id in [ok, ok, bad] {
+                let run = try json(
+                    try await client.send(.post, "/api/v1/executions/\(id)?force=true", nil, headers: [:]))
+                _ = try await client.finished(try #require(run["execution_id"]?.stringValue))
+            }
+            try await eventually("counted") {
+                text(try await client.get("/metrics")).contains(#"tock_executions_total{job="bad",state="failed"} 1"#)
+            }
             let metrics = try await client.get("/metrics")
-            #expect(
-                metrics.headers[.contentType]?.hasPrefix("text/plain") == true
-                    && text(metrics).contains("tock_jobs_loaded"))
+            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
+            let body = text(metrics)
+            #expect(body.contains(#"tock_executions_total{job="ok",state="succeeded"} 2"#), "\(body)")
+            #expect(body.contains("tock_run_duration_seconds_count 3"))
+            #expect(body.contains("tock_jobs_loaded 3"), "the file job and the two created")
+            // Schedule lag is measured for scheduled runs (not manual ones).
+            #expect(!body.contains("tock_schedule_lag_seconds_count 1"))
+            let tick = try await client.create(#"{"job_id": "tick", "schedule": "* * * * * *", "command": "true"}"#)
+            try await eventually("a scheduled run measured") {
+                let text = text(try await client.get("/metrics"))
+                guard
+                    let line = text.split(separator: "\n").first(where: {
+                        $0.hasPrefix("tock_schedule_lag_seconds_count ")
+                    }),
+                    let count = Int(line.split(separator: " ").last ?? "")
+                else { return false }
+                return count >= 1
+            }
+            #expect(try await client.send(.post, "/api/v1/jobs/\(tick)/pause").status == .ok)
         }
     }
 

@@ -41,6 +41,12 @@ name = '{XSS_NAME}'
 schedule = "@yearly"
 command = "echo '<script>window.__xss=2</script><b>bold?</b>'"
 
+[job.monthly-ny]
+name = "Monthly, New York"
+schedule = "0 12 1 * *"
+timezone = "America/New_York"
+command = "true"
+
 [job.big-output]
 schedule = "@yearly"
 command = "head -c 1048576 /dev/zero | tr '\\\\0' 'x'; echo; echo END"
@@ -171,7 +177,7 @@ class UITests(unittest.TestCase):
         self.assertIn("America/New_York", report.text)
         self.assertIn("jobs.d/jobs.toml", report.text)
         self.assertEqual(report.find_elements(By.CSS_SELECTOR, '[data-action="edit"]'), [], "file jobs are read-only")
-        self.assertIn("3 total", self.css("#job-counts").text)
+        self.assertIn("4 total", self.css("#job-counts").text)
         self.shot("jobs")
 
     def test_02_editor_shows_schedule_errors_at_the_field_then_creates_the_job(self):
@@ -234,6 +240,26 @@ class UITests(unittest.TestCase):
         self.act("ui-job", "resume")
         self.until(lambda: 'data-action="pause"' in self.row("ui-job").get_attribute("innerHTML"))
         self.until(lambda: "0 paused" in self.css("#job-counts").text)
+
+    def test_04b_edit_records_a_diff_and_dst_changes_are_marked(self):
+        self.open("/jobs/ui-job/edit")
+        name = self.css("#field-name")
+        self.until(lambda: name.get_attribute("value") == "UI job", "the form is filled from the job")
+        self.until(lambda: "Every 5 minutes" in self.css("#schedule-description").text)
+        name.send_keys(Keys.CONTROL, "a")
+        name.send_keys("UI job, renamed")
+        self.css("#save").click()
+        self.until(lambda: "UI job, renamed" in self.css("h1").text)
+        entries = self.daemon.api("GET", "/api/v1/logs?job_id=ui-job")["logs"]
+        modified = [e for e in entries if e["event"] == "modified"]
+        self.assertEqual(modified[0]["description"], 'name: "UI job" → "UI job, renamed"')
+        # A monthly job in New York crosses the spring change within its next 10 runs (Dec–Sep): marked once.
+        self.open("/jobs/monthly-ny")
+        self.until(lambda: len(self.driver.find_elements(By.CSS_SELECTOR, "#next-times li")) == 10)
+        marks = self.driver.find_elements(By.CSS_SELECTOR, "#next-times .dst")
+        self.assertEqual(len(marks), 1, "between the March and April runs")
+        self.assertIn("-05:00 → -04:00", marks[0].text)
+        self.assertIn("Defined in jobs.d/jobs.toml", self.css(".note").text)
 
     def test_05_stop_a_long_run(self):
         self.daemon.api("POST", "/api/v1/jobs", {"job_id": "sleeper", "schedule": "@yearly", "command": "sleep 300"})
@@ -331,6 +357,20 @@ class UITests(unittest.TestCase):
             active = self.driver.switch_to.active_element
             reached.add(active.get_attribute("id") or active.get_attribute("class") or active.tag_name)
         self.assertIn("job-search", reached)
+
+
+class OpenAPIDocumentTests(unittest.TestCase):
+    """The served OpenAPI document is valid OpenAPI 3 (openapi-spec-validator from PyPI)."""
+
+    def test_served_document_validates(self):
+        from openapi_spec_validator import validate
+        daemon = Daemon("")
+        try:
+            document = daemon.api("GET", "/api/v1/openapi.json")
+            validate(document)
+            self.assertIn("/api/v1/jobs", document["paths"])
+        finally:
+            daemon.stop()
 
 
 class ManyJobsTests(unittest.TestCase):

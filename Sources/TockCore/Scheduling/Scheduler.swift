@@ -209,6 +209,7 @@ public actor Scheduler: Service {
             }
             logger.info(isNew ? "job added" : "job changed", metadata: ["job.id": "\(id)"])
         }
+        configuration.metrics.jobCount(jobs.count)
         changed()
         wake()
     }
@@ -222,6 +223,7 @@ public actor Scheduler: Service {
             prepareSchedule(job)
             reschedule(job.id, after: max(clock.now, lastScheduled[job.id] ?? .distantPast))
         }
+        configuration.metrics.jobCount(jobs.count)
         touch(job.id)
         wake()
     }
@@ -231,6 +233,7 @@ public actor Scheduler: Service {
     public func removeJob(id: String) -> Job? {
         guard let job = jobs[id] else { return nil }
         unschedule(id)
+        configuration.metrics.jobCount(jobs.count)
         touch(id)
         wake()
         return job
