@@ -8,7 +8,7 @@ extension Scheduler {
         var pending = pending
         let job = pending.job
         let overlap = override ?? job.overlap
-        let current = running.filter { $0.value.jobID == job.id }
+        let current = runningIDs(of: job.id).compactMap { id in running[id].map { (id, $0) } }
         let waiting = delayed.contains { $0.job.id == job.id } || waitingForSlot.contains { $0.job.id == job.id }
         if overlapApplies && (!current.isEmpty || waiting) {
             switch overlap {
@@ -58,6 +58,7 @@ extension Scheduler {
             return
         }
         running[pending.record.id] = Running(jobID: pending.job.id, control: pending.control)
+        runningByJob[pending.job.id, default: []].insert(pending.record.id)
         startable.append(pending)
         touch(pending.job.id)
     }
@@ -161,11 +162,13 @@ extension Scheduler {
     /// Frees the run's slot and starts whatever waited for it.
     func finished(_ record: ExecutionRecord) async {
         running[record.id] = nil
+        runningByJob[record.jobID]?.remove(record.id)
+        if runningByJob[record.jobID]?.isEmpty == true { runningByJob[record.jobID] = nil }
         liveOutput.finish(record)
         configuration.metrics.recordEnd(record)
         touch(record.jobID)
         if var queue = queuedBehindJob[record.jobID], !queue.isEmpty,
-            !running.values.contains(where: { $0.jobID == record.jobID })
+            runningIDs(of: record.jobID).isEmpty
         {
             let next = queue.removeFirst()
             queuedBehindJob[record.jobID] = queue.isEmpty ? nil : queue

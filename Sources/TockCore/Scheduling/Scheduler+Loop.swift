@@ -13,11 +13,16 @@ extension Scheduler {
                 while !Task.isCancelled && !shuttingDown.withLock({ $0 }) {
                     await fireDueInstants()
                     await startDelayedRuns()
-                    // One transaction records every run about to start (a crash after it leaves rows that the
-                    // next start marks interrupted); then the processes start.
-                    let batch = await recordStarting(takeStartable())
-                    for pending in batch {
-                        group.addTask { await self.execute(pending) }
+                    // Runs about to start are recorded before their processes start (a crash after that leaves
+                    // rows that the next start marks interrupted). A burst is written in chunks, each chunk's
+                    // processes starting while the next chunk is written.
+                    var startable = takeStartable()[...]
+                    while !startable.isEmpty {
+                        let chunk = startable.prefix(Self.startChunk)
+                        startable = startable.dropFirst(chunk.count)
+                        for pending in await recordStarting(Array(chunk)) {
+                            group.addTask { await self.execute(pending) }
+                        }
                     }
                     await flushLastScheduled()
                     await flushExecutions()
@@ -195,6 +200,9 @@ extension Scheduler {
             logger.error("could not record the last instants", metadata: ["error": "\(error)"])
         }
     }
+
+    /// Runs recorded per transaction when many start at once.
+    static let startChunk = 100
 
     /// Marks runs as running and writes them in one transaction.
     func recordStarting(_ batch: [Pending]) async -> [Pending] {

@@ -48,6 +48,8 @@ public actor Scheduler: Service {
     nonisolated let unsavedExecutions = Mutex<[String: RecordBox]>([:])
     /// Running executions by execution id.
     var running: [String: Running] = [:]
+    /// The same by job (a burst of a thousand runs must not scan all running ones for each).
+    var runningByJob: [String: Set<String>] = [:]
     /// Runs started by the loop on its next turn.
     var startable: [Pending] = []
     /// Runs waiting for their jitter delay.
@@ -117,8 +119,8 @@ public actor Scheduler: Service {
     public func runNow(jobID: String, force: Bool = false, user: String = "anonymous") async throws -> String {
         guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
         guard !shuttingDown.withLock({ $0 }) else { throw ControlError.shuttingDown }
-        if !force, job.overlap == .skip, let current = running.first(where: { $0.value.jobID == jobID }) {
-            throw ControlError.alreadyRunning(jobID: jobID, executionID: current.key)
+        if !force, job.overlap == .skip, let current = runningIDs(of: jobID).sorted().first {
+            throw ControlError.alreadyRunning(jobID: jobID, executionID: current)
         }
         let record = ExecutionRecord(
             jobID: jobID, state: .scheduled, trigger: .manual, scheduledAt: clock.now, host: configuration.host)
@@ -284,21 +286,14 @@ public actor Scheduler: Service {
 
     /// Every job's status, by id.
     public func allStatuses() -> [JobStatus] {
-        var runningByJob: [String: [String]] = [:]
-        for (executionID, run) in running { runningByJob[run.jobID, default: []].append(executionID) }
-        return jobs.values.map { job in
-            let isPaused = paused.contains(job.id)
-            return JobStatus(
-                job: job, nextFireTime: isPaused ? nil : nextFire[job.id], paused: isPaused,
-                runningExecutionIDs: runningByJob[job.id] ?? [], revision: revisions[job.id] ?? 0)
-        }
+        jobs.values.map(status)
     }
 
     func status(_ job: Job) -> JobStatus {
         let isPaused = paused.contains(job.id)
         return JobStatus(
             job: job, nextFireTime: isPaused ? nil : nextFire[job.id], paused: isPaused,
-            runningExecutionIDs: running.filter { $0.value.jobID == job.id }.map(\.key),
+            runningExecutionIDs: Array(runningIDs(of: job.id)),
             revision: revisions[job.id] ?? 0)
     }
 
@@ -306,6 +301,8 @@ public actor Scheduler: Service {
     public nonisolated var version: Int { versionCounter.load(ordering: .acquiring) }
 
     nonisolated func changed() { versionCounter.add(1, ordering: .releasing) }
+
+    func runningIDs(of jobID: String) -> Set<String> { runningByJob[jobID] ?? [] }
 
     /// Records that something a reader sees of this job changed.
     func touch(_ jobID: String) {
