@@ -4,16 +4,62 @@ import Foundation
 /// `2026-03-08T03:00:00-07:00` (seconds always; `+00:00`, never `Z`).
 public enum Timestamp {
     /// Formats an instant (whole seconds) as its local reading in the zone, with the zone's offset at that instant.
-    public static func string(for date: Date, in rules: ZoneRules) -> String {
-        let t = Int64(date.timeIntervalSince1970.rounded(.down))
+    ///
+    /// - Parameter microseconds: add `.ffffff` when the instant is not a whole second (ndscheduler's API form).
+    public static func string(for date: Date, in rules: ZoneRules, microseconds: Bool = false) -> String {
+        var t: Int64
+        var micros: Int64 = 0
+        if microseconds {
+            let total = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+            t = total / 1_000_000
+            micros = total % 1_000_000
+            if micros < 0 {
+                micros += 1_000_000
+                t -= 1
+            }
+        } else {
+            t = Int64(date.timeIntervalSince1970.rounded(.down))
+        }
         let offset = rules.offset(at: t)
         let c = CivilTime.components(t + Int64(offset))
-        var text = pad(c.year, 4) + "-" + pad(c.month, 2) + "-" + pad(c.day, 2)
-        text += "T" + pad(c.hour, 2) + ":" + pad(c.minute, 2) + ":" + pad(c.second, 2)
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        func put(_ value: Int, _ width: Int) {
+            var digits = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+            var rest = value
+            withUnsafeMutableBytes(of: &digits) { buffer in
+                for i in stride(from: width - 1, through: 0, by: -1) {
+                    buffer[i] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+                out.append(contentsOf: buffer.prefix(width))
+            }
+        }
+        put(c.year, 4)
+        out.append(UInt8(ascii: "-"))
+        put(c.month, 2)
+        out.append(UInt8(ascii: "-"))
+        put(c.day, 2)
+        out.append(UInt8(ascii: "T"))
+        put(c.hour, 2)
+        out.append(UInt8(ascii: ":"))
+        put(c.minute, 2)
+        out.append(UInt8(ascii: ":"))
+        put(c.second, 2)
+        if micros != 0 {
+            out.append(UInt8(ascii: "."))
+            put(Int(micros), 6)
+        }
         let magnitude = abs(offset)
-        text += (offset < 0 ? "-" : "+") + pad(magnitude / 3600, 2) + ":" + pad(magnitude / 60 % 60, 2)
-        if magnitude % 60 != 0 { text += ":" + pad(magnitude % 60, 2) }  // local mean time before ~1900
-        return text
+        out.append(offset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+        put(magnitude / 3600, 2)
+        out.append(UInt8(ascii: ":"))
+        put(magnitude / 60 % 60, 2)
+        if magnitude % 60 != 0 {  // local mean time before ~1900
+            out.append(UInt8(ascii: ":"))
+            put(magnitude % 60, 2)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Parses `YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|±HH:MM|±HHMM|±HH]`. Without an offset the reading is
@@ -80,11 +126,6 @@ public enum Timestamp {
         }
         guard scanner.atEnd else { return nil }
         return Date(timeIntervalSince1970: Double(instant) + fraction)
-    }
-
-    private static func pad(_ n: Int, _ width: Int) -> String {
-        let s = String(n)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
     private struct Scanner {

@@ -11,57 +11,7 @@ enum Render {
     }
 
     static func timeString(_ date: Date) -> String {
-        // Civil date from days since 1970 (Howard Hinnant's algorithm): a page of executions formats hundreds.
-        let totalMicros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-        var seconds = totalMicros / 1_000_000
-        var micros = totalMicros % 1_000_000
-        if micros < 0 {
-            micros += 1_000_000
-            seconds -= 1
-        }
-        var days = seconds / 86_400
-        var secondOfDay = seconds % 86_400
-        if secondOfDay < 0 {
-            secondOfDay += 86_400
-            days -= 1
-        }
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        func put(_ value: Int64, _ width: Int) {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
-            var rest = value
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                digits[i] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            }
-            out += digits
-        }
-        put(year, 4)
-        out.append(UInt8(ascii: "-"))
-        put(month, 2)
-        out.append(UInt8(ascii: "-"))
-        put(day, 2)
-        out.append(UInt8(ascii: "T"))
-        put(secondOfDay / 3600, 2)
-        out.append(UInt8(ascii: ":"))
-        put(secondOfDay % 3600 / 60, 2)
-        out.append(UInt8(ascii: ":"))
-        put(secondOfDay % 60, 2)
-        if micros != 0 {
-            out.append(UInt8(ascii: "."))
-            put(micros, 6)
-        }
-        out += Array("+00:00".utf8)
-        return String(decoding: out, as: UTF8.self)
+        Timestamp.string(for: date, in: .utc, microseconds: true)
     }
 
     static func duration(_ value: Duration?) -> JSONValue {

@@ -177,37 +177,41 @@ public final class SQLiteJobStore: JobStore {
         """
 
     public func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord] {
-        var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        if let jobID = query.jobID {
-            conditions.append("job_id = ?")
-            arguments.append(jobID)
-        }
-        if let state = query.state {
-            conditions.append("state = ?")
-            arguments.append(state.rawValue)
-        }
-        if let from = query.from {
-            conditions.append("scheduled_at >= ?")
-            arguments.append(from.timeIntervalSince1970)
-        }
-        if let to = query.to {
-            conditions.append("scheduled_at <= ?")
-            arguments.append(to.timeIntervalSince1970)
-        }
+        var filter = Filter()
+        filter.add("job_id = ?", query.jobID)
+        filter.add("state = ?", query.state?.rawValue)
+        filter.add("scheduled_at >= ?", query.from?.timeIntervalSince1970)
+        filter.add("scheduled_at <= ?", query.to?.timeIntervalSince1970)
         if let after = query.after {
-            conditions.append("(scheduled_at, id) < (?, ?)")
-            arguments.append(after.scheduledAt.timeIntervalSince1970)
-            arguments.append(after.id)
+            filter.add("(scheduled_at, id) < (?, ?)", [after.scheduledAt.timeIntervalSince1970, after.id])
         }
         let columns = query.includeOutput ? "*" : Self.columnsWithoutOutput
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT \(columns) FROM execution \(filter) ORDER BY scheduled_at DESC, id DESC LIMIT ?"
-        arguments.append(max(0, query.limit))
-        let statementArguments = StatementArguments(arguments)
+        let sql = "SELECT \(columns) FROM execution \(filter.clause) ORDER BY scheduled_at DESC, id DESC LIMIT ?"
+        let arguments = filter.arguments(then: max(0, query.limit))
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { try Self.execution(from: $0) }
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { try Self.execution(from: $0) }
         }
+    }
+
+    /// A `WHERE` clause built from the conditions that apply.
+    struct Filter {
+        var conditions: [String] = []
+        var values: [(any DatabaseValueConvertible)?] = []
+
+        /// Adds `condition` when `value` is present.
+        mutating func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
+            guard let value else { return }
+            add(condition, [value])
+        }
+
+        mutating func add(_ condition: String, _ values: [any DatabaseValueConvertible]) {
+            conditions.append(condition)
+            self.values += values.map { $0 }
+        }
+
+        var clause: String { conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") }
+
+        func arguments(then last: Int) -> StatementArguments { StatementArguments(values + [last]) }
     }
 
     public func recentExecutions(jobIDs: [String], perJob: Int) async throws -> [String: [ExecutionRecord]] {
@@ -227,28 +231,14 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func auditLog(matching query: AuditQuery) async throws -> [AuditEntry] {
-        var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        if let jobID = query.jobID {
-            conditions.append("job_id = ?")
-            arguments.append(jobID)
-        }
-        if let from = query.from {
-            conditions.append("created_at >= ?")
-            arguments.append(from.timeIntervalSince1970)
-        }
-        if let to = query.to {
-            conditions.append("created_at <= ?")
-            arguments.append(to.timeIntervalSince1970)
-        }
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        arguments.append(max(0, query.limit))
-        let statementArguments = StatementArguments(arguments)
+        var filter = Filter()
+        filter.add("job_id = ?", query.jobID)
+        filter.add("created_at >= ?", query.from?.timeIntervalSince1970)
+        filter.add("created_at <= ?", query.to?.timeIntervalSince1970)
+        let sql = "SELECT * FROM audit_log \(filter.clause) ORDER BY created_at DESC, id DESC LIMIT ?"
+        let arguments = filter.arguments(then: max(0, query.limit))
         return try await pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM audit_log \(filter) ORDER BY created_at DESC, id DESC LIMIT ?",
-                arguments: statementArguments
-            ).map(Self.auditEntry)
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.auditEntry)
         }
     }
 
