@@ -385,7 +385,7 @@ struct APIHandlers: Sendable {
     func eventStream(_ id: String, only: OutputChunk.Stream?) async throws -> Response {
         let hub = api.scheduler.liveOutput
         let events: AsyncStream<LiveOutputHub.Event>
-        if let live = hub.subscribe(id) {
+        if let live = try await Self.subscribeWhenStarted(id, hub: hub, store: store) {
             events = live
         } else if let record = try await store.execution(id: id) {
             events = AsyncStream { continuation in
@@ -432,6 +432,20 @@ struct APIHandlers: Sendable {
                 }
                 try await writer.finish(nil)
             })
+    }
+
+    /// The live events of an execution, waiting while it is `scheduled` (a run now a moment before it starts,
+    /// a jitter delay, a queue, a free slot); `nil` once it is not running here (ended, or unknown).
+    static func subscribeWhenStarted(_ id: String, hub: LiveOutputHub, store: any JobStore) async throws
+        -> AsyncStream<LiveOutputHub.Event>?
+    {
+        while true {
+            if let live = hub.subscribe(id) { return live }
+            guard let record = try await store.execution(id: id), record.state == .scheduled else {
+                return hub.subscribe(id)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 
     // MARK: - Audit log and preview

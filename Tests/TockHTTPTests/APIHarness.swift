@@ -29,7 +29,7 @@ final class APIHarness: Sendable {
         tags = ["nightly"]
         """
 
-    init() throws {
+    init(maxConcurrentRuns: Int = 64) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-api-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try SQLiteJobStore(path: directory.appendingPathComponent("tock.sqlite").path)
@@ -41,7 +41,8 @@ final class APIHarness: Sendable {
         scheduler = Scheduler(
             jobs: parsed.jobs, store: store, runner: ProcessJobRunner(),
             configuration: SchedulerConfiguration(
-                host: "test-host", metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry))),
+                host: "test-host", maxConcurrentRuns: maxConcurrentRuns,
+                metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry))),
             logger: logger)
         api = TockAPI(scheduler: scheduler, store: store, metricsText: { registry.emitToString() })
         let router = Router()

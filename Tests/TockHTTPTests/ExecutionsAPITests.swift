@@ -86,6 +86,23 @@ struct ExecutionsAPITests {
         }
     }
 
+    @Test func liveOutput_ofARunStillWaiting_followsItOnceItStarts() async throws {
+        let h = try APIHarness(maxConcurrentRuns: 1)
+        try await h.test { client in
+            let first = try await client.create(#"{"schedule": "@yearly", "command": "sleep 0.5"}"#)
+            let second = try await client.create(#"{"schedule": "@yearly", "command": "echo second ran"}"#)
+            _ = try await client.send(.post, "/api/v1/executions/\(first)", nil, headers: [:])
+            let run = try json(try await client.send(.post, "/api/v1/executions/\(second)", nil, headers: [:]))
+            let waiting = try #require(run["execution_id"]?.stringValue)
+            #expect(try json(try await client.get("/api/v1/executions/\(waiting)"))["state"] == "scheduled")
+            // Opened while the run waits for a free slot: the tail waits too, then follows it to its end.
+            let events = text(
+                try await client.get("/api/v1/executions/\(waiting)/output", headers: [.accept: "text/event-stream"]))
+            #expect(events.contains(#""text":"second ran\n""#), "\(events)")
+            #expect(events.contains("event: end") && events.contains(#""state":"succeeded""#))
+        }
+    }
+
     @Test func deleteExecution_stopsTheRun() async throws {
         try await h.test { client in
             let id = try await client.create(#"{"schedule": "@yearly", "command": "sleep 300 & sleep 300; wait"}"#)
