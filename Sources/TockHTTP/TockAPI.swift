@@ -153,7 +153,16 @@ final class JobRenderCache: Sendable {
             state.inFlight = (version, task)
             return task
         }
-        let snapshot = try await task.value
+        let snapshot: Snapshot
+        do {
+            snapshot = try await task.value
+        } catch {
+            // A failed build (the store could not be read) must not be handed to later requests.
+            state.withLock { state in
+                if state.inFlight?.version == version { state.inFlight = nil }
+            }
+            throw error
+        }
         state.withLock { state in
             if snapshot.version >= state.latest?.version ?? Int.min { state.latest = snapshot }
             if state.inFlight?.version == snapshot.version { state.inFlight = nil }

@@ -9,6 +9,25 @@ public final class InMemoryJobStore: JobStore {
         var states: [String: JobRuntimeState] = [:]
         var audit: [AuditEntry] = []
         var apiJobs: [String: APIJobDefinition] = [:]
+        var failingReads = 0
+    }
+
+    /// The error of an injected failure.
+    public struct InjectedFailure: Error, CustomStringConvertible {
+        public var description: String { "injected store failure" }
+    }
+
+    /// Makes the next `count` page reads (`executions(matching:)`, `recentExecutions`) throw, as a store whose
+    /// disk went away would.
+    public func failNextReads(_ count: Int) { state.withLock { $0.failingReads = count } }
+
+    private func injectedFailure() throws {
+        let fail = state.withLock { s in
+            guard s.failingReads > 0 else { return false }
+            s.failingReads -= 1
+            return true
+        }
+        if fail { throw InjectedFailure() }
     }
 
     private let state = Mutex(State())
@@ -53,7 +72,8 @@ public final class InMemoryJobStore: JobStore {
     }
 
     public func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord] {
-        state.withLock { s in
+        try injectedFailure()
+        return state.withLock { s in
             s.executions.values.filter(query.matches).sorted { ($0.scheduledAt, $0.id) > ($1.scheduledAt, $1.id) }
                 .prefix(query.limit).map { e in
                     var e = e
@@ -67,6 +87,7 @@ public final class InMemoryJobStore: JobStore {
     }
 
     public func recentExecutions(jobIDs: [String], perJob: Int) async throws -> [String: [ExecutionRecord]] {
+        try injectedFailure()
         var result: [String: [ExecutionRecord]] = [:]
         for id in jobIDs {
             let list = try await executions(matching: ExecutionQuery(jobID: id, limit: perJob))
