@@ -5,8 +5,9 @@ import Synchronization
 ///
 /// The scheduler opens an entry when a run starts, appends every chunk the runner reports, and finishes it with
 /// the final record when the run ends. A subscriber gets what was written so far, then each new chunk, then the
-/// end. Finished entries stay for a while (the last ``keepFinished``) so that a tail opened just as a run ends
-/// still sees its end; older ones are dropped (their output is in the store).
+/// end. A finished entry keeps only its final record (whose output is the captured one, as stored) for a few
+/// seconds — at most ``keepFinished`` of them — so that a tail opened just as a run ends, before the store has
+/// the record, still sees its end; after that the store answers.
 public final class LiveOutputHub: Sendable {
     /// What a subscriber receives.
     public enum Event: Sendable {
@@ -17,6 +18,8 @@ public final class LiveOutputHub: Sendable {
     /// Bytes kept per stream for late subscribers (the oldest are dropped first, counted in `droppedBytes`).
     public let replayLimit: Int
     public let keepFinished: Int
+    /// How long a finished entry is kept (the store has the record well before).
+    public let keepFinishedFor: TimeInterval
 
     private struct Entry {
         var stdout: [UInt8] = []
@@ -28,15 +31,16 @@ public final class LiveOutputHub: Sendable {
 
     private struct State {
         var entries: [String: Entry] = [:]
-        var finishedOrder: [String] = []
+        var finishedOrder: [(id: String, at: Date)] = []
         var nextSubscriber = 0
     }
 
     private let state = Mutex(State())
 
-    public init(replayLimit: Int = 1 << 20, keepFinished: Int = 256) {
+    public init(replayLimit: Int = 1 << 20, keepFinished: Int = 32, keepFinishedFor: TimeInterval = 10) {
         self.replayLimit = replayLimit
         self.keepFinished = keepFinished
+        self.keepFinishedFor = keepFinishedFor
     }
 
     public func open(_ executionID: String) {
@@ -71,13 +75,19 @@ public final class LiveOutputHub: Sendable {
         let subscribers: [AsyncStream<Event>.Continuation] = state.withLock { state in
             guard var entry = state.entries[record.id] else { return [] }
             entry.final = record
+            // The live buffers go: a late subscriber replays the record's own (captured) output.
+            entry.stdout = []
+            entry.stderr = []
             let subscribers = Array(entry.subscribers.values)
             entry.subscribers = [:]
             state.entries[record.id] = entry
-            state.finishedOrder.append(record.id)
-            if state.finishedOrder.count > keepFinished {
-                let evicted = state.finishedOrder.removeFirst()
-                state.entries[evicted] = nil
+            let now = Date()
+            state.finishedOrder.append((record.id, now))
+            while let oldest = state.finishedOrder.first,
+                state.finishedOrder.count > keepFinished || now.timeIntervalSince(oldest.at) > keepFinishedFor
+            {
+                state.finishedOrder.removeFirst()
+                state.entries[oldest.id] = nil
             }
             return subscribers
         }
@@ -95,9 +105,14 @@ public final class LiveOutputHub: Sendable {
     /// The output written so far by a running execution (or one that just ended), or `nil` if not known here.
     public func snapshot(_ executionID: String) -> (stdout: [UInt8], stderr: [UInt8], final: ExecutionRecord?)? {
         state.withLock { state in
-            state.entries[executionID].map { ($0.stdout, $0.stderr, $0.final) }
+            state.entries[executionID].map { entry in
+                entry.final.map { ($0.stdout, $0.stderr, $0) } ?? (entry.stdout, entry.stderr, nil)
+            }
         }
     }
+
+    /// Executions followed live right now, and finished ones still kept (for tests and diagnostics).
+    public var entryCount: Int { state.withLock { $0.entries.count } }
 
     /// Follows an execution: first its output so far, then new chunks, then its end. `nil` when the execution is
     /// not known here (not running, or ended long ago: read it from the store).
@@ -105,13 +120,19 @@ public final class LiveOutputHub: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
         let found: Bool = state.withLock { state in
             guard var entry = state.entries[executionID] else { return false }
-            if !entry.stdout.isEmpty { continuation.yield(.output(OutputChunk(stream: .stdout, bytes: entry.stdout))) }
-            if !entry.stderr.isEmpty { continuation.yield(.output(OutputChunk(stream: .stderr, bytes: entry.stderr))) }
             if let final = entry.final {
+                if !final.stdout.isEmpty {
+                    continuation.yield(.output(OutputChunk(stream: .stdout, bytes: final.stdout)))
+                }
+                if !final.stderr.isEmpty {
+                    continuation.yield(.output(OutputChunk(stream: .stderr, bytes: final.stderr)))
+                }
                 continuation.yield(.end(final))
                 continuation.finish()
                 return true
             }
+            if !entry.stdout.isEmpty { continuation.yield(.output(OutputChunk(stream: .stdout, bytes: entry.stdout))) }
+            if !entry.stderr.isEmpty { continuation.yield(.output(OutputChunk(stream: .stderr, bytes: entry.stderr))) }
             let id = state.nextSubscriber
             state.nextSubscriber += 1
             entry.subscribers[id] = continuation
