@@ -180,10 +180,11 @@ struct APIHandlers: Sendable {
     func deleteJob(_ id: String) async throws -> Response {
         guard let current = await scheduler.status(of: id) else { throw APIError(.notFound, "Job not found: \(id)") }
         guard current.job.source == .api else { throw fileManaged(current.job) }
-        let previous = try await store.apiJobs().first { $0.id == id }
         _ = try await store.deleteAPIJob(id: id)
         await scheduler.removeJob(id: id)
-        try await audit(current.job, .deleted, description: previous?.storedBody.jsonString ?? "")
+        // The job as it was, in the same form a modification's diff is taken on (no reload of every stored job).
+        let was = JSONValue.object(Render.definition(current.job, defaultTimeZone: api.defaultTimeZone))
+        try await audit(current.job, .deleted, description: was.jsonString)
         return JSONResponse.make(
             .object([
                 ("job_id", .string(id)), ("deleted", true),

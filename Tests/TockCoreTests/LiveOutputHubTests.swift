@@ -38,6 +38,12 @@ struct LiveOutputHubTests {
         let snapshot = try #require(hub.snapshot("e"))
         #expect(snapshot.stdout.count == 1024 && snapshot.stdout.last == 67 && snapshot.stdout.first == 66)
         #expect(hub.isLive("e"))
+        // Between the limit and twice it (not trimmed yet), a reader still gets only the limit's worth.
+        hub.open("f")
+        hub.append("f", OutputChunk(stream: .stderr, bytes: [UInt8](repeating: 1, count: 1000) + [2, 3]))
+        hub.append("f", OutputChunk(stream: .stderr, bytes: [UInt8](repeating: 4, count: 500)))
+        let partial = try #require(hub.snapshot("f"))
+        #expect(partial.stderr.count == 1024 && partial.stderr.last == 4)
     }
 
     @Test func finishedEntries_dropTheirBuffers_andAreKeptBriefly() throws {

@@ -15,7 +15,7 @@ public final class LiveOutputHub: Sendable {
         case end(ExecutionRecord)
     }
 
-    /// Bytes kept per stream for late subscribers (the oldest are dropped first, counted in `droppedBytes`).
+    /// Bytes replayed per stream to late subscribers (the most recent ones).
     public let replayLimit: Int
     public let keepFinished: Int
     /// How long a finished entry is kept (the store has the record well before).
@@ -24,7 +24,6 @@ public final class LiveOutputHub: Sendable {
     private struct Entry {
         var stdout: [UInt8] = []
         var stderr: [UInt8] = []
-        var droppedBytes = 0
         var subscribers: [Int: AsyncStream<Event>.Continuation] = [:]
         var final: ExecutionRecord?
     }
@@ -55,19 +54,24 @@ public final class LiveOutputHub: Sendable {
             case .stdout: entry.stdout += chunk.bytes
             case .stderr: entry.stderr += chunk.bytes
             }
-            if entry.stdout.count > replayLimit {
-                entry.droppedBytes += entry.stdout.count - replayLimit
-                entry.stdout.removeFirst(entry.stdout.count - replayLimit)
-            }
-            if entry.stderr.count > replayLimit {
-                entry.droppedBytes += entry.stderr.count - replayLimit
-                entry.stderr.removeFirst(entry.stderr.count - replayLimit)
-            }
+            // Trimmed only once twice the limit is reached: this runs on the runner's monitor thread for every
+            // chunk, and moving a mebibyte per chunk would hold up every other run's output and exits.
+            Self.trim(&entry.stdout, to: replayLimit)
+            Self.trim(&entry.stderr, to: replayLimit)
             let subscribers = Array(entry.subscribers.values)
             state.entries[executionID] = entry
             return subscribers
         }
         for subscriber in subscribers { subscriber.yield(.output(chunk)) }
+    }
+
+    private static func trim(_ buffer: inout [UInt8], to limit: Int) {
+        if buffer.count > 2 * limit { buffer.removeFirst(buffer.count - limit) }
+    }
+
+    /// The last `replayLimit` bytes of a live buffer.
+    private func tail(_ buffer: [UInt8]) -> [UInt8] {
+        buffer.count > replayLimit ? Array(buffer.suffix(replayLimit)) : buffer
     }
 
     /// Ends an execution's live output with its final record.
@@ -106,7 +110,7 @@ public final class LiveOutputHub: Sendable {
     public func snapshot(_ executionID: String) -> (stdout: [UInt8], stderr: [UInt8], final: ExecutionRecord?)? {
         state.withLock { state in
             state.entries[executionID].map { entry in
-                entry.final.map { ($0.stdout, $0.stderr, $0) } ?? (entry.stdout, entry.stderr, nil)
+                entry.final.map { ($0.stdout, $0.stderr, $0) } ?? (tail(entry.stdout), tail(entry.stderr), nil)
             }
         }
     }
@@ -131,8 +135,12 @@ public final class LiveOutputHub: Sendable {
                 continuation.finish()
                 return true
             }
-            if !entry.stdout.isEmpty { continuation.yield(.output(OutputChunk(stream: .stdout, bytes: entry.stdout))) }
-            if !entry.stderr.isEmpty { continuation.yield(.output(OutputChunk(stream: .stderr, bytes: entry.stderr))) }
+            if !entry.stdout.isEmpty {
+                continuation.yield(.output(OutputChunk(stream: .stdout, bytes: tail(entry.stdout))))
+            }
+            if !entry.stderr.isEmpty {
+                continuation.yield(.output(OutputChunk(stream: .stderr, bytes: tail(entry.stderr))))
+            }
             let id = state.nextSubscriber
             state.nextSubscriber += 1
             entry.subscribers[id] = continuation
