@@ -119,20 +119,24 @@ extension Scheduler {
 
     /// Puts the job's first instant after `date` on the agenda.
     func reschedule(_ jobID: String, after date: Date) {
-        generations[jobID, default: 0] += 1
-        nextFire[jobID] = nil
-        touch(jobID)
+        dropNextInstant(jobID)
         guard let job = jobs[jobID], job.enabled, let schedule = schedules[jobID],
             let next = schedule.nextFireDate(after: date)
         else { return }
         push(jobID, next)
     }
 
-    /// Puts an instant on the agenda under the job's current generation.
+    /// Invalidates the job's agenda entry (a new generation; the heap drops stale entries as they surface).
+    func dropNextInstant(_ jobID: String) {
+        generations[jobID, default: 0] += 1
+        nextFire[jobID] = nil
+        touch(jobID)
+    }
+
+    /// Puts an instant on the agenda under the job's current generation (after ``dropNextInstant(_:)``).
     func push(_ jobID: String, _ date: Date) {
         agenda.push(.init(date: date, jobID: jobID, generation: generations[jobID, default: 0]))
         nextFire[jobID] = date
-        touch(jobID)
     }
 
     /// Handles the instants a job missed between `last` and now (downtime, a stall, a clock step forward).
@@ -155,8 +159,7 @@ extension Scheduler {
             if missed.count + overflow > 1_000_000 { break }
         }
         // Instants after the cutoff but already due are fired normally by the loop.
-        generations[job.id, default: 0] += 1
-        nextFire[job.id] = nil
+        dropNextInstant(job.id)
         if let next = schedule.nextFireDate(after: cursor) { push(job.id, next) }
         guard !missed.isEmpty, !paused.contains(job.id) else {
             if cursor > last { await markScheduled(job.id, cursor) }

@@ -198,7 +198,6 @@ public actor Scheduler: Service {
         }
         for id in jobs.ids where incoming[id] == nil && jobs[id]?.source != .api {
             unschedule(id)
-            touch(id)
             logger.info("job removed", metadata: ["job.id": "\(id)"])
         }
         for (id, job) in incoming where jobs[id] != job {
@@ -236,7 +235,6 @@ public actor Scheduler: Service {
         guard let job = jobs[id] else { return nil }
         unschedule(id)
         configuration.metrics.jobCount(jobs.count)
-        touch(id)
         wake()
         return job
     }
@@ -244,8 +242,7 @@ public actor Scheduler: Service {
     func unschedule(_ id: String) {
         jobs[id] = nil
         schedules[id] = nil
-        nextFire[id] = nil
-        generations[id, default: 0] += 1
+        dropNextInstant(id)
     }
 
     /// What a reader of jobs sees of one job right now.
