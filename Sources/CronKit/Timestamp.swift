@@ -35,7 +35,12 @@ public enum Timestamp {
                 out.append(contentsOf: buffer.prefix(width))
             }
         }
-        put(c.year, 4)
+        if c.year > 9999 {
+            // Beyond four digits (a schedule far in the future): every digit, never a truncated year.
+            out.append(contentsOf: Array(String(c.year).utf8))
+        } else {
+            put(c.year, 4)
+        }
         out.append(UInt8(ascii: "-"))
         put(c.month, 2)
         out.append(UInt8(ascii: "-"))

@@ -42,9 +42,16 @@ public struct JobsDirectoryWatcher: Service {
             for await reason in reloads.cancelOnGracefulShutdown() {
                 let current = Self.fingerprint(of: path)
                 guard reason == "SIGHUP" || current != fingerprint else { continue }
-                fingerprint = current
                 let directory = JobDirectory.load(path, kinds: kinds)
                 for error in directory.errors { logger.error("\(error)") }
+                guard directory.isComplete else {
+                    // An unreadable directory is not an empty one: removing every file job would be wrong.
+                    logger.error(
+                        "jobs.d could not be read completely; keeping the current jobs and trying again",
+                        metadata: ["reason": "\(reason)", "path": "\(path)"])
+                    continue
+                }
+                fingerprint = current
                 await scheduler.replaceJobs(directory.jobs)
                 logger.info(
                     "jobs reloaded",

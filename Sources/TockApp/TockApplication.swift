@@ -38,6 +38,7 @@ public enum TockApplication {
         configuration: TockConfiguration, logger: Logger, kinds: [any JobKind] = [], runner: (any JobRunner)? = nil
     ) throws -> Built {
         try configuration.validate()
+        raiseDescriptorLimit(logger: logger)
         let store = try openStore(configuration)
         let kindNames = Set(kinds.map(\.name))
         let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)
@@ -58,8 +59,12 @@ public enum TockApplication {
             path: configuration.jobsDirectory, kinds: kindNames, scheduler: scheduler,
             interval: configuration.reloadInterval, logger: logger)
 
+        let (host, port) = try configuration.listenAddress()
         let api = TockAPI(
             scheduler: scheduler, store: store, kinds: kindNames, defaultTimeZone: configuration.timezone,
+            requestGuard: RequestGuard(
+                allowedHosts: configuration.allowedHosts, publicURL: configuration.publicURL.flatMap(URL.init(string:)),
+                listenHost: host),
             metricsText: { registry.emitToString() })
         let router = Router()
         api.addRoutes(to: router)
@@ -73,7 +78,6 @@ public enum TockApplication {
         } else {
             logger.warning("no web UI directory (./web); serving the API only")
         }
-        let (host, port) = try configuration.listenAddress()
         let server = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "Tock"),
@@ -88,15 +92,33 @@ public enum TockApplication {
             logger: logger)
         let group = ServiceGroup(
             configuration: .init(
+                // Shut down in reverse order: the scheduler first (it lets running jobs finish within the grace),
+                // while the HTTP server still answers — run now gets its 503 "shutting down", live tails their end.
                 services: [
-                    .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: watcher),
                     .init(service: server),
+                    .init(service: watcher),
+                    .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         return Built(
             serviceGroup: group, scheduler: scheduler, store: store, api: api, jobFileErrors: directory.errors)
+    }
+
+    /// Raises the soft limit on open descriptors to the hard limit: the usual soft limit of 1,024 is soon reached
+    /// by a daemon holding client connections, job pipes and pidfds at once.
+    static func raiseDescriptorLimit(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(limit.rlim_max, 1 << 20)
+        guard limit.rlim_cur < wanted else { return }
+        let before = limit.rlim_cur
+        limit.rlim_cur = wanted
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            logger.debug("raised the open-descriptor limit", metadata: ["from": "\(before)", "to": "\(wanted)"])
+        } else {
+            logger.warning("could not raise the open-descriptor limit", metadata: ["soft": "\(before)"])
+        }
     }
 
     static func openStore(_ configuration: TockConfiguration) throws(TockConfiguration.Problem) -> any JobStore {

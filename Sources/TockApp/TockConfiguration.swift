@@ -20,6 +20,10 @@ public struct TockConfiguration: Sendable, Equatable {
     /// The web UI's files, served at `/` (replace them to serve a UI of your own); `nil`: `./web` if it exists,
     /// else `share/tock/web` beside the executable's directory.
     public var webDirectory: String?
+    /// Host names the server answers to besides loopback names, IP literals and this machine's name (`"*"`: any).
+    public var allowedHosts: [String] = []
+    /// The address users reach the server at behind a reverse proxy (`https://cron.example.com`).
+    public var publicURL: String?
 
     public init() {}
 
@@ -47,7 +51,7 @@ public struct TockConfiguration: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "listen", "jobs_dir", "data_dir", "database", "timezone", "max_concurrent_runs", "shutdown_grace",
-        "retention_per_job", "retention_age", "reload_interval", "web_dir",
+        "retention_per_job", "retention_age", "reload_interval", "web_dir", "allowed_hosts", "public_url",
     ]
 
     /// Applies a TOML config file.
@@ -89,6 +93,13 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = try duration("retention_age") { retentionAge = v }
         if let v = try duration("reload_interval") { reloadInterval = v }
         if let v = try string("web_dir") { webDirectory = v }
+        if let v = try string("public_url") { publicURL = v }
+        if let value = table["allowed_hosts"] {
+            guard let items = value.array?.compactMap(\.string), items.count == value.array?.count else {
+                throw Problem("\(path): allowed_hosts must be an array of host names, e.g. [\"cron.example.com\"]")
+            }
+            allowedHosts = items
+        }
     }
 
     /// Applies the `TOCK_*` environment variables.
@@ -104,6 +115,11 @@ public struct TockConfiguration: Sendable, Equatable {
     public func validate() throws(Problem) {
         if TimeZone(identifier: timezone) == nil { throw Problem("timezone: unknown time zone '\(timezone)'") }
         _ = try listenAddress()
+        if let publicURL {
+            guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw Problem("public_url: '\(publicURL)' is not an http:// or https:// URL")
+            }
+        }
     }
 
     /// `listen` as host and port (`[::1]:8888` for IPv6; port 0 picks a free port, logged at start).

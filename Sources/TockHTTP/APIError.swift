@@ -61,6 +61,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return error.response()
+        } catch let error as StoreError {
+            // Not the request's fault and not for good: 503, so clients retry (nothing was half-written).
+            return APIError(.serviceUnavailable, "\(error); try again later").response()
         } catch let error as any HTTPResponseError {
             let message: String
             switch error.status {

@@ -291,7 +291,8 @@ struct APIHandlers: Sendable {
         let params = request.uri.queryParameters
         var query = ExecutionQuery()
         query.jobID = params.get("job_id").flatMap { $0.isEmpty ? nil : $0 }
-        if let text = params.get("state"), !text.isEmpty {
+        // `+` is a space in a query (`state=scheduled+error`, as HTML forms and many clients write it).
+        if let text = params.get("state")?.replacingOccurrences(of: "+", with: " "), !text.isEmpty {
             guard let state = ExecutionState(rawValue: text) else {
                 throw APIError(
                     .badRequest,
@@ -332,9 +333,11 @@ struct APIHandlers: Sendable {
     }
 
     func getExecution(_ id: String) async throws -> Response {
-        guard let record = try await store.execution(id: id) else {
+        guard var record = try await store.execution(id: id) else {
             throw APIError(.notFound, "Execution not found: \(id)")
         }
+        // Just ended: the store has the final record one loop turn after the live tail's `end`.
+        if !record.state.isFinal, let final = api.scheduler.liveOutput.snapshot(id)?.final { record = final }
         let job = await scheduler.jobs(withIDs: [record.jobID])[record.jobID]
         return JSONResponse.make(Render.execution(record, job: job))
     }
@@ -365,9 +368,10 @@ struct APIHandlers: Sendable {
         let stream = only ?? .stdout
         var bytes: [UInt8]
         var state: String
-        if let live = api.scheduler.liveOutput.snapshot(id), live.final == nil {
+        if let live = api.scheduler.liveOutput.snapshot(id) {
+            // Running, or just ended: the live entry has it before the store does (one loop turn later).
             bytes = stream == .stdout ? live.stdout : live.stderr
-            state = ExecutionState.running.rawValue
+            state = live.final?.state.rawValue ?? ExecutionState.running.rawValue
         } else if let record = try await store.execution(id: id) {
             bytes = stream == .stdout ? record.stdout : record.stderr
             state = record.state.rawValue
@@ -385,22 +389,11 @@ struct APIHandlers: Sendable {
     /// Server-sent events: `output` events (`{"stream": …, "text": …}`), then one `end` event with the execution.
     func eventStream(_ id: String, only: OutputChunk.Stream?) async throws -> Response {
         let hub = api.scheduler.liveOutput
-        let events: AsyncStream<LiveOutputHub.Event>
+        let events: LiveFollower
         if let live = try await Self.subscribeWhenStarted(id, hub: hub, store: store) {
             events = live
         } else if let record = try await store.execution(id: id) {
-            events = AsyncStream { continuation in
-                if !record.stdout.isEmpty {
-                    continuation.yield(.output(OutputChunk(stream: .stdout, bytes: record.stdout)))
-                }
-                if !record.stderr.isEmpty {
-                    continuation.yield(.output(OutputChunk(stream: .stderr, bytes: record.stderr)))
-                }
-                if record.state.isFinal {
-                    continuation.yield(.end(record))
-                }
-                continuation.finish()
-            }
+            events = LiveFollower.replay(of: record)
         } else {
             throw APIError(.notFound, "Execution not found: \(id)")
         }
@@ -409,6 +402,8 @@ struct APIHandlers: Sendable {
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
+                // However the client goes (or stops reading), the follower and what it buffered go with it.
+                defer { events.close() }
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
                 var ended = false
                 for await event in events {
@@ -420,6 +415,11 @@ struct APIHandlers: Sendable {
                             ("text", .string(String(decoding: chunk.bytes, as: UTF8.self))),
                         ])
                         try await writer.write(ByteBuffer(string: "event: output\ndata: \(data.jsonString)\n\n"))
+                    case .dropped(let stream, let bytes):
+                        // The client read too slowly: the oldest output was not kept for it.
+                        guard only == nil || only == stream else { continue }
+                        let data: JSONValue = .object([("stream", .string(stream.rawValue)), ("bytes", .int(bytes))])
+                        try await writer.write(ByteBuffer(string: "event: dropped\ndata: \(data.jsonString)\n\n"))
                     case .end(let record):
                         // The store may lag the run's end by one loop turn; the record here is the final one.
                         let data = Render.execution(record, job: nil)
@@ -438,7 +438,7 @@ struct APIHandlers: Sendable {
     /// The live events of an execution, waiting while it is `scheduled` (a run now a moment before it starts,
     /// a jitter delay, a queue, a free slot); `nil` once it is not running here (ended, or unknown).
     static func subscribeWhenStarted(_ id: String, hub: LiveOutputHub, store: any JobStore) async throws
-        -> AsyncStream<LiveOutputHub.Event>?
+        -> LiveFollower?
     {
         while true {
             if let live = hub.subscribe(id) { return live }

@@ -29,13 +29,17 @@ public struct TockAPI: Sendable {
     public let metricsText: @Sendable () -> String
     /// Who made a change, for the audit log (no authentication yet).
     public let user = "anonymous"
+    /// Host allow-list, cross-origin writes, preflights: checked before every route.
+    public let requestGuard: RequestGuard
     let now: @Sendable () -> Date
     let cache = JobRenderCache()
 
     public init(
         scheduler: Scheduler, store: any JobStore, kinds: Set<String> = [], defaultTimeZone: String = "UTC",
+        requestGuard: RequestGuard = RequestGuard(),
         metricsText: @escaping @Sendable () -> String = { "" }, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.requestGuard = requestGuard
         self.scheduler = scheduler
         self.store = store
         self.kinds = kinds
@@ -64,6 +68,7 @@ public struct TockAPI: Sendable {
     @discardableResult
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) -> [Route] {
         router.add(middleware: JSONErrorMiddleware<Context>())
+        router.add(middleware: RequestGuardMiddleware<Context>(guardrail: requestGuard))
         var routes: [Route] = []
         let handlers = APIHandlers(api: self)
         func on(

@@ -99,7 +99,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
-        try await pool.write { db in
+        try await write { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM execution WHERE state IN ('running', 'scheduled')")
             try db.execute(
                 sql: """
@@ -117,12 +117,41 @@ public final class SQLiteJobStore: JobStore {
     public func save(_ e: ExecutionRecord) async throws {
         // Single rows (outcomes, pids) come from many runs at once: the asynchronous write keeps the cooperative
         // threads free while they queue for the writer.
-        try await pool.write { db in try Self.insert([e], db) }
+        try await write { db in try Self.insert([e], db) }
     }
 
     /// GRDB's synchronous write (from a synchronous function, so overload resolution cannot pick the async one).
     private func writeNow<T>(_ updates: (Database) throws -> T) throws -> T {
-        try pool.write(updates)
+        do { return try pool.write(updates) } catch { throw Self.storeError(error) }
+    }
+
+    /// GRDB's asynchronous write, with the failures that are about the disk, not the data, made
+    /// ``StoreError/unavailable(_:)``.
+    private func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.write(updates) } catch { throw Self.storeError(error) }
+    }
+
+    static func storeError(_ error: any Error) -> any Error {
+        guard let error = error as? DatabaseError else { return error }
+        let code = error.resultCode.primaryResultCode
+        let reason: String
+        switch code {
+        case .SQLITE_FULL: reason = "the disk is full"
+        case .SQLITE_IOERR: reason = "disk I/O error"
+        case .SQLITE_READONLY: reason = "the database is read-only"
+        case .SQLITE_BUSY, .SQLITE_LOCKED: reason = "the database is locked by another process"
+        case .SQLITE_CANTOPEN: reason = "the database file cannot be opened"
+        default: return error
+        }
+        return StoreError.unavailable("\(reason) (SQLite error \(code.rawValue))")
+    }
+
+    /// Caps the database's size at its current number of pages (`PRAGMA max_page_count`): every write that needs
+    /// a new page then fails with SQLITE_FULL, as on a full disk. `nil` lifts the cap. For tests.
+    public func limitSizeForTesting(_ limited: Bool) throws {
+        try pool.write { db in
+            try db.execute(sql: limited ? "PRAGMA max_page_count = 1" : "PRAGMA max_page_count = 4294967294")
+        }
     }
 
     public func save(_ executions: [ExecutionRecord]) async throws {
@@ -146,7 +175,18 @@ public final class SQLiteJobStore: JobStore {
                 Data(e.stderr), e.stdoutBytes, e.stderrBytes,
             ])
         }
+        // The row of a scheduled instant and "this instant was dealt with" in one transaction (JobStore.save).
+        let instants = executions.lastScheduledInstants
+        guard !instants.isEmpty else { return }
+        let advance = try db.cachedStatement(sql: advanceLastScheduledSQL)
+        for (id, date) in instants { try advance.execute(arguments: [id, date.timeIntervalSince1970]) }
     }
+
+    private static let advanceLastScheduledSQL = """
+        INSERT INTO job_state (job_id, last_scheduled_at) VALUES (?, ?)
+        ON CONFLICT(job_id) DO UPDATE SET last_scheduled_at =
+        MAX(COALESCE(last_scheduled_at, excluded.last_scheduled_at), excluded.last_scheduled_at)
+        """
 
     public func execution(id: String) async throws -> ExecutionRecord? {
         try await pool.read { db in
@@ -254,7 +294,7 @@ public final class SQLiteJobStore: JobStore {
 
     public func saveAPIJob(_ definition: APIJobDefinition) async throws {
         let now = Date().timeIntervalSince1970
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO api_job (id, definition, created_at, updated_at) VALUES (?, ?, ?, ?)
@@ -264,7 +304,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func deleteAPIJob(id: String) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM api_job WHERE id = ?", arguments: [id])
             return db.changesCount > 0
         }
@@ -280,7 +320,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func setPaused(_ paused: Bool, jobID: String) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO job_state (job_id, paused) VALUES (?, ?)
@@ -296,12 +336,7 @@ public final class SQLiteJobStore: JobStore {
     public func setLastScheduled(_ dates: [String: Date]) async throws {
         guard !dates.isEmpty else { return }
         try writeNow { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    INSERT INTO job_state (job_id, last_scheduled_at) VALUES (?, ?)
-                    ON CONFLICT(job_id) DO UPDATE SET last_scheduled_at =
-                    MAX(COALESCE(last_scheduled_at, excluded.last_scheduled_at), excluded.last_scheduled_at)
-                    """)
+            let statement = try db.cachedStatement(sql: Self.advanceLastScheduledSQL)
             for (id, date) in dates { try statement.execute(arguments: [id, date.timeIntervalSince1970]) }
         }
     }
@@ -317,7 +352,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func append(_ entry: AuditEntry) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql:
                     "INSERT INTO audit_log (job_id, job_name, event, user, created_at, description) VALUES (?, ?, ?, ?, ?, ?)",
@@ -345,7 +380,7 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     DELETE FROM execution WHERE state NOT IN ('running', 'scheduled') AND (scheduled_at < ? OR id IN (

@@ -10,6 +10,7 @@ public final class InMemoryJobStore: JobStore {
         var audit: [AuditEntry] = []
         var apiJobs: [String: APIJobDefinition] = [:]
         var failingReads = 0
+        var writesFail = false
     }
 
     /// The error of an injected failure.
@@ -30,6 +31,13 @@ public final class InMemoryJobStore: JobStore {
         if fail { throw InjectedFailure() }
     }
 
+    /// While set, every execution write throws ``StoreError/unavailable(_:)``, as a store on a full disk does.
+    public func setWritesFail(_ fail: Bool) { state.withLock { $0.writesFail = fail } }
+
+    private func injectedWriteFailure() throws {
+        if state.withLock({ $0.writesFail }) { throw StoreError.unavailable("injected: disk full") }
+    }
+
     private let state = Mutex(State())
 
     public init() {}
@@ -47,11 +55,18 @@ public final class InMemoryJobStore: JobStore {
     }
 
     public func save(_ execution: ExecutionRecord) async throws {
-        state.withLock { $0.executions[execution.id] = execution }
+        try await save([execution])
     }
 
     public func save(_ executions: [ExecutionRecord]) async throws {
-        state.withLock { s in for e in executions { s.executions[e.id] = e } }
+        try injectedWriteFailure()
+        state.withLock { s in
+            for e in executions { s.executions[e.id] = e }
+            for (id, date) in executions.lastScheduledInstants {
+                let current = s.states[id]?.lastScheduledAt ?? .distantPast
+                s.states[id, default: JobRuntimeState()].lastScheduledAt = max(current, date)
+            }
+        }
     }
 
     public func setLastScheduled(_ dates: [String: Date]) async throws {

@@ -23,6 +23,7 @@ struct LiveOutputHubTests {
             case .output(let chunk):
                 seen.append("\(chunk.stream.rawValue):\(String(decoding: chunk.bytes, as: UTF8.self))")
             case .end(let final): seen.append("end:\(final.state.rawValue)")
+            case .dropped(let stream, let bytes): seen.append("dropped:\(stream.rawValue):\(bytes)")
             }
         }
         #expect(seen == ["stdout:one\n", "stderr:two\n", "end:succeeded"])

@@ -40,6 +40,8 @@ public struct Job: Sendable, Hashable {
     public var catchupWindow: Duration
     public var jitter: Duration
     public var maxOutput: Int
+    /// The largest `max_output` accepted (per stream): the daemon holds up to this much per running job.
+    public static let maximumOutputLimit = 1 << 30
     public var enabled: Bool
     public var tags: [String]
     public var mailTo: String?

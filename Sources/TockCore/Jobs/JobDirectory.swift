@@ -10,6 +10,9 @@ public struct JobDirectory: Sendable {
     public let errors: [JobFileError]
     /// The files read, in order.
     public let files: [String]
+    /// False when the directory could not be listed or a file in it could not be read (no descriptors left, I/O
+    /// errors, permissions): the jobs are then not all there, and a reload must keep the current ones.
+    public var isComplete: Bool = true
 
     /// - Parameter kinds: job kinds registered by an embedding package (enables `kind` and `args`).
     public static func load(_ path: String, kinds: Set<String> = []) -> JobDirectory {
@@ -19,17 +22,34 @@ public struct JobDirectory: Sendable {
                 path: path, jobs: [], errors: [JobFileError(file: path, line: 0, message: "no such directory")],
                 files: [])
         }
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
-            .filter { $0.hasSuffix(".toml") && !$0.hasPrefix(".") }
-            .sorted()
+        let listing: [String]
+        do { listing = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
+            var directory = JobDirectory(
+                path: path, jobs: [],
+                errors: [JobFileError(file: path, line: 0, message: "cannot list the directory: \(error)")], files: [])
+            directory.isComplete = false
+            return directory
+        }
+        let names = listing.filter { $0.hasSuffix(".toml") && !$0.hasPrefix(".") }.sorted()
+        var isComplete = true
         var jobs: [Job] = []
         var errors: [JobFileError] = []
         var firstDefinition: [String: (file: String, line: Int)] = [:]
         var files: [String] = []
         for name in names {
             let file = (path as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: file) else {
+                // Removed since the listing: gone, like its jobs. Still there: unreadable now, not empty.
+                if access(file, F_OK) == 0 {
+                    isComplete = false
+                    errors.append(
+                        JobFileError(
+                            file: file, line: 1, message: "cannot read the file (\(String(cString: strerror(errno))))"))
+                }
+                continue
+            }
             files.append(file)
-            let parsed = JobFileParser.parse(contentsOf: file, kinds: kinds)
+            let parsed = JobFileParser.parse(data, file: file, kinds: kinds)
             errors += parsed.errors
             var duplicates: [JobFileError] = []
             for job in parsed.jobs {
@@ -47,7 +67,9 @@ public struct JobDirectory: Sendable {
                 errors += duplicates
             }
         }
-        return JobDirectory(path: path, jobs: jobs, errors: errors, files: files)
+        var directory = JobDirectory(path: path, jobs: jobs, errors: errors, files: files)
+        directory.isComplete = isComplete
+        return directory
     }
 
     public func job(_ id: String) -> Job? { jobs.first { $0.id == id } }

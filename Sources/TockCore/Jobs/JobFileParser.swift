@@ -72,6 +72,13 @@ public enum JobFileParser {
         guard let data = FileManager.default.contents(atPath: path) else {
             return ([], [JobFileError(file: path, line: 1, message: "cannot read the file")])
         }
+        return parse(data, file: path, kinds: kinds)
+    }
+
+    /// Parses the bytes of a job file (which must be UTF-8).
+    public static func parse(_ data: Data, file path: String, kinds: Set<String> = []) -> (
+        jobs: [Job], errors: [JobFileError]
+    ) {
         guard let text = String(data: data, encoding: .utf8) else {
             return ([], [JobFileError(file: path, line: 1, message: "the file is not valid UTF-8")])
         }
@@ -201,6 +208,12 @@ private struct JobReader {
             if let envTable = env.table {
                 for key in envTable.keys.sorted() {
                     if let value = envTable[key]?.string {
+                        if let problem = Self.nulProblem(key + value) {
+                            errors.append(
+                                JobFileError(
+                                    file: file, line: index?.line(table: "\(tablePath).env", key: key) ?? 0,
+                                    message: "job '\(id)': env.\(key): \(problem)", key: "env", reason: problem))
+                        }
                         job.environment[key] = value
                     } else {
                         errors.append(
@@ -247,10 +260,12 @@ private struct JobReader {
         job.catchupWindow = duration(table, "catchup_window", allowZero: true) ?? job.catchupWindow
         job.jitter = duration(table, "jitter", allowZero: true) ?? job.jitter
         if let value = table["max_output"] {
-            if let text = value.string, let bytes = ByteSize.parse(text), bytes >= 0 {
-                job.maxOutput = bytes
-            } else if let bytes = value.int, bytes >= 0 {
-                job.maxOutput = bytes
+            if let bytes = value.string.flatMap(ByteSize.parse) ?? value.int, bytes >= 0 {
+                if bytes > Job.maximumOutputLimit {
+                    fail("max_output", "\(bytes) bytes is too large (at most 1GiB per stream)")
+                } else {
+                    job.maxOutput = bytes
+                }
             } else {
                 fail(
                     "max_output", "'\(value.string ?? value.type)' is not a size (write e.g. 512KiB, 1MiB)")
@@ -291,7 +306,19 @@ private struct JobReader {
             fail(key, "must be a string, not \(value.type)")
             return nil
         }
+        if let problem = Self.nulProblem(text) {
+            fail(key, problem)
+            return nil
+        }
         return text
+    }
+
+    /// A NUL can reach no process: the kernel ends every argument and environment string at the first one, so
+    /// `echo a\0; rm -rf x` would run as `echo a`. Refused wherever a string is read.
+    static func nulProblem(_ text: String) -> String? {
+        guard let offset = text.utf8.firstIndex(of: 0).map({ text.utf8.distance(from: text.utf8.startIndex, to: $0) })
+        else { return nil }
+        return "contains a NUL character (\\0) at byte \(offset); it cannot be passed to a process"
     }
 
     private mutating func bool(_ table: TOMLTree, _ key: String) -> Bool? {
@@ -322,6 +349,10 @@ private struct JobReader {
         for element in array {
             guard let text = element.string else {
                 fail(key, "must be an array of strings; found \(element.type)")
+                return nil
+            }
+            if let problem = Self.nulProblem(text) {
+                fail(key, problem)
                 return nil
             }
             strings.append(text)

@@ -33,7 +33,13 @@ struct TOMLLineIndex {
         let prefix = table + "."
         if let line = tableLines.filter({ $0.key.hasPrefix(prefix) }).map(\.value).min() { return line }
         if let line = keyLines.filter({ $0.key.hasPrefix(prefix) }).map(\.value).min() { return line }
-        return 1
+        // An inline table (`env = { K = 5 }`): the line of the key that holds it, or of an enclosing table.
+        var path = table
+        while let dot = path.lastIndex(of: ".") {
+            if let line = keyLines[path] ?? tableLines[path] { return line }
+            path = String(path[..<dot])
+        }
+        return keyLines[path] ?? tableLines[path] ?? 1
     }
 
     /// `job . "nightly backup"` → `job.nightly backup`.

@@ -24,6 +24,10 @@ public indirect enum TOMLTree: Sendable {
 
     /// Parses a document.
     public static func parse(_ text: String) throws(ParseError) -> TOMLTree {
+        // toml++ reads a C string: a NUL would silently end the document there (and drop every job after it).
+        if let (line, column) = Self.firstNUL(in: text) {
+            throw ParseError(line: line, message: "NUL byte (\\0) at column \(column): a job file is text")
+        }
         let error = UnsafeMutablePointer<CTOMLParseError>.allocate(capacity: 1)
         defer { error.deallocate() }
         guard let root = text.withCString({ tableCreateFromString($0, error) }) else {
@@ -32,6 +36,23 @@ public indirect enum TOMLTree: Sendable {
         }
         defer { tableClear(root) }
         return convert(table: root)
+    }
+
+    /// The line and column (1-based) of the first NUL character, if any.
+    static func firstNUL(in text: String) -> (line: Int, column: Int)? {
+        guard text.utf8.contains(0) else { return nil }
+        var line = 1
+        var column = 1
+        for byte in text.utf8 {
+            if byte == 0 { return (line, column) }
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return nil
     }
 
     private static func convert(table: OpaquePointer) -> TOMLTree {

@@ -13,6 +13,33 @@ public enum ProcessGroup {
         return ProcessTable.all().filter { $0.group == pgid && $0.isAlive }.count
     }
 
+    /// Ends the process groups that runs of a previous daemon left behind: SIGTERM now, SIGKILL to what is
+    /// left of them after `grace`. The groups are those of the processes whose environment names one of the
+    /// executions (`TOCK_EXECUTION_ID`, set on every run), plus the recorded pids — so a run whose pid was never
+    /// saved (the daemon died first) is found too.
+    ///
+    /// - Returns: per execution id, the process groups found alive and signalled.
+    public static func stopLeftovers(
+        executionIDs: Set<String>, recordedGroups: [String: pid_t], grace: Duration
+    ) -> [String: Set<pid_t>] {
+        var groups: [String: Set<pid_t>] = [:]
+        for (entry, id) in ProcessTable.processes(withEnvironment: "TOCK_EXECUTION_ID", in: executionIDs)
+        where entry.group > 1 {
+            groups[id, default: []].insert(entry.group)
+        }
+        for (id, pgid) in recordedGroups where pgid > 1 && livingMembers(pgid) > 0 {
+            groups[id, default: []].insert(pgid)
+        }
+        let all = Set(groups.values.flatMap { $0 })
+        guard !all.isEmpty else { return [:] }
+        for pgid in all { kill(-pgid, SIGTERM) }
+        Task.detached {
+            try? await Task.sleep(for: grace)
+            for pgid in all where livingMembers(pgid) > 0 { kill(-pgid, SIGKILL) }
+        }
+        return groups
+    }
+
     /// Reaps exited members of the group that became our children (when the daemon is a subreaper).
     static func reapExitedMembers(_ pgid: pid_t) {
         var status: Int32 = 0

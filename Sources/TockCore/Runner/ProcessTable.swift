@@ -25,6 +25,23 @@ public enum ProcessTable {
         return Entry(pid: pid, state: state, parent: parent, group: group)
     }
 
+    /// Processes whose environment sets `name` to one of `values`, with the value each has. Reads
+    /// /proc/PID/environ (the environment the process started with), so it finds a job's processes even when
+    /// nothing recorded their pids.
+    public static func processes(withEnvironment name: String, in values: Set<String>) -> [(Entry, String)] {
+        guard !values.isEmpty else { return [] }
+        let prefix = Array((name + "=").utf8)
+        var found: [(Entry, String)] = []
+        for entry in all() where entry.isAlive {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(entry.pid)/environ") else { continue }
+            for variable in data.split(separator: 0) where variable.starts(with: prefix) {
+                let value = String(decoding: variable.dropFirst(prefix.count), as: UTF8.self)
+                if values.contains(value) { found.append((entry, value)) }
+            }
+        }
+        return found
+    }
+
     /// Every process.
     public static func all() -> [Entry] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

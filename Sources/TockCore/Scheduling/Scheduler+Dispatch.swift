@@ -16,7 +16,7 @@ extension Scheduler {
                 pending.record.state = .skipped
                 pending.record.message = "the previous run was still running (overlap = \"skip\")"
                 pending.record.endedAt = clock.now
-                try? await store.save(pending.record)
+                await persist(pending.record)
                 configuration.metrics.recordEnd(pending.record)
                 logger.info(
                     "run skipped: previous run still running",
@@ -26,7 +26,7 @@ extension Scheduler {
                 break
             case .queue:
                 pending.record.message = "queued behind the running execution (overlap = \"queue\")"
-                try? await store.save(pending.record)
+                await persist(pending.record)
                 queuedBehindJob[job.id, default: []].append(pending)
                 return
             case .replace:
@@ -40,7 +40,7 @@ extension Scheduler {
         if job.jitter > .zero && pending.record.trigger == .schedule {
             let seconds = job.jitter.timeInterval * min(1, max(0, jitterFraction()))
             pending.startAt = clock.now.addingTimeInterval(seconds)
-            try? await store.save(pending.record)
+            await persist(pending.record)
             delayed.append(pending)
             return
         }
@@ -53,7 +53,7 @@ extension Scheduler {
             var waiting = pending
             waiting.record.message =
                 "waiting for a free slot (max_concurrent_runs = \(configuration.maxConcurrentRuns))"
-            try? await store.save(waiting.record)
+            await persist(waiting.record)
             waitingForSlot.append(waiting)
             return
         }
@@ -145,7 +145,8 @@ extension Scheduler {
         wake()
     }
 
-    /// Writes the marked execution records in one transaction.
+    /// Writes the marked execution records in one transaction. When the store cannot write (a full disk), they
+    /// stay marked and the loop tries again, backing off up to 30 s, until it can.
     func flushExecutions() async {
         let boxes = unsavedExecutions.withLock { pending in
             defer { pending = [:] }
@@ -154,9 +155,54 @@ extension Scheduler {
         guard !boxes.isEmpty else { return }
         let records = boxes.values.map(\.value)
         defer { for record in records { touch(record.jobID) } }
-        do { try await store.save(records) } catch {
-            logger.error("could not record executions", metadata: ["count": "\(records.count)", "error": "\(error)"])
+        do {
+            try await store.save(records)
+            writeSucceeded()
+        } catch {
+            // Put them back, unless a newer update of the same run was marked meanwhile.
+            unsavedExecutions.withLock { pending in
+                for (id, box) in boxes where pending[id] == nil { pending[id] = box }
+            }
+            writeFailed("could not record executions", count: records.count, error)
         }
+    }
+
+    /// Writes one record now; when the store cannot write, it is kept and written with the next retry.
+    func persist(_ record: ExecutionRecord) async {
+        do {
+            try await store.save(record)
+        } catch {
+            unsavedExecutions.withLock { pending in
+                if pending[record.id] == nil { pending[record.id] = RecordBox(record) }
+            }
+            writeFailed("could not record an execution", count: 1, error)
+        }
+    }
+
+    /// Appends an audit entry (a failure is logged: the action itself has happened).
+    func audit(_ entry: AuditEntry) async {
+        do { try await store.append(entry) } catch {
+            logger.error(
+                "could not write an audit entry",
+                metadata: ["job.id": "\(entry.jobID)", "event": "\(entry.event.rawValue)", "error": "\(error)"])
+        }
+    }
+
+    func writeFailed(_ message: Logger.Message, count: Int, _ error: any Error) {
+        let now = clock.now
+        if writeRetry.failures == 0 {
+            logger.error(message, metadata: ["count": "\(count)", "error": "\(error)", "retrying": "true"])
+        }
+        writeRetry.failures += 1
+        let backoff = min(30, pow(2, Double(min(writeRetry.failures - 1, 5))))
+        writeRetry.at = now.addingTimeInterval(backoff)
+    }
+
+    func writeSucceeded() {
+        guard writeRetry.failures > 0 else { return }
+        logger.notice(
+            "the store writes again; pending records written", metadata: ["after": "\(writeRetry.failures) failures"])
+        writeRetry = WriteRetry()
     }
 
     /// Frees the run's slot and starts whatever waited for it.

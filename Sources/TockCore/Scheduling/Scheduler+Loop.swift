@@ -24,8 +24,11 @@ extension Scheduler {
                             group.addTask { await self.execute(pending) }
                         }
                     }
-                    await flushLastScheduled()
-                    await flushExecutions()
+                    if writeRetry.at.map({ $0 <= clock.now }) ?? true {
+                        writeRetry.at = nil
+                        await flushLastScheduled()
+                        await flushExecutions()
+                    }
                     await pruneIfDue()
                     await sleepUntilNextEvent(deadline: nextDeadline())
                 }
@@ -43,23 +46,18 @@ extension Scheduler {
     /// Loads runtime state, marks what a dead daemon left running as interrupted, catches up, starts @reboot jobs.
     func startUp() async {
         let now = clock.now
-        do {
-            let interrupted = try await store.recoverInterruptedExecutions(at: now)
-            for execution in interrupted {
-                logger.warning(
-                    "execution interrupted by a previous stop of the daemon",
-                    metadata: ["job.id": "\(execution.jobID)", "execution.id": "\(execution.id)"])
-                // Its process group may have outlived the daemon: end it, as a restart would end a service.
-                if let pid = execution.pid, pid > 1, ProcessGroup.livingMembers(pid) > 0 {
-                    kill(-pid, SIGTERM)
-                    logger.warning("sent SIGTERM to the leftover process group", metadata: ["pgid": "\(pid)"])
-                }
-            }
-        } catch {
-            logger.error("could not recover interrupted executions", metadata: ["error": "\(error)"])
-        }
+        guard
+            let interrupted = await retryingRead(
+                "recover interrupted executions",
+                {
+                    try await $0.recoverInterruptedExecutions(at: now)
+                })
+        else { return }
+        await stopLeftovers(of: interrupted)
         await loadAPIJobs()
-        let states = (try? await store.allStates()) ?? [:]
+        guard let states = await retryingRead("read the jobs' runtime state", { try await $0.allStates() }) else {
+            return
+        }
         for (id, state) in states {
             if state.paused { paused.insert(id) }
             if let last = state.lastScheduledAt { lastScheduled[id] = last }
@@ -83,6 +81,54 @@ extension Scheduler {
             }
         }
         logger.info("scheduler started", metadata: ["jobs": "\(jobs.count)", "scheduled": "\(agenda.count)"])
+    }
+
+    /// Reads from the store at start-up, trying again every second while it fails: scheduling without knowing
+    /// what was paused and which instants were dealt with would run paused jobs and repeat instants. `nil` when
+    /// the daemon is asked to stop meanwhile.
+    func retryingRead<T: Sendable>(
+        _ what: String, _ read: @Sendable (any JobStore) async throws -> T
+    ) async -> T? {
+        var failures = 0
+        while !Task.isCancelled && !shuttingDown.withLock({ $0 }) {
+            do { return try await read(store) } catch {
+                if failures % 30 == 0 {
+                    logger.error(
+                        "could not \(what); retrying", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                }
+                failures += 1
+                try? await clock.sleep(until: clock.now.addingTimeInterval(1))
+            }
+        }
+        return nil
+    }
+
+    /// Ends what the runs a previous daemon left `running` still have alive, and says so on their records.
+    func stopLeftovers(of interrupted: [ExecutionRecord]) async {
+        guard !interrupted.isEmpty else { return }
+        var recorded: [String: pid_t] = [:]
+        for execution in interrupted {
+            logger.warning(
+                "execution interrupted by a previous stop of the daemon",
+                metadata: ["job.id": "\(execution.jobID)", "execution.id": "\(execution.id)"])
+            if let pid = execution.pid { recorded[execution.id] = pid }
+        }
+        let stopped = ProcessGroup.stopLeftovers(
+            executionIDs: Set(interrupted.map(\.id)), recordedGroups: recorded, grace: .seconds(10))
+        for var execution in interrupted {
+            guard let groups = stopped[execution.id], !groups.isEmpty else { continue }
+            let list = groups.sorted().map(String.init).joined(separator: ", ")
+            logger.warning(
+                "stopped the leftover processes of an interrupted execution",
+                metadata: ["execution.id": "\(execution.id)", "pgid": "\(list)"])
+            execution.state = .interrupted
+            execution.pid = execution.pid ?? groups.min()
+            execution.endedAt = execution.endedAt ?? clock.now
+            execution.message =
+                "the daemon stopped while this execution was running; its leftover processes (group \(list)) were "
+                + "sent SIGTERM at the next start (SIGKILL after 10 s)"
+            await persist(execution)
+        }
     }
 
     /// Adds the jobs created through the API, read again from their stored definitions.
@@ -139,53 +185,90 @@ extension Scheduler {
         nextFire[jobID] = date
     }
 
-    /// Handles the instants a job missed between `last` and now (downtime, a stall, a clock step forward).
+    /// Handles the instants of a job between `last` and now, after downtime, a stall or a clock step forward.
+    ///
+    /// The rule, the same for all three: an instant is *missed* when the scheduler comes to it more than
+    /// `lateTolerance` after it, or when a later instant of the job is already due by then (only the newest due
+    /// instant can still run on time). Missed instants follow `catchup`: `skip` records each as `missed` (the most
+    /// recent `maxMissedRecords`), `latest` runs the newest missed one, `all` runs each one in order (both within
+    /// `catchup_window`). The newest due instant, when not late beyond the tolerance, goes back on the agenda and
+    /// runs as usual.
     func catchUp(_ job: Job, after last: Date, now: Date) async {
         guard let schedule = schedules[job.id] else { return }
         let cutoff = now.addingTimeInterval(-configuration.lateTolerance.timeInterval)
         let windowStart = now.addingTimeInterval(-job.catchupWindow.timeInterval)
         var missed: [Date] = []
-        var cursor = last
         var overflow = 0
-        while let next = schedule.nextFireDate(after: cursor), next <= cutoff {
-            cursor = next
-            if next < windowStart && job.catchup != .skip { continue }
+        var newestMissed: Date?
+        func miss(_ instant: Date) {
+            newestMissed = instant
+            if instant < windowStart && job.catchup != .skip { return }
             // Keep the most recent instants when there are more than can be recorded.
-            missed.append(next)
+            missed.append(instant)
             if missed.count > max(configuration.maxMissedRecords, 1) {
                 missed.removeFirst()
                 overflow += 1
             }
-            if missed.count + overflow > 1_000_000 { break }
         }
-        // Instants after the cutoff but already due are fired normally by the loop.
+        var cursor = last
+        var newestDue: Date?
+        var examined = 0
+        while let next = schedule.nextFireDate(after: cursor), next <= now {
+            if let previous = newestDue { miss(previous) }
+            newestDue = next
+            cursor = next
+            examined += 1
+            if examined > 1_000_000 { break }
+        }
+        var onTime: Date?
+        if let newest = newestDue {
+            if newest < cutoff || examined > 1_000_000 { miss(newest) } else { onTime = newest }
+        }
         dropNextInstant(job.id)
-        if let next = schedule.nextFireDate(after: cursor) { push(job.id, next) }
-        guard !missed.isEmpty, !paused.contains(job.id) else {
-            if cursor > last { await markScheduled(job.id, cursor) }
-            return
+        // `all` runs the on-time instant after the missed ones, in the same queue (none is skipped for another);
+        // `skip` and `latest` leave it to the loop, which fires it like any other instant. With an on-time run
+        // coming, `latest` has nothing to add: that run is the one run the gap asks for.
+        let onTimeQueued = job.catchup == .all && onTime != nil && !paused.contains(job.id)
+        if let onTime, !onTimeQueued {
+            push(job.id, onTime)
+        } else if let next = schedule.nextFireDate(after: cursor) {
+            push(job.id, next)
         }
+        // An on-time instant left to the loop is not dealt with yet: the loop records it when it fires it.
+        let dealtWith = onTime == nil || onTimeQueued ? cursor : (newestMissed ?? last)
         if overflow > 0 {
             logger.warning(
                 "more missed instants than recorded", metadata: ["job.id": "\(job.id)", "not.recorded": "\(overflow)"])
         }
-        for (index, instant) in missed.enumerated() {
-            let runIt = job.catchup == .all || (job.catchup == .latest && index == missed.count - 1)
-            var record = ExecutionRecord(
-                jobID: job.id, state: runIt ? .scheduled : .missed, trigger: runIt ? .catchup : .schedule,
-                scheduledAt: instant, host: configuration.host)
-            if runIt {
-                // Catching up on every missed instant means running them one after another, not skipping them.
-                let overlap: OverlapPolicy = job.catchup == .all && job.overlap != .allow ? .queue : job.overlap
-                await dispatch(
-                    Pending(job: job, record: record, control: RunControl()), overlapApplies: true, overlap: overlap)
-            } else {
-                record.message = "the daemon was not running (or was stalled) at this instant"
-                try? await store.save(record)
+        var runs: [(Date, ExecutionTrigger)] = []
+        if !paused.contains(job.id) {
+            for (index, instant) in missed.enumerated() {
+                let runIt =
+                    job.catchup == .all || (job.catchup == .latest && onTime == nil && index == missed.count - 1)
+                if runIt {
+                    runs.append((instant, .catchup))
+                    continue
+                }
+                var record = ExecutionRecord(
+                    jobID: job.id, state: .missed, trigger: .schedule, scheduledAt: instant, host: configuration.host)
+                record.message =
+                    instant < cutoff
+                    ? "the daemon was not running (or was stalled) at this instant"
+                    : "a later instant was already due when the scheduler came to this one"
+                await persist(record)
                 configuration.metrics.recordEnd(record)
             }
+            if onTimeQueued, let onTime { runs.append((onTime, .schedule)) }
         }
-        await markScheduled(job.id, cursor)
+        for (instant, trigger) in runs {
+            let record = ExecutionRecord(
+                jobID: job.id, state: .scheduled, trigger: trigger, scheduledAt: instant, host: configuration.host)
+            // Catching up on every missed instant means running them one after another, not skipping them.
+            let overlap: OverlapPolicy = job.catchup == .all && job.overlap != .allow ? .queue : job.overlap
+            await dispatch(
+                Pending(job: job, record: record, control: RunControl()), overlapApplies: true, overlap: overlap)
+        }
+        if dealtWith > last { await markScheduled(job.id, dealtWith) }
     }
 
     func markScheduled(_ jobID: String, _ date: Date) async {
@@ -200,7 +283,10 @@ extension Scheduler {
         let dates = unsavedLastScheduled
         unsavedLastScheduled = [:]
         do { try await store.setLastScheduled(dates) } catch {
-            logger.error("could not record the last instants", metadata: ["error": "\(error)"])
+            for (id, date) in dates where date > unsavedLastScheduled[id] ?? .distantPast {
+                unsavedLastScheduled[id] = date
+            }
+            writeFailed("could not record the last instants", count: dates.count, error)
         }
     }
 
@@ -221,7 +307,13 @@ extension Scheduler {
             return pending
         }
         do { try await store.save(started.map(\.record)) } catch {
-            logger.error("could not record starting runs", metadata: ["error": "\(error)"])
+            // The runs start all the same (a full disk must not stop cron); their rows follow with the retries.
+            unsavedExecutions.withLock { pending in
+                for run in started where pending[run.record.id] == nil {
+                    pending[run.record.id] = RecordBox(run.record)
+                }
+            }
+            writeFailed("could not record starting runs", count: started.count, error)
         }
         return started
     }
@@ -235,8 +327,9 @@ extension Scheduler {
             guard generations[top.jobID, default: 0] == top.generation, let job = jobs[top.jobID], job.enabled else {
                 continue
             }
-            if top.date < cutoff {
-                // Late beyond tolerance: the same rules as downtime.
+            let following = schedules[job.id]?.nextFireDate(after: top.date)
+            if top.date < cutoff || following.map({ $0 <= now }) == true {
+                // Late beyond tolerance, or superseded by a later instant already due: the rules of downtime.
                 await catchUp(job, after: top.date.addingTimeInterval(-0.001), now: now)
                 continue
             }
@@ -255,6 +348,7 @@ extension Scheduler {
             if let at = pending.startAt, at < deadline ?? .distantFuture { deadline = at }
         }
         if nextPrune < deadline ?? .distantFuture { deadline = nextPrune }
+        if let retry = writeRetry.at, retry < deadline ?? .distantFuture { deadline = retry }
         return deadline
     }
 
@@ -291,7 +385,7 @@ extension Scheduler {
             pending.record.state = .interrupted
             pending.record.message = "the daemon shut down before this run started"
             pending.record.endedAt = clock.now
-            try? await store.save(pending.record)
+            await persist(pending.record)
         }
         delayed = []
         waitingForSlot = []

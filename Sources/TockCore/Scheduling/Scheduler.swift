@@ -59,6 +59,12 @@ public actor Scheduler: Service {
     /// `overlap = "queue"`: runs waiting for the job's current run to end.
     var queuedBehindJob: [String: [Pending]] = [:]
     var started = false
+    /// When the store last failed to write: how often in a row, and when to try again.
+    struct WriteRetry {
+        var failures = 0
+        var at: Date?
+    }
+    var writeRetry = WriteRetry()
     var nextPrune: Date = .distantPast
     /// The daemon's environment, read once: `ProcessInfo.environment` builds a new dictionary on every access.
     let daemonEnvironment = ProcessInfo.processInfo.environment
@@ -126,7 +132,7 @@ public actor Scheduler: Service {
             jobID: jobID, state: .scheduled, trigger: .manual, scheduledAt: clock.now, host: configuration.host)
         // Written before answering, so that the id returned can be read at once.
         try await store.save(record)
-        try? await store.append(
+        await audit(
             AuditEntry(
                 jobID: jobID, jobName: job.name, event: .customRun, user: user, createdAt: clock.now,
                 description: record.id))
@@ -138,20 +144,21 @@ public actor Scheduler: Service {
     /// Pauses a job: its instants pass without running until it is resumed.
     public func pause(jobID: String, user: String = "anonymous") async throws {
         guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
+        // Stored first: a pause the store could not keep would be lost at the next start.
+        try await store.setPaused(true, jobID: jobID)
         paused.insert(jobID)
         touch(jobID)
-        try await store.setPaused(true, jobID: jobID)
-        try? await store.append(
+        await audit(
             AuditEntry(jobID: jobID, jobName: job.name, event: .paused, user: user, createdAt: clock.now))
     }
 
     /// Resumes a paused job from its next instant after now.
     public func resume(jobID: String, user: String = "anonymous") async throws {
         guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
+        try await store.setPaused(false, jobID: jobID)
         paused.remove(jobID)
         touch(jobID)
-        try await store.setPaused(false, jobID: jobID)
-        try? await store.append(
+        await audit(
             AuditEntry(jobID: jobID, jobName: job.name, event: .resumed, user: user, createdAt: clock.now))
         reschedule(jobID, after: max(clock.now, lastScheduled[jobID] ?? .distantPast))
         wake()
@@ -164,7 +171,7 @@ public actor Scheduler: Service {
         if let run = running[executionID] {
             run.control.stop()
             if let job = jobs[run.jobID] {
-                try? await store.append(
+                await audit(
                     AuditEntry(
                         jobID: job.id, jobName: job.name, event: .stopped, user: user, createdAt: clock.now,
                         description: "execution \(executionID)"))
@@ -176,7 +183,7 @@ public actor Scheduler: Service {
             pending.record.state = .stopped
             pending.record.endedAt = clock.now
             pending.record.message = "stopped before it started"
-            try? await store.save(pending.record)
+            await persist(pending.record)
             return true
         }
         return false

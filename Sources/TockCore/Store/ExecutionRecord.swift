@@ -52,12 +52,17 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
         self.stderrBytes = 0
     }
 
-    /// A 32-hex-digit id, as ndscheduler's execution ids.
+    /// A 32-hex-digit id, as ndscheduler's execution ids (a random UUID, version 4).
+    ///
+    /// The bits come from the system generator (`getrandom`, which needs no file descriptor): Foundation's `UUID()`
+    /// reads /dev/urandom and, with every descriptor in use, silently returned zeros — ids that collide.
     public static func newID() -> String {
-        // Hex digits written directly: `uuidString` + `replacingOccurrences` goes through CFString, which showed in
-        // profiles of a thousand runs starting at once.
-        let digits = Array("0123456789abcdef".utf8)
-        return withUnsafeBytes(of: UUID().uuid) { raw in
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
+        return withUnsafeMutableBytes(of: &bytes) { raw in
+            raw[6] = (raw[6] & 0x0F) | 0x40
+            raw[8] = (raw[8] & 0x3F) | 0x80
+            let digits = Array("0123456789abcdef".utf8)
             var out = [UInt8](repeating: 0, count: 32)
             for (i, byte) in raw.enumerated() {
                 out[2 * i] = digits[Int(byte >> 4)]

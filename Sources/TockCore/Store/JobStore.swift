@@ -10,8 +10,12 @@ public protocol JobStore: Sendable {
     func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord]
 
     /// Inserts or replaces an execution.
+    ///
+    /// Saving the execution of a scheduled instant (trigger `schedule` or `catchup`, first written as `scheduled`,
+    /// `running`, `skipped` or `missed`) also advances its job's last scheduled instant to that instant, in the
+    /// same transaction: after a crash at any moment, an instant that has a row is never fired again.
     func save(_ execution: ExecutionRecord) async throws
-    /// Inserts or replaces several executions in one transaction.
+    /// Inserts or replaces several executions in one transaction (with the same rule).
     func save(_ executions: [ExecutionRecord]) async throws
     func execution(id: String) async throws -> ExecutionRecord?
     /// Executions newest first (by scheduled instant), optionally of one job.
@@ -47,6 +51,34 @@ public protocol JobStore: Sendable {
     /// Deletes executions beyond the newest `keepPerJob` of each job and those scheduled before `olderThan`.
     /// Returns how many were deleted.
     func prune(keepPerJob: Int, olderThan: Date) async throws -> Int
+}
+
+extension Collection<ExecutionRecord> {
+    /// Per job, the latest instant among these executions that marks the instant as dealt with (see
+    /// ``JobStore/save(_:)-(ExecutionRecord)``): what a store advances the job's last scheduled instant to.
+    public var lastScheduledInstants: [String: Date] {
+        var latest: [String: Date] = [:]
+        for e in self where e.trigger == .schedule || e.trigger == .catchup {
+            switch e.state {
+            case .scheduled, .running, .skipped, .missed:
+                if e.scheduledAt > latest[e.jobID] ?? .distantPast { latest[e.jobID] = e.scheduledAt }
+            default: continue
+            }
+        }
+        return latest
+    }
+}
+
+/// A failure of a store that is not about the request: the API answers 503 for it.
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// The store cannot write now (disk full, read-only, I/O error, locked); the daemon retries its own writes.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let reason): "the store cannot write right now: \(reason)"
+        }
+    }
 }
 
 /// What the scheduler keeps about a job between runs of the daemon.
