@@ -38,7 +38,7 @@ public enum TockApplication {
         configuration: TockConfiguration, logger: Logger, kinds: [any JobKind] = [], runner: (any JobRunner)? = nil
     ) throws -> Built {
         try configuration.validate()
-        raiseDescriptorLimit(logger: logger)
+        let descriptorLimit = raiseDescriptorLimit(logger: logger)
         let store = try openStore(configuration)
         let kindNames = Set(kinds.map(\.name))
         let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)
@@ -79,8 +79,11 @@ public enum TockApplication {
             logger.warning("no web UI directory (./web); serving the API only")
         }
         let server = Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "Tock"),
+            router: router, server: HTTPServerSettings.http1(),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "Tock",
+                availableConnectionsDelegate: HTTPServerSettings.connectionLimit(
+                    descriptorLimit: descriptorLimit, logger: logger)),
             onServerRunning: { channel in
                 logger.info(
                     "HTTP server listening",
@@ -107,18 +110,21 @@ public enum TockApplication {
 
     /// Raises the soft limit on open descriptors to the hard limit: the usual soft limit of 1,024 is soon reached
     /// by a daemon holding client connections, job pipes and pidfds at once.
-    static func raiseDescriptorLimit(logger: Logger) {
+    /// - Returns: the soft limit now in force.
+    @discardableResult
+    static func raiseDescriptorLimit(logger: Logger) -> Int {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
         let wanted = min(limit.rlim_max, 1 << 20)
-        guard limit.rlim_cur < wanted else { return }
+        guard limit.rlim_cur < wanted else { return Int(limit.rlim_cur) }
         let before = limit.rlim_cur
         limit.rlim_cur = wanted
-        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
-            logger.debug("raised the open-descriptor limit", metadata: ["from": "\(before)", "to": "\(wanted)"])
-        } else {
+        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else {
             logger.warning("could not raise the open-descriptor limit", metadata: ["soft": "\(before)"])
+            return Int(before)
         }
+        logger.debug("raised the open-descriptor limit", metadata: ["from": "\(before)", "to": "\(wanted)"])
+        return Int(wanted)
     }
 
     static func openStore(_ configuration: TockConfiguration) throws(TockConfiguration.Problem) -> any JobStore {
