@@ -44,8 +44,13 @@ public struct RequestGuard: Sendable {
 
     /// Checks one request's method and headers.
     public func check(method: HTTPRequest.Method, headers: HTTPFields, authority: String?) -> Refusal? {
-        let host = authority ?? headers[HTTPField.Name("Host")!]
-        if let host, !isAllowed(host: host) { return .foreignHost(host) }
+        // Over HTTP/1 the Host header becomes the authority; a second Host header (or one beside an authority)
+        // must pass too.
+        let hostFields = headers[values: HTTPField.Name("Host")!]
+        for candidate in [authority].compactMap({ $0 }) + hostFields where !isAllowed(host: candidate) {
+            return .foreignHost(candidate)
+        }
+        let host = hostFields.first ?? authority
         guard Self.isUnsafe(method) else { return nil }
         if let authorization = headers[.authorization], authorization.lowercased().hasPrefix("bearer ") { return nil }
         if let site = headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased() {

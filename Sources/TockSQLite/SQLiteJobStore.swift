@@ -146,11 +146,21 @@ public final class SQLiteJobStore: JobStore {
         return StoreError.unavailable("\(reason) (SQLite error \(code.rawValue))")
     }
 
-    /// Caps the database's size at its current number of pages (`PRAGMA max_page_count`): every write that needs
-    /// a new page then fails with SQLITE_FULL, as on a full disk. `nil` lifts the cap. For tests.
-    public func limitSizeForTesting(_ limited: Bool) throws {
-        try pool.write { db in
-            try db.execute(sql: limited ? "PRAGMA max_page_count = 1" : "PRAGMA max_page_count = 4294967294")
+    /// A write failure to simulate, for tests of what the daemon does when its store cannot write.
+    public enum SimulatedWriteFailure: Sendable {
+        /// `PRAGMA max_page_count` at the current size: every write that needs a new page fails with SQLITE_FULL,
+        /// exactly as on a full disk.
+        case diskFull
+        /// `PRAGMA query_only`: every write fails with SQLITE_READONLY.
+        case readOnly
+    }
+
+    /// Makes the writer connection fail as `failure` says (`nil`: writes work again). For tests.
+    public func simulateWriteFailure(_ failure: SimulatedWriteFailure?) throws {
+        try pool.writeWithoutTransaction { db in
+            try db.execute(
+                sql: failure == .diskFull ? "PRAGMA max_page_count = 1" : "PRAGMA max_page_count = 1073741823")
+            try db.execute(sql: failure == .readOnly ? "PRAGMA query_only = 1" : "PRAGMA query_only = 0")
         }
     }
 

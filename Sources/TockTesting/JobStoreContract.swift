@@ -15,6 +15,7 @@ public enum JobStoreContract {
         ("readsRecentExecutionsPerJob", readsRecentExecutionsPerJob),
         ("filtersAuditLogByTimeAndJob", filtersAuditLogByTimeAndJob),
         ("storesAPIJobs", storesAPIJobs),
+        ("advancesLastScheduledWithTheRowOfAnInstant", advancesLastScheduledWithTheRowOfAnInstant),
     ]
 
     static let t0 = Date(timeIntervalSince1970: 1_767_225_600)
@@ -23,6 +24,27 @@ public enum JobStoreContract {
         ExecutionRecord(
             jobID: job, state: state, trigger: .schedule, scheduledAt: t0.addingTimeInterval(Double(minutes) * 60),
             host: "test-host")
+    }
+
+    /// The row of a scheduled instant and the job's last scheduled instant are written together (crash
+    /// consistency): manual runs, retries and outcome updates do not move it, and it never moves back.
+    static func advancesLastScheduledWithTheRowOfAnInstant(_ store: any JobStore) async throws {
+        var started = execution("burst", 5, .running)
+        try await store.save([execution("other", 1, .scheduled), started])
+        #expect(try await store.state(ofJob: "burst").lastScheduledAt == t0.addingTimeInterval(300))
+        #expect(try await store.state(ofJob: "other").lastScheduledAt == t0.addingTimeInterval(60))
+        try await store.save(execution("burst", 3, .skipped))
+        var manual = execution("burst", 9, .running)
+        manual = ExecutionRecord(
+            jobID: "burst", state: .running, trigger: .manual, scheduledAt: manual.scheduledAt, host: "test-host")
+        try await store.save(manual)
+        #expect(try await store.state(ofJob: "burst").lastScheduledAt == t0.addingTimeInterval(300))
+        try await store.save(execution("burst", 7, .missed))
+        #expect(try await store.state(ofJob: "burst").lastScheduledAt == t0.addingTimeInterval(420))
+        started.state = .succeeded
+        try await store.save(started)
+        #expect(try await store.state(ofJob: "burst").lastScheduledAt == t0.addingTimeInterval(420))
+        #expect(try await store.state(ofJob: "burst").paused == false)
     }
 
     static func savesAndReadsExecutionsWithOutput(_ store: any JobStore) async throws {

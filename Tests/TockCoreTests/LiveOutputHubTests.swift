@@ -68,4 +68,64 @@ struct LiveOutputHubTests {
         }
         #expect(brief.entryCount <= 1)
     }
+
+    /// A follower that stops reading while the job writes 64 MiB holds at most its limit, and learns how much it
+    /// missed; when it reads again it gets the newest output, then the end.
+    @Test func aStalledFollower_holdsAtMostItsLimit_andIsToldWhatItMissed() async throws {
+        let hub = LiveOutputHub(followerLimit: 1 << 20)
+        hub.open("e")
+        let follower = try #require(hub.subscribe("e"))
+        let chunk = [UInt8](repeating: 0x61, count: 64 * 1024)
+        for _ in 0..<1024 {
+            hub.append("e", OutputChunk(stream: .stdout, bytes: chunk))
+            #expect(follower.bufferedBytes <= 1 << 20)
+        }
+        hub.append("e", OutputChunk(stream: .stderr, bytes: Array("last words\n".utf8)))
+        hub.finish(record("e", stdout: String(repeating: "x", count: 1000)))
+        #expect(hub.snapshot("e")?.stdout.count == 1000, "the run's live buffers are freed at its end")
+        var dropped = 0
+        var received = 0
+        var tail = ""
+        var ended: ExecutionRecord?
+        for await event in follower {
+            switch event {
+            case .dropped(let stream, let bytes):
+                #expect(stream == .stdout)
+                dropped += bytes
+            case .output(let chunk):
+                if chunk.stream == .stdout {
+                    received += chunk.bytes.count
+                } else {
+                    tail += String(decoding: chunk.bytes, as: UTF8.self)
+                }
+            case .end(let record): ended = record
+            }
+        }
+        #expect(dropped + received == 64 << 20)
+        #expect(received <= 1 << 20 && received > 0)
+        #expect(tail == "last words\n")
+        #expect(ended?.state == .succeeded && ended?.stdout.isEmpty == true, "the end carries no second copy")
+        #expect(follower.bufferedBytes == 0)
+    }
+
+    @Test func aFollowerThatGoes_isForgotten_andFreesItsBuffer() async throws {
+        let hub = LiveOutputHub(followerLimit: 4096)
+        hub.open("e")
+        let follower = try #require(hub.subscribe("e"))
+        hub.append("e", OutputChunk(stream: .stdout, bytes: [UInt8](repeating: 1, count: 10_000)))
+        #expect(follower.bufferedBytes == 4096)
+        follower.close()
+        #expect(follower.bufferedBytes == 0)
+        hub.append("e", OutputChunk(stream: .stdout, bytes: [1, 2, 3]))
+        #expect(follower.bufferedBytes == 0, "no longer fed")
+        #expect(await follower.next() == nil)
+        // A reader waiting for output ends when its task is cancelled (the client went away).
+        hub.open("quiet")
+        let waiting = try #require(hub.subscribe("quiet"))
+        let task = Task { await waiting.next() }
+        try await Task.sleep(for: .milliseconds(20))
+        task.cancel()
+        let result = await task.value
+        #expect(result == nil)
+    }
 }

@@ -18,9 +18,12 @@ public struct JobDirectory: Sendable {
     public static func load(_ path: String, kinds: Set<String> = []) -> JobDirectory {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            return JobDirectory(
+            // Gone (moved, unmounted) is not emptied: a reload keeps the current jobs.
+            var directory = JobDirectory(
                 path: path, jobs: [], errors: [JobFileError(file: path, line: 0, message: "no such directory")],
                 files: [])
+            directory.isComplete = false
+            return directory
         }
         let listing: [String]
         do { listing = try FileManager.default.contentsOfDirectory(atPath: path) } catch {

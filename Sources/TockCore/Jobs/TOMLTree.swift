@@ -26,7 +26,8 @@ public indirect enum TOMLTree: Sendable {
     public static func parse(_ text: String) throws(ParseError) -> TOMLTree {
         // toml++ reads a C string: a NUL would silently end the document there (and drop every job after it).
         if let (line, column) = Self.firstNUL(in: text) {
-            throw ParseError(line: line, message: "NUL byte (\\0) at column \(column): a job file is text")
+            throw ParseError(
+                line: line, message: "NUL character (\\0) at column \(column): it cannot be passed to a process")
         }
         let error = UnsafeMutablePointer<CTOMLParseError>.allocate(capacity: 1)
         defer { error.deallocate() }
@@ -39,12 +40,22 @@ public indirect enum TOMLTree: Sendable {
     }
 
     /// The line and column (1-based) of the first NUL character, if any.
+    ///
+    /// Also the escapes `\u0000` and `\U00000000`: toml++ hands strings over as C strings, so a NUL written as
+    /// an escape would silently cut the value short (`"rm -rf /tmp/x\u0000 …"`).
     static func firstNUL(in text: String) -> (line: Int, column: Int)? {
-        guard text.utf8.contains(0) else { return nil }
+        let bytes = Array(text.utf8)
+        guard bytes.contains(0) || text.contains("u0000") || text.contains("U00000000") else { return nil }
         var line = 1
         var column = 1
-        for byte in text.utf8 {
+        var backslashes = 0
+        for (i, byte) in bytes.enumerated() {
             if byte == 0 { return (line, column) }
+            if backslashes % 2 == 1 && (Self.matches(bytes, at: i, "u0000") || Self.matches(bytes, at: i, "U00000000"))
+            {
+                return (line, column - 1)
+            }
+            backslashes = byte == UInt8(ascii: "\\") ? backslashes + 1 : 0
             if byte == UInt8(ascii: "\n") {
                 line += 1
                 column = 1
@@ -53,6 +64,11 @@ public indirect enum TOMLTree: Sendable {
             }
         }
         return nil
+    }
+
+    private static func matches(_ bytes: [UInt8], at index: Int, _ word: String) -> Bool {
+        let w = Array(word.utf8)
+        return index + w.count <= bytes.count && Array(bytes[index..<(index + w.count)]) == w
     }
 
     private static func convert(table: OpaquePointer) -> TOMLTree {

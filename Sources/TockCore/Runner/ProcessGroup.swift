@@ -30,6 +30,10 @@ public enum ProcessGroup {
         for (id, pgid) in recordedGroups where pgid > 1 && livingMembers(pgid) > 0 {
             groups[id, default: []].insert(pgid)
         }
+        // Never the daemon's own group (a job's group is always one of its own: setsid).
+        let own = getpgrp()
+        for id in groups.keys { groups[id]?.remove(own) }
+        groups = groups.filter { !$0.value.isEmpty }
         let all = Set(groups.values.flatMap { $0 })
         guard !all.isEmpty else { return [:] }
         for pgid in all { kill(-pgid, SIGTERM) }
