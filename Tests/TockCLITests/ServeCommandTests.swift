@@ -13,7 +13,8 @@ struct ServeCommandTests {
         let process = Process()
         let log: URL
 
-        init(directory: URL, extraArguments: [String] = []) throws {
+        /// - Parameter softDescriptorLimit: start the daemon under this soft `RLIMIT_NOFILE` (as a shell's ulimit).
+        init(directory: URL, extraArguments: [String] = [], softDescriptorLimit: Int? = nil) throws {
             self.directory = directory
             log = directory.appendingPathComponent("daemon-\(UUID()).log")
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -26,6 +27,12 @@ struct ServeCommandTests {
                     "serve", "--config", config.path, "--jobs-dir", "jobs", "--data-dir", "data", "--log-level",
                     "debug", "--listen", "127.0.0.1:0",
                 ] + extraArguments
+            if let softDescriptorLimit {
+                process.arguments =
+                    ["-c", "ulimit -Sn \(softDescriptorLimit) && exec \"$0\" \"$@\"", TockBinary.url.path]
+                    + (process.arguments ?? [])
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            }
             process.currentDirectoryURL = directory
             process.standardError = try FileHandle(forWritingTo: log)
             process.standardOutput = FileHandle.nullDevice
