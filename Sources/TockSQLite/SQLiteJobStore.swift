@@ -178,18 +178,30 @@ public final class SQLiteJobStore: JobStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for e in executions {
-            try statement.execute(arguments: [
-                e.id, e.jobID, e.state.rawValue, e.trigger.rawValue, e.scheduledAt.timeIntervalSince1970,
-                e.startedAt?.timeIntervalSince1970, e.endedAt?.timeIntervalSince1970, e.host, e.pid.map { Int64($0) },
-                e.attempt, e.exitCode.map { Int64($0) }, e.signal.map { Int64($0) }, e.message, Data(e.stdout),
-                Data(e.stderr), e.stdoutBytes, e.stderrBytes,
-            ])
+            // The output is bound without a copy of its own (SQLite makes the one it needs): with a large
+            // max_output, each copy costs the size of the cap.
+            try e.stdout.withUnsafeBytes { stdout in
+                try e.stderr.withUnsafeBytes { stderr in
+                    try statement.execute(arguments: [
+                        e.id, e.jobID, e.state.rawValue, e.trigger.rawValue, e.scheduledAt.timeIntervalSince1970,
+                        e.startedAt?.timeIntervalSince1970, e.endedAt?.timeIntervalSince1970, e.host,
+                        e.pid.map { Int64($0) }, e.attempt, e.exitCode.map { Int64($0) }, e.signal.map { Int64($0) },
+                        e.message, Self.borrowed(stdout), Self.borrowed(stderr), e.stdoutBytes, e.stderrBytes,
+                    ])
+                }
+            }
         }
         // The row of a scheduled instant and "this instant was dealt with" in one transaction (JobStore.save).
         let instants = executions.lastScheduledInstants
         guard !instants.isEmpty else { return }
         let advance = try db.cachedStatement(sql: advanceLastScheduledSQL)
         for (id, date) in instants { try advance.execute(arguments: [id, date.timeIntervalSince1970]) }
+    }
+
+    /// `Data` over bytes it does not own, valid only inside the `withUnsafeBytes` that lent them.
+    private static func borrowed(_ bytes: UnsafeRawBufferPointer) -> Data {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return Data() }
+        return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none)
     }
 
     private static let advanceLastScheduledSQL = """

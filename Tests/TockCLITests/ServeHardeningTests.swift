@@ -149,4 +149,20 @@ struct ServeHardeningTests {
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit() == 0)
     }
+
+    @Test func aRunThatEndsWhileTheDaemonIsStopped_keepsItsOwnDuration() async throws {
+        try serve.writeJobs("s.toml", "[job.short]\nschedule = \"@reboot\"\ncommand = \"sleep 1\"\n")
+        let daemon = try Daemon(directory: serve.directory)
+        _ = try await started(daemon)
+        try await eventually("running") { try await serve.executions("short").contains { $0.state == .running } }
+        daemon.signal(SIGSTOP)
+        try await Task.sleep(for: .seconds(4))
+        daemon.signal(SIGCONT)
+        try await eventually("recorded") { try await serve.executions("short").first?.state == .succeeded }
+        let run = try #require(try await serve.executions("short").first)
+        let duration = try #require(run.endedAt).timeIntervalSince(try #require(run.startedAt))
+        #expect(duration > 0.9 && duration < 2.5, "recorded \(duration) s for a sleep of 1 s")
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
+    }
 }

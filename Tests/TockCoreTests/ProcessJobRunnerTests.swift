@@ -230,15 +230,23 @@ struct ProcessJobRunnerTests {
         defer { unlink(counter) }
         let waits = Mutex<[Duration]>([])
         let attempts = Mutex<[Int]>([])
+        let texts = Mutex<[String]>([])
         let outcomes = await runner.runWithRetries(
             shell(
                 "n=$(cat '\(counter)' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '\(counter)'; echo attempt $n; [ $n -ge 3 ]"
             ),
             policy: RetryPolicy(retries: 5, delay: .milliseconds(10), maxDelay: .seconds(1)),
             sleep: { wait in waits.withLock { $0.append(wait) } },
-            onAttempt: { number, _ in attempts.withLock { $0.append(number) } })
+            onAttempt: { number, outcome in
+                attempts.withLock { $0.append(number) }
+                texts.withLock { $0.append(outcome.stdout.text) }
+            })
         #expect(outcomes.map(\.state) == [.failed, .failed, .succeeded])
-        #expect(outcomes.map(\.stdout.text) == ["attempt 1\n", "attempt 2\n", "attempt 3\n"])
+        // Each attempt's output goes to `onAttempt`; the list returned keeps only its counts.
+        #expect(texts.withLock { $0 } == ["attempt 1\n", "attempt 2\n", "attempt 3\n"])
+        #expect(outcomes.map(\.stdout.text) == ["", "", ""])
+        #expect(
+            outcomes.map(\.stdout.totalBytes) == [10, 10, 10] && outcomes.allSatisfy { $0.stdout.droppedBytes == 0 })
         #expect(attempts.withLock { $0 } == [1, 2, 3])
         #expect(waits.withLock { $0 } == [.milliseconds(10), .milliseconds(20)])
     }

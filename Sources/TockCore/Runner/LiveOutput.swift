@@ -110,6 +110,18 @@ public final class LiveOutputHub: Sendable {
         for subscriber in subscribers { subscriber.end(ending) }
     }
 
+    /// Drops the finished entries of these executions (the store has their records now).
+    public func forget(_ executionIDs: some Sequence<String>) {
+        state.withLock { state in
+            var dropped = false
+            for id in executionIDs where state.entries[id]?.final != nil {
+                state.entries[id] = nil
+                dropped = true
+            }
+            if dropped { state.finishedOrder.removeAll { state.entries[$0.id] == nil } }
+        }
+    }
+
     /// Whether the execution is running here (its output is live).
     public func isLive(_ executionID: String) -> Bool {
         state.withLock { $0.entries[executionID].map { $0.final == nil } ?? false }

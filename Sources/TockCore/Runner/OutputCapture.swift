@@ -18,8 +18,19 @@ public struct OutputCapture: Sendable {
     private var headLimit: Int { limit - limit / 2 }
     private var tailLimit: Int { limit / 2 }
 
+    /// Bytes kept once but let go of with ``discardKept()``.
+    private var discarded = 0
+
     /// Bytes written but not kept.
-    public var droppedBytes: Int { totalBytes - head.count - ring.count }
+    public var droppedBytes: Int { totalBytes - head.count - ring.count - discarded }
+
+    /// Frees what is kept (once it has been copied into the execution's record), keeping the counts.
+    public mutating func discardKept() {
+        discarded += head.count + ring.count
+        head = []
+        ring = []
+        ringStart = 0
+    }
 
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         totalBytes += bytes.count
@@ -58,11 +69,13 @@ public struct OutputCapture: Sendable {
 
     /// Everything kept, with the marker where bytes were dropped.
     public var bytes: [UInt8] {
-        var out = head
         let dropped = droppedBytes
-        if dropped > 0 {
-            out.append(contentsOf: Array("\n[tock: \(dropped) bytes dropped]\n".utf8))
-        }
+        let marker = dropped > 0 ? Array("\n[tock: \(dropped) bytes dropped]\n".utf8) : []
+        // One allocation of the final size: with a large max_output, every extra copy is the size of the cap.
+        var out: [UInt8] = []
+        out.reserveCapacity(head.count + marker.count + ring.count)
+        out.append(contentsOf: head)
+        out.append(contentsOf: marker)
         out.append(contentsOf: ring[ringStart...])
         out.append(contentsOf: ring[..<ringStart])
         return out

@@ -185,11 +185,19 @@ public final class ProcessMonitor: @unchecked Sendable {
     }
 
     private func collectExit(_ watch: Watch) {
+        // Read before reaping: a zombie still tells when it last ran.
+        let exitedAgo = ProcessTable.secondsSinceLastRan(watch.registration.pid)
         var status: Int32 = 0
         var result: pid_t
         repeat { result = waitpid(watch.registration.pid, &status, 0) } while result < 0 && errno == EINTR
         watch.waitStatus = status
-        watch.endedAt = Date()
+        // Normally the exit is seen within milliseconds. When it was seen late — the daemon was stopped
+        // (SIGSTOP, a frozen cgroup, a suspended VM) — the run ended when it ended, not when the daemon woke.
+        if let exitedAgo, exitedAgo > 0.5 {
+            watch.endedAt = Date().addingTimeInterval(-exitedAgo)
+        } else {
+            watch.endedAt = Date()
+        }
         pending.insert(watch.registration.id)
         watch.drainDeadline = clock.now.advanced(by: Self.drainAfterExit)
         epoll_ctl(epollFD, EPOLL_CTL_DEL, watch.pidFD, nil)

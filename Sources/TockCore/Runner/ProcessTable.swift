@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The system's processes as /proc shows them: the one place that reads `/proc/PID/stat`.
 public enum ProcessTable {
     /// One process: its state letter (`R`, `S`, `Z`, …), parent and process group.
@@ -40,6 +44,30 @@ public enum ProcessTable {
             }
         }
         return found
+    }
+
+    /// How long ago the process (a zombie, typically) last ran, from the scheduler's clock in /proc/PID/sched
+    /// compared with the calling thread's own (which is running now). `nil` where the kernel does not show it
+    /// (no CONFIG_SCHED_DEBUG).
+    public static func secondsSinceLastRan(_ pid: Int32) -> Double? {
+        guard let then = lastRan("/proc/\(pid)/sched"), let now = lastRan("/proc/thread-self/sched") else { return nil }
+        return max(0, now - then)
+    }
+
+    /// `se.exec_start` of a sched file, in seconds.
+    private static func lastRan(_ path: String) -> Double? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { return nil }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("se.exec_start") }),
+            let colon = line.firstIndex(of: ":"),
+            let milliseconds = Double(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        else { return nil }
+        return milliseconds / 1000
     }
 
     /// Every process.

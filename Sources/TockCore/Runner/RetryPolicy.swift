@@ -35,7 +35,8 @@ extension JobRunner {
     /// - Parameters:
     ///   - sleep: how to wait between attempts (tests pass a fake; cancellation ends the chain).
     ///   - onAttempt: called after each attempt with its number (1-based) and outcome, e.g. to record it.
-    /// - Returns: every attempt's outcome, in order.
+    /// - Returns: every attempt's outcome, in order, with the byte counts of its output but not the output itself
+    ///   (which `onAttempt` receives).
     public func runWithRetries(
         _ request: AttemptRequest, policy: RetryPolicy, control: RunControl = RunControl(),
         output: @escaping @Sendable (OutputChunk) -> Void = { _ in },
@@ -45,9 +46,12 @@ extension JobRunner {
         var outcomes: [AttemptOutcome] = []
         var attempt = 1
         while true {
-            let outcome = await run(request, control: control, output: output)
-            outcomes.append(outcome)
+            var outcome = await run(request, control: control, output: output)
             await onAttempt(attempt, outcome)
+            // The output has been handed over; the list keeps counts, not a second copy of up to max_output.
+            outcome.stdout.discardKept()
+            outcome.stderr.discardKept()
+            outcomes.append(outcome)
             guard policy.shouldRetry(after: outcome, attempt: attempt), !control.isStopped else { break }
             attempt += 1
             do { try await sleep(policy.delay(beforeAttempt: attempt)) } catch { break }

@@ -158,6 +158,8 @@ extension Scheduler {
         do {
             try await store.save(records)
             writeSucceeded()
+            // The store answers for these now: the live hub lets go of their final records (and output).
+            liveOutput.forget(records.lazy.filter(\.state.isFinal).map(\.id))
         } catch {
             // Put them back, unless a newer update of the same run was marked meanwhile.
             unsavedExecutions.withLock { pending in
