@@ -61,6 +61,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return error.response()
+        } catch let error as JobCatalog.Failure {
+            return APIError(error).response()
         } catch let error as StoreError {
             // Not the request's fault and not for good: 503, so clients retry (nothing was half-written).
             return APIError(.serviceUnavailable, "\(error); try again later").response()
@@ -69,13 +71,42 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             switch error.status {
             case .notFound: message = "no such path: \(path)"
             case .methodNotAllowed: message = "\(request.method) is not allowed on \(path)"
-            case .contentTooLarge: message = "the body is larger than the limit of \(APIHandlers.maxBodyBytes) bytes"
+            case .contentTooLarge: message = "the body is larger than the limit of \(RequestParsing.maxBodyBytes) bytes"
             default: message = error.status.reasonPhrase
             }
             return APIError(error.status, message).response()
         } catch {
             context.logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"])
             return APIError(.internalServerError, "internal error: \(error)").response()
+        }
+    }
+}
+
+extension APIError {
+    /// The one mapping of a refused action to HTTP.
+    init(_ failure: JobCatalog.Failure) {
+        switch failure {
+        case .unknownJob, .unknownExecution:
+            self.init(.notFound, failure.description)
+        case .invalid(let problems):
+            let first = problems.first ?? APIJobDefinition.Problem(field: nil, "invalid job")
+            let all: JSONValue = .array(
+                problems.map {
+                    .object([("field", $0.field.map { .string($0) } ?? .null), ("message", .string($0.message))])
+                })
+            self.init(.badRequest, first.description, field: first.field, extra: [("errors", all)])
+        case .idTaken:
+            self.init(.conflict, failure.description, field: "job_id")
+        case .fileManaged:
+            self.init(.conflict, failure.description, extra: [("source", "file")])
+        case .alreadyRunning(_, let running):
+            self.init(
+                .conflict, failure.description + "; add ?force=true to run it anyway",
+                extra: [("execution_id", .string(running))])
+        case .notRunning(_, let state):
+            self.init(.conflict, failure.description, extra: [("state", .string(state.rawValue))])
+        case .shuttingDown:
+            self.init(.serviceUnavailable, failure.description)
         }
     }
 }

@@ -14,15 +14,7 @@ enum Render {
         Timestamp.string(for: date, in: .utc, microseconds: true)
     }
 
-    static func duration(_ value: Duration?) -> JSONValue {
-        value.map { .string(DurationFormatter.string($0)) } ?? .null
-    }
-
     static func strings(_ values: [String]) -> JSONValue { .array(values.map { .string($0) }) }
-
-    static func table(_ values: [String: String]) -> JSONValue {
-        .object(values.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
-    }
 
     static func pubArgs(_ job: Job) -> [String] {
         switch job.action {
@@ -52,9 +44,14 @@ enum Render {
     ) -> JSONValue {
         let job = status.job
         let fields = cronFields(job)
+        // The canonical definition (name, schedule, timezone, then the rest), with ndscheduler's keys and the
+        // job's state around it.
+        var definition = job.definition(defaultTimeZone: defaultTimeZone)[...]
+        let name = definition.removeFirst()
+        let schedule = definition.removeFirst()
         var pairs: [(String, JSONValue)] = [
             ("job_id", .string(job.id)),
-            ("name", .string(job.name)),
+            name,
             ("next_run_time", status.nextFireTime.map { .string(timeString($0)) } ?? .string("")),
             ("job_class_string", .string(jobClass(job))),
             ("pub_args", strings(pubArgs(job))),
@@ -64,43 +61,10 @@ enum Render {
             ("day_of_week", .string(fields["day_of_week"] ?? "")),
             ("hour", .string(fields["hour"] ?? "")),
             ("minute", .string(fields["minute"] ?? "")),
-            ("schedule", .string(job.schedule)),
+            schedule,
             ("schedule_description", .string(scheduleDescription(job))),
-            ("timezone", .string(job.timezone ?? defaultTimeZone)),
         ]
-        switch job.action {
-        case .command(let command, let shell):
-            pairs.append(("command", .string(command)))
-            pairs.append(("shell", .string(shell)))
-        case .exec(let argv):
-            pairs.append(("exec", strings(argv)))
-        case .custom(let kind, let arguments):
-            pairs.append(("kind", .string(kind)))
-            pairs.append(("args", table(arguments)))
-        }
-        pairs += [
-            ("description", .string(job.description)),
-            ("working_dir", job.workingDirectory.map { .string($0) } ?? .null),
-            ("env", table(job.environment)),
-            ("inherit_env", .bool(job.inheritEnvironment)),
-            ("user", job.user.map { .string($0) } ?? .null),
-            ("stdin", job.stdin.map { .string($0) } ?? .null),
-            ("timeout", duration(job.timeout)),
-            ("kill_grace", duration(job.killGrace)),
-            ("retries", .int(job.retry.retries)),
-            ("retry_delay", duration(job.retry.delay)),
-            ("retry_max_delay", duration(job.retry.maxDelay)),
-            ("overlap", .string(job.overlap.rawValue)),
-            ("catchup", .string(job.catchup.rawValue)),
-            ("catchup_window", duration(job.catchupWindow)),
-            ("jitter", duration(job.jitter)),
-            ("max_output", .int(job.maxOutput)),
-            ("enabled", .bool(job.enabled)),
-            ("tags", strings(job.tags)),
-            ("mail_to", job.mailTo.map { .string($0) } ?? .null),
-            ("on_failure", notification(job.onFailure)),
-            ("on_success", notification(job.onSuccess)),
-        ]
+        pairs += definition
         switch job.source {
         case .api:
             pairs.append(("source", "api"))
@@ -114,28 +78,6 @@ enum Render {
         pairs.append(("last_execution", recent.first.map(executionSummary) ?? .null))
         // Oldest first, for a strip of results.
         pairs.append(("recent_results", .array(recent.reversed().map { .string($0.state.rawValue) })))
-        return .object(pairs)
-    }
-
-    /// Keys of ``job(_:recent:defaultTimeZone:)`` that are not the job's definition: its state, and ndscheduler's
-    /// spellings of keys already there.
-    static let derivedKeys: Set<String> = [
-        "job_id", "next_run_time", "job_class_string", "pub_args", "month", "day", "week", "day_of_week", "hour",
-        "minute", "schedule_description", "source", "file", "line", "paused", "running", "last_execution",
-        "recent_results",
-    ]
-
-    /// A job's definition as Tock's keys with every default written out: what a modification is compared on.
-    static func definition(_ job: Job, defaultTimeZone: String) -> [(String, JSONValue)] {
-        let rendered = Render.job(Scheduler.JobStatus(job: job), recent: [], defaultTimeZone: defaultTimeZone)
-        return (rendered.objectPairs ?? []).filter { !derivedKeys.contains($0.0) }
-    }
-
-    static func notification(_ value: TockCore.Notification?) -> JSONValue {
-        guard let value else { return .null }
-        var pairs: [(String, JSONValue)] = []
-        if let webhook = value.webhook { pairs.append(("webhook", .string(webhook))) }
-        if let command = value.command { pairs.append(("command", .string(command))) }
         return .object(pairs)
     }
 

@@ -227,7 +227,7 @@ struct SchedulerTests {
             h.clock.set(h.at("2026-01-01T00:04:00Z"))
             try await eventually("runs again") { h.runner.calls.count == 1 }
             #expect(try await h.store.state(ofJob: "j").paused == false)
-            #expect(try await h.store.auditLog(limit: 10).map(\.event) == [.resumed, .paused])
+            #expect(try await h.store.auditLog(limit: 10).isEmpty, "the audit log is JobCatalog's")
         }
     }
 
@@ -246,9 +246,9 @@ struct SchedulerTests {
             await #expect(throws: Scheduler.ControlError.unknownJob("nope")) {
                 _ = try await h.scheduler.runNow(jobID: "nope")
             }
-            #expect(await h.scheduler.stop(executionID: forced))
+            #expect(await h.scheduler.stop(executionID: forced) == .stopped(jobID: "j"))
             try await eventually("stopped") { try await h.store.execution(id: forced)?.state == .stopped }
-            #expect(try await h.store.auditLog(limit: 10).map(\.event) == [.stopped, .customRun, .customRun])
+            #expect(try await h.store.auditLog(limit: 10).isEmpty, "the audit log is JobCatalog's")
         }
     }
 

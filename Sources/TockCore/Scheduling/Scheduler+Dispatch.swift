@@ -181,15 +181,6 @@ extension Scheduler {
         }
     }
 
-    /// Appends an audit entry (a failure is logged: the action itself has happened).
-    func audit(_ entry: AuditEntry) async {
-        do { try await store.append(entry) } catch {
-            logger.error(
-                "could not write an audit entry",
-                metadata: ["job.id": "\(entry.jobID)", "event": "\(entry.event.rawValue)", "error": "\(error)"])
-        }
-    }
-
     func writeFailed(_ message: Logger.Message, count: Int, _ error: any Error) {
         let now = clock.now
         if writeRetry.failures == 0 {

@@ -118,11 +118,13 @@ public actor Scheduler: Service {
         }
     }
 
-    /// Starts a run of a job now and returns its execution id at once.
+    /// Starts a run of a job now and returns its execution id at once (its `scheduled` row is written first, so
+    /// the id can be read at once).
     ///
     /// The job's overlap policy applies: with `skip` (the default) a run while another is running is refused with
-    /// ``ControlError/alreadyRunning(jobID:executionID:)`` unless `force` is set.
-    public func runNow(jobID: String, force: Bool = false, user: String = "anonymous") async throws -> String {
+    /// ``ControlError/alreadyRunning(jobID:executionID:)`` unless `force` is set. Audit entries are
+    /// ``JobCatalog``'s business.
+    public func runNow(jobID: String, force: Bool = false) async throws -> String {
         guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
         guard !shuttingDown.withLock({ $0 }) else { throw ControlError.shuttingDown }
         if !force, job.overlap == .skip, let current = runningIDs(of: jobID).sorted().first {
@@ -132,61 +134,55 @@ public actor Scheduler: Service {
             jobID: jobID, state: .scheduled, trigger: .manual, scheduledAt: clock.now, host: configuration.host)
         // Written before answering, so that the id returned can be read at once.
         try await store.save(record)
-        await audit(
-            AuditEntry(
-                jobID: jobID, jobName: job.name, event: .customRun, user: user, createdAt: clock.now,
-                description: record.id))
         await dispatch(Pending(job: job, record: record, control: RunControl()), overlapApplies: !force)
         wake()
         return record.id
     }
 
     /// Pauses a job: its instants pass without running until it is resumed.
-    public func pause(jobID: String, user: String = "anonymous") async throws {
-        guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
+    public func pause(jobID: String) async throws {
+        guard jobs[jobID] != nil else { throw ControlError.unknownJob(jobID) }
         // Stored first: a pause the store could not keep would be lost at the next start.
         try await store.setPaused(true, jobID: jobID)
         paused.insert(jobID)
         touch(jobID)
-        await audit(
-            AuditEntry(jobID: jobID, jobName: job.name, event: .paused, user: user, createdAt: clock.now))
     }
 
     /// Resumes a paused job from its next instant after now.
-    public func resume(jobID: String, user: String = "anonymous") async throws {
-        guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
+    public func resume(jobID: String) async throws {
+        guard jobs[jobID] != nil else { throw ControlError.unknownJob(jobID) }
         try await store.setPaused(false, jobID: jobID)
         paused.remove(jobID)
         touch(jobID)
-        await audit(
-            AuditEntry(jobID: jobID, jobName: job.name, event: .resumed, user: user, createdAt: clock.now))
         reschedule(jobID, after: max(clock.now, lastScheduled[jobID] ?? .distantPast))
         wake()
     }
 
-    /// Stops a running execution (SIGTERM to its process group, SIGKILL after the grace). Returns false when it
-    /// is not running here.
+    /// What ``stop(executionID:)`` did.
+    public enum StopResult: Sendable, Equatable {
+        /// The run was running: SIGTERM to its process group, SIGKILL after its grace.
+        case stopped(jobID: String)
+        /// The run was still waiting (jitter, queue, a free slot): recorded as stopped before it started.
+        case cancelledBeforeStart(jobID: String)
+        /// No such run is running or waiting here.
+        case notHere
+    }
+
+    /// Stops a running execution, or cancels one waiting to start.
     @discardableResult
-    public func stop(executionID: String, user: String = "anonymous") async -> Bool {
+    public func stop(executionID: String) async -> StopResult {
         if let run = running[executionID] {
             run.control.stop()
-            if let job = jobs[run.jobID] {
-                await audit(
-                    AuditEntry(
-                        jobID: job.id, jobName: job.name, event: .stopped, user: user, createdAt: clock.now,
-                        description: "execution \(executionID)"))
-            }
-            return true
+            return .stopped(jobID: run.jobID)
         }
-        // A run not yet started (jitter, queue, slot) is cancelled: recorded as stopped.
         for var pending in removePending(executionID) {
             pending.record.state = .stopped
             pending.record.endedAt = clock.now
             pending.record.message = "stopped before it started"
             await persist(pending.record)
-            return true
+            return .cancelledBeforeStart(jobID: pending.job.id)
         }
-        return false
+        return .notHere
     }
 
     /// Replaces the jobs that came from files (a jobs.d reload): new and changed jobs are (re)scheduled from now,

@@ -1,0 +1,192 @@
+import CronKit
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TockCore
+
+/// `/api/v1/executions`: run now, list, read, stop, and output (whole, or live as server-sent events).
+struct ExecutionsController<Context: RequestContext>: Sendable {
+    let api: TockAPI
+
+    var scheduler: Scheduler { api.scheduler }
+    var store: any JobStore { api.store }
+
+    func addRoutes(to routes: inout RouteTable<Context>) {
+        // One template for both meanings (run a job now; read or stop an execution), as ndscheduler has it.
+        routes.on(.post, "/api/v1/executions/{id}") { request, context in
+            try await runNow(request, context, try context.parameters.require("id"))
+        }
+        routes.on(.get, "/api/v1/executions") { request, _ in try await listExecutions(request) }
+        routes.on(.get, "/api/v1/executions/{id}") { _, context in
+            try await getExecution(try context.parameters.require("id"))
+        }
+        routes.on(.delete, "/api/v1/executions/{id}") { _, context in
+            try await stopExecution(context, try context.parameters.require("id"))
+        }
+        routes.on(.get, "/api/v1/executions/{id}/output") { request, context in
+            try await output(request, try context.parameters.require("id"))
+        }
+    }
+
+    func runNow(_ request: Request, _ context: Context, _ jobID: String) async throws -> Response {
+        let force =
+            request.uri.queryParameters.get("force").map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
+        let id = try await api.catalog.runNow(jobID: jobID, force: force, user: api.user(context))
+        return JSONResponse.make(.object([("execution_id", .string(id)), ("job_id", .string(jobID))]))
+    }
+
+    func listExecutions(_ request: Request) async throws -> Response {
+        let params = request.uri.queryParameters
+        var query = ExecutionQuery()
+        query.jobID = params.get("job_id").flatMap { $0.isEmpty ? nil : $0 }
+        // `+` is a space in a query (`state=scheduled+error`, as HTML forms and many clients write it).
+        if let text = params.get("state")?.replacingOccurrences(of: "+", with: " "), !text.isEmpty {
+            guard let state = ExecutionState(rawValue: text) else {
+                throw APIError(
+                    .badRequest,
+                    "'\(text)' is not a state (\(ExecutionState.allCases.map(\.rawValue).joined(separator: ", ")))",
+                    field: "state")
+            }
+            query.state = state
+        }
+        if let text = params.get("cursor"), !text.isEmpty {
+            guard let cursor = ExecutionCursor(text) else {
+                throw APIError(.badRequest, "'\(text)' is not a cursor from a previous page", field: "cursor")
+            }
+            query.after = cursor
+        }
+        query.limit = try RequestParsing.int(params.get("limit"), name: "limit", range: 1...1000) ?? 100
+        let (from, to) = try RequestParsing.timeRange(
+            params, now: api.now(), defaultWindow: query.jobID == nil && query.state == nil && query.after == nil)
+        query.from = from
+        query.to = to
+        let executions = try await store.executions(matching: query)
+        let jobs = await scheduler.jobs(withIDs: Set(executions.map(\.jobID)))
+        var jobObjects: [String: JSONValue] = [:]
+        for (id, job) in jobs { jobObjects[id] = Render.executionJob(job) }
+        let next: JSONValue =
+            executions.count == query.limit
+            ? executions.last.map { .string(ExecutionCursor(after: $0).description) } ?? .null : .null
+        return JSONResponse.make(
+            .object([
+                (
+                    "executions",
+                    .array(
+                        executions.map {
+                            Render.execution($0, jobName: jobs[$0.jobID]?.name, jobObject: jobObjects[$0.jobID])
+                        })
+                ),
+                ("next_cursor", next),
+            ]))
+    }
+
+    func getExecution(_ id: String) async throws -> Response {
+        guard var record = try await store.execution(id: id) else {
+            throw APIError(.notFound, "Execution not found: \(id)")
+        }
+        // Just ended: the store has the final record one loop turn after the live tail's `end`.
+        if !record.state.isFinal, let final = api.scheduler.liveOutput.snapshot(id)?.final { record = final }
+        let job = await scheduler.jobs(withIDs: [record.jobID])[record.jobID]
+        return JSONResponse.make(Render.execution(record, job: job))
+    }
+
+    func stopExecution(_ context: Context, _ id: String) async throws -> Response {
+        try await api.catalog.stop(executionID: id, user: api.user(context))
+        return JSONResponse.make(.object([("execution_id", .string(id)), ("stopping", true)]))
+    }
+
+    func output(_ request: Request, _ id: String) async throws -> Response {
+        let streamName = request.uri.queryParameters.get("stream")
+        var only: OutputChunk.Stream?
+        if let streamName, !streamName.isEmpty {
+            guard let stream = OutputChunk.Stream(rawValue: streamName) else {
+                throw APIError(.badRequest, "'\(streamName)' is not stdout or stderr", field: "stream")
+            }
+            only = stream
+        }
+        let wantsEvents = request.headers[.accept]?.contains("text/event-stream") ?? false
+        if wantsEvents { return try await eventStream(id, only: only) }
+        let stream = only ?? .stdout
+        var bytes: [UInt8]
+        var state: String
+        if let live = api.scheduler.liveOutput.snapshot(id) {
+            // Running, or just ended: the live entry has it before the store does (one loop turn later).
+            bytes = stream == .stdout ? live.stdout : live.stderr
+            state = live.final?.state.rawValue ?? ExecutionState.running.rawValue
+        } else if let record = try await store.execution(id: id) {
+            bytes = stream == .stdout ? record.stdout : record.stderr
+            state = record.state.rawValue
+        } else {
+            throw APIError(.notFound, "Execution not found: \(id)")
+        }
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/plain; charset=utf-8", HTTPField.Name("X-Tock-Execution-State")!: state,
+            ],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// Server-sent events: `output` events (`{"stream": …, "text": …}`), then one `end` event with the execution.
+    func eventStream(_ id: String, only: OutputChunk.Stream?) async throws -> Response {
+        let hub = api.scheduler.liveOutput
+        let events: LiveFollower
+        if let live = try await Self.subscribeWhenStarted(id, hub: hub, store: store) {
+            events = live
+        } else if let record = try await store.execution(id: id) {
+            events = LiveFollower.replay(of: record)
+        } else {
+            throw APIError(.notFound, "Execution not found: \(id)")
+        }
+        let store = self.store
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                // However the client goes (or stops reading), the follower and what it buffered go with it.
+                defer { events.close() }
+                try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+                var ended = false
+                for await event in events {
+                    switch event {
+                    case .output(let chunk):
+                        guard only == nil || only == chunk.stream else { continue }
+                        let data: JSONValue = .object([
+                            ("stream", .string(chunk.stream.rawValue)),
+                            ("text", .string(String(decoding: chunk.bytes, as: UTF8.self))),
+                        ])
+                        try await writer.write(ByteBuffer(string: "event: output\ndata: \(data.jsonString)\n\n"))
+                    case .dropped(let stream, let bytes):
+                        // The client read too slowly: the oldest output was not kept for it.
+                        guard only == nil || only == stream else { continue }
+                        let data: JSONValue = .object([("stream", .string(stream.rawValue)), ("bytes", .int(bytes))])
+                        try await writer.write(ByteBuffer(string: "event: dropped\ndata: \(data.jsonString)\n\n"))
+                    case .end(let record):
+                        // The store may lag the run's end by one loop turn; the record here is the final one.
+                        let data = Render.execution(record, job: nil)
+                        try await writer.write(ByteBuffer(string: "event: end\ndata: \(data.jsonString)\n\n"))
+                        ended = true
+                    }
+                }
+                if !ended, let record = try? await store.execution(id: id) {
+                    let data = Render.execution(record, job: nil)
+                    try await writer.write(ByteBuffer(string: "event: end\ndata: \(data.jsonString)\n\n"))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// The live events of an execution, waiting while it is `scheduled` (a run now a moment before it starts,
+    /// a jitter delay, a queue, a free slot); `nil` once it is not running here (ended, or unknown).
+    static func subscribeWhenStarted(_ id: String, hub: LiveOutputHub, store: any JobStore) async throws
+        -> LiveFollower?
+    {
+        while true {
+            if let live = hub.subscribe(id) { return live }
+            guard let record = try await store.execution(id: id), record.state == .scheduled else {
+                return hub.subscribe(id)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}

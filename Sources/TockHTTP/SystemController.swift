@@ -1,0 +1,60 @@
+import CronKit
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TockCore
+
+/// Health, metrics, the OpenAPI document and the schedule preview.
+struct SystemController<Context: RequestContext>: Sendable {
+    let api: TockAPI
+
+    var scheduler: Scheduler { api.scheduler }
+
+    func addRoutes(to routes: inout RouteTable<Context>) {
+        routes.on(.get, "/healthz") { _, _ in await health() }
+        routes.on(.get, "/metrics") { _, _ in metrics() }
+        routes.on(.get, "/api/v1/openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        routes.on(.get, "/api/v1/schedule/preview") { request, _ in try preview(request) }
+    }
+
+    func health() async -> Response {
+        let count = await scheduler.jobCount
+        let running = await scheduler.runningExecutionIDs().count
+        return JSONResponse.make(.object([("status", "ok"), ("jobs", .int(count)), ("running", .int(running))]))
+    }
+
+    func metrics() -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: api.metricsText())))
+    }
+
+    func preview(_ request: Request) throws -> Response {
+        let params = request.uri.queryParameters
+        guard let text = params.get("expr"), !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw APIError(.badRequest, "give the schedule as ?expr=", field: "expr")
+        }
+        let zoneName = params.get("tz").flatMap { $0.isEmpty ? nil : $0 } ?? api.defaultTimeZone
+        guard let rules = ZoneRules.rules(forIdentifier: zoneName) else {
+            throw APIError(.badRequest, "unknown time zone '\(zoneName)' (use an IANA name)", field: "tz")
+        }
+        let count = try RequestParsing.int(params.get("count"), name: "count", range: 1...100) ?? 5
+        let expression: ScheduleExpression
+        do {
+            expression = try ScheduleExpression(parsing: text)
+        } catch {
+            throw APIError(.badRequest, error.description, field: "expr", extra: [("valid", false)])
+        }
+        let times = expression.schedule(in: rules.timeZone)?.nextFireDates(after: api.now(), count: count) ?? []
+        return JSONResponse.make(
+            .object([
+                ("expr", .string(text)), ("valid", true), ("description", .string(expression.englishDescription)),
+                ("timezone", .string(zoneName)),
+                ("next_run_times", Render.strings(times.map { Timestamp.string(for: $0, in: rules) })),
+            ]))
+    }
+}
