@@ -66,18 +66,9 @@ public enum TockApplication {
                 allowedHosts: configuration.allowedHosts, publicURL: configuration.publicURL.flatMap(URL.init(string:)),
                 listenHost: host),
             metricsText: { registry.emitToString() })
-        let router = Router()
-        api.addRoutes(to: router)
-        // The UI's files answer what no route does (FileMiddleware acts only on a 404), so the API pays nothing.
         let webDirectory = configuration.resolvedWebDirectory
-        if let webDirectory {
-            router.add(
-                middleware: FileMiddleware(
-                    webDirectory, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true,
-                    logger: logger))
-        } else {
-            logger.warning("no web UI directory (./web); serving the API only")
-        }
+        if webDirectory == nil { logger.warning("no web UI directory (./web); serving the API only") }
+        let (router, _) = api.buildRouter(webDirectory: webDirectory, logger: logger)
         let server = Application(
             router: router, server: HTTPServerSettings.http1(),
             configuration: .init(
@@ -93,17 +84,22 @@ public enum TockApplication {
                     ])
             },
             logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                // Shut down in reverse order: the scheduler first (it lets running jobs finish within the grace),
-                // while the HTTP server still answers — run now gets its 503 "shutting down", live tails their end.
-                services: [
-                    .init(service: server),
-                    .init(service: watcher),
-                    .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(
+            // Shut down in reverse order: the scheduler first (it lets running jobs finish within the grace), while
+            // the HTTP server still answers — run now gets its 503 "shutting down", live tails their end.
+            services: [
+                .init(service: server),
+                .init(service: watcher),
+                .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        // A backstop: a client that stopped reading a live tail holds its response open, and the HTTP server's
+        // graceful shutdown waits for every response. Past the jobs' grace and 10 s more, the group is cancelled
+        // (connections closed), so SIGTERM always ends the daemon.
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace + .seconds(10)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         return Built(
             serviceGroup: group, scheduler: scheduler, store: store, api: api, jobFileErrors: directory.errors)
     }

@@ -84,6 +84,44 @@ public struct TockAPI: Sendable {
     }
 }
 
+extension TockAPI {
+    /// The router `tock serve` runs, and the API tests too: every route of the API, then the web UI's files from
+    /// `webDirectory` for what no route answers (Hummingbird's `FileMiddleware` acts only on a 404, so the API
+    /// pays nothing for it), with a Content-Security-Policy that lets the UI run scripts from itself only.
+    public func buildRouter(webDirectory: String?, logger: Logger) -> (
+        router: Router<BasicRequestContext>, routes: [Route]
+    ) {
+        let router = Router()
+        router.add(middleware: SecurityHeadersMiddleware<BasicRequestContext>())
+        let routes = addRoutes(to: router)
+        if let webDirectory {
+            router.add(
+                middleware: FileMiddleware(
+                    webDirectory, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true,
+                    logger: logger))
+        }
+        return (router, routes)
+    }
+}
+
+/// Headers on every response: the UI may run only its own scripts and styles (no inline code, no other origin:
+/// text that reaches the page cannot become code), may not be framed, and types are not sniffed.
+struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var contentSecurityPolicy: String {
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+            + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        var response = try await next(request, context)
+        response.headers[HTTPField.Name("Content-Security-Policy")!] = Self.contentSecurityPolicy
+        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        return response
+    }
+}
+
 /// Mounts routes written with OpenAPI's `{name}` placeholders and keeps the list of what was mounted.
 struct RouteTable<Context: RequestContext> {
     let router: Router<Context>

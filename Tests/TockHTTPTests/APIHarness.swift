@@ -45,8 +45,8 @@ final class APIHarness: Sendable {
                 metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry))),
             logger: logger)
         api = TockAPI(scheduler: scheduler, store: store, metricsText: { registry.emitToString() })
-        let router = Router()
-        routes = api.addRoutes(to: router)
+        let (router, routes) = api.buildRouter(webDirectory: nil, logger: logger)
+        self.routes = routes
         app = Application(router: router, logger: logger)
     }
 

@@ -126,4 +126,15 @@ struct RequestGuardTests {
             guardrail.check(method: .post, headers: [HTTPField.Name("Origin")!: "null"], authority: "127.0.0.1:8888")
                 == .crossOrigin("Origin: null"))
     }
+
+    @Test func everyResponse_carriesAContentSecurityPolicy() async throws {
+        try await h.test { client in
+            for path in ["/healthz", "/api/v1/jobs", "/no/such/page"] {
+                let response = try await client.get(path)
+                let policy = try #require(response.headers[HTTPField.Name("Content-Security-Policy")!], "\(path)")
+                #expect(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"), "\(policy)")
+                #expect(response.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+            }
+        }
+    }
 }

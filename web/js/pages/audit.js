@@ -31,7 +31,7 @@ export async function auditPage(view) {
         h('td', {}, h('a', { href: `#/jobs/${enc(entry.job_id)}` }, entry.job_name || entry.job_id)),
         h('td', {}, entry.event === 'custom_run' && entry.description
           ? h('a', { href: `#/executions/${enc(entry.description)}` }, entry.description)
-          : h('pre', { class: 'mono', style: 'margin:0;white-space:pre-wrap;overflow-wrap:anywhere' }, entry.description))))
+          : h('pre', { class: 'mono audit-description' }, entry.description))))
         : h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'Nothing in this range.'))))));
   }
 

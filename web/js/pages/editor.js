@@ -55,7 +55,7 @@ export async function editorPage(view, id) {
     inputs[key] = control(key, kind);
     errors[key] = h('span', { class: 'field-error', id: 'error-' + key, role: 'alert' });
     const labelled = kind === 'checkbox'
-      ? h('label', { style: 'display:flex;gap:.5rem;align-items:center' }, inputs[key], label, errors[key])
+      ? h('label', { class: 'inline-field' }, inputs[key], label, errors[key])
       : h('label', { for: 'field-' + key }, label, hint ? h('span', { class: 'hint' }, hint) : null, inputs[key], errors[key],
         key === 'schedule' ? schedulePreview : null);
     return labelled;
