@@ -318,7 +318,7 @@ struct SchedulerTests {
         try await eventually("started") { await h.scheduler.started }
         h.clock.set(h.at("2026-01-01T00:01:00Z"))
         try await eventually("running") { h.runner.calls.count == 1 }
-        h.scheduler.shuttingDown.withLock { $0 = true }
+        h.scheduler.signals.shuttingDown = true
         h.scheduler.wake()
         // Wait until the scheduler sleeps until the end of the grace, before moving the clock there.
         let graceEnd = h.at("2026-01-01T00:01:30Z")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The scheduler's jobs by id.
 ///
 /// Jobs are boxed: a dictionary's buckets then hold one reference each instead of a 536-byte `Job`. At 100,000
@@ -9,6 +11,10 @@ struct JobTable {
     }
 
     private var storage: [String: Box] = [:]
+    /// Paused jobs: their instants pass without running.
+    var paused: Set<String> = []
+    /// Per job, the last instant the scheduler dealt with (fired, skipped or missed).
+    var lastScheduled: [String: Date] = [:]
 
     subscript(id: String) -> Job? {
         get { storage[id]?.job }

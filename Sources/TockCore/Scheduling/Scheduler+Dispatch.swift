@@ -4,13 +4,12 @@ import Synchronization
 
 extension Scheduler {
     /// Applies the overlap policy, then jitter and the concurrency limit, to a run that is due.
-    func dispatch(_ pending: Pending, overlapApplies: Bool, overlap override: OverlapPolicy? = nil) async {
+    func dispatch(_ pending: PendingRun, overlapApplies: Bool, overlap override: OverlapPolicy? = nil) async {
         var pending = pending
         let job = pending.job
         let overlap = override ?? job.overlap
-        let current = runningIDs(of: job.id).compactMap { id in running[id].map { (id, $0) } }
-        let waiting = delayed.contains { $0.job.id == job.id } || waitingForSlot.contains { $0.job.id == job.id }
-        if overlapApplies && (!current.isEmpty || waiting) {
+        let current = runs.runningIDs(of: job.id).compactMap { id in runs.running[id].map { (id, $0) } }
+        if overlapApplies && (!current.isEmpty || runs.isWaiting(job.id)) {
             switch overlap {
             case .skip:
                 pending.record.state = .skipped
@@ -27,7 +26,7 @@ extension Scheduler {
             case .queue:
                 pending.record.message = "queued behind the running execution (overlap = \"queue\")"
                 await persist(pending.record)
-                queuedBehindJob[job.id, default: []].append(pending)
+                runs.queueBehindJob(pending)
                 return
             case .replace:
                 for (id, run) in current {
@@ -38,58 +37,35 @@ extension Scheduler {
             }
         }
         if job.jitter > .zero && pending.record.trigger == .schedule {
-            let seconds = job.jitter.timeInterval * min(1, max(0, jitterFraction()))
+            let seconds = job.jitter.timeInterval * min(1, max(0, configuration.jitterFraction()))
             pending.startAt = clock.now.addingTimeInterval(seconds)
             await persist(pending.record)
-            delayed.append(pending)
+            runs.delay(pending)
             return
         }
         await admit(pending)
     }
 
     /// Starts the run if a slot is free, else lets it wait (recorded as `scheduled`).
-    func admit(_ pending: Pending) async {
-        if running.count + startable.count >= configuration.maxConcurrentRuns {
+    func admit(_ pending: PendingRun) async {
+        guard runs.hasFreeSlot else {
             var waiting = pending
             waiting.record.message =
                 "waiting for a free slot (max_concurrent_runs = \(configuration.maxConcurrentRuns))"
             await persist(waiting.record)
-            waitingForSlot.append(waiting)
+            runs.waitForSlot(waiting)
             return
         }
-        running[pending.record.id] = Running(jobID: pending.job.id, control: pending.control)
-        runningByJob[pending.job.id, default: []].insert(pending.record.id)
-        startable.append(pending)
+        runs.start(pending)
         touch(pending.job.id)
     }
 
     func startDelayedRuns() async {
-        let now = clock.now
-        let due = delayed.filter { ($0.startAt ?? now) <= now }
-        guard !due.isEmpty else { return }
-        delayed.removeAll { ($0.startAt ?? now) <= now }
-        for pending in due { await admit(pending) }
-    }
-
-    func takeStartable() -> [Pending] {
-        defer { startable = [] }
-        return startable
-    }
-
-    func removePending(_ executionID: String) -> [Pending] {
-        var found: [Pending] = []
-        func take(_ list: inout [Pending]) {
-            found += list.filter { $0.record.id == executionID }
-            list.removeAll { $0.record.id == executionID }
-        }
-        take(&delayed)
-        take(&waitingForSlot)
-        for key in queuedBehindJob.keys { take(&queuedBehindJob[key, default: []]) }
-        return found
+        for pending in runs.takeDelayed(dueAt: clock.now) { await admit(pending) }
     }
 
     /// Runs one execution to its end (all attempts) and records it. Runs in the loop's task group.
-    func execute(_ pending: Pending) async {
+    func execute(_ pending: PendingRun) async {
         var record = pending.record
         let job = pending.job
         var metadata: Logger.Metadata = [
@@ -98,7 +74,7 @@ extension Scheduler {
         logger.info("run started", metadata: metadata)
 
         let request = job.attemptRequest(
-            executionID: record.id, scheduledTime: record.scheduledAt, daemonEnvironment: daemonEnvironment)
+            executionID: record.id, scheduledTime: record.scheduledAt, daemonEnvironment: configuration.environment)
         let clock = self.clock
         let box = RecordBox(record)
         let control = pending.control
@@ -141,17 +117,14 @@ extension Scheduler {
     /// Marks a run's record for the loop's next write (and wakes the loop). The write reads the box then, so it
     /// always stores the latest state, whatever order the updates came in.
     nonisolated func markUnsaved(_ box: RecordBox) {
-        unsavedExecutions.withLock { $0[box.id] = box }
+        writes.mark(box)
         wake()
     }
 
     /// Writes the marked execution records in one transaction. When the store cannot write (a full disk), they
     /// stay marked and the loop tries again, backing off up to 30 s, until it can.
     func flushExecutions() async {
-        let boxes = unsavedExecutions.withLock { pending in
-            defer { pending = [:] }
-            return pending
-        }
+        let boxes = writes.takeRecords()
         guard !boxes.isEmpty else { return }
         let records = boxes.values.map(\.value)
         defer { for record in records { touch(record.jobID) } }
@@ -162,9 +135,7 @@ extension Scheduler {
             liveOutput.forget(records.lazy.filter(\.state.isFinal).map(\.id))
         } catch {
             // Put them back, unless a newer update of the same run was marked meanwhile.
-            unsavedExecutions.withLock { pending in
-                for (id, box) in boxes where pending[id] == nil { pending[id] = box }
-            }
+            writes.restore(boxes)
             writeFailed("could not record executions", count: records.count, error)
         }
     }
@@ -174,48 +145,37 @@ extension Scheduler {
         do {
             try await store.save(record)
         } catch {
-            unsavedExecutions.withLock { pending in
-                if pending[record.id] == nil { pending[record.id] = RecordBox(record) }
-            }
+            writes.markIfAbsent(record)
             writeFailed("could not record an execution", count: 1, error)
         }
     }
 
     func writeFailed(_ message: Logger.Message, count: Int, _ error: any Error) {
-        let now = clock.now
-        if writeRetry.failures == 0 {
+        var retry = writes.retry
+        if retry.failures == 0 {
             logger.error(message, metadata: ["count": "\(count)", "error": "\(error)", "retrying": "true"])
         }
-        writeRetry.failures += 1
-        let backoff = min(30, pow(2, Double(min(writeRetry.failures - 1, 5))))
-        writeRetry.at = now.addingTimeInterval(backoff)
+        retry.failures += 1
+        let backoff = min(30, pow(2, Double(min(retry.failures - 1, 5))))
+        retry.at = clock.now.addingTimeInterval(backoff)
+        writes.retry = retry
     }
 
     func writeSucceeded() {
-        guard writeRetry.failures > 0 else { return }
-        logger.notice(
-            "the store writes again; pending records written", metadata: ["after": "\(writeRetry.failures) failures"])
-        writeRetry = WriteRetry()
+        let failures = writes.retry.failures
+        guard failures > 0 else { return }
+        logger.notice("the store writes again; pending records written", metadata: ["after": "\(failures) failures"])
+        writes.retry = PendingWrites.Retry()
     }
 
     /// Frees the run's slot and starts whatever waited for it.
     func finished(_ record: ExecutionRecord) async {
-        running[record.id] = nil
-        runningByJob[record.jobID]?.remove(record.id)
-        if runningByJob[record.jobID]?.isEmpty == true { runningByJob[record.jobID] = nil }
+        let queuedNext = runs.finish(record.id, jobID: record.jobID)
         liveOutput.finish(record)
         configuration.metrics.recordEnd(record)
         touch(record.jobID)
-        if var queue = queuedBehindJob[record.jobID], !queue.isEmpty,
-            runningIDs(of: record.jobID).isEmpty
-        {
-            let next = queue.removeFirst()
-            queuedBehindJob[record.jobID] = queue.isEmpty ? nil : queue
-            await admit(next)
-        }
-        while !waitingForSlot.isEmpty && running.count + startable.count < configuration.maxConcurrentRuns {
-            await admit(waitingForSlot.removeFirst())
-        }
+        if let queuedNext { await admit(queuedNext) }
+        while let waiting = runs.nextWaitingForSlot() { await admit(waiting) }
         wake()
     }
 }

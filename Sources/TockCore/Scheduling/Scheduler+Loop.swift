@@ -10,13 +10,13 @@ extension Scheduler {
         await startUp()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
-                while !Task.isCancelled && !shuttingDown.withLock({ $0 }) {
+                while !Task.isCancelled && !signals.shuttingDown {
                     await fireDueInstants()
                     await startDelayedRuns()
                     // Runs about to start are recorded before their processes start (a crash after that leaves
                     // rows that the next start marks interrupted). A burst is written in chunks, each chunk's
                     // processes starting while the next chunk is written.
-                    var startable = takeStartable()[...]
+                    var startable = runs.takeStartable()[...]
                     while !startable.isEmpty {
                         let chunk = startable.prefix(Self.startChunk)
                         startable = startable.dropFirst(chunk.count)
@@ -24,8 +24,8 @@ extension Scheduler {
                             group.addTask { await self.execute(pending) }
                         }
                     }
-                    if writeRetry.at.map({ $0 <= clock.now }) ?? true {
-                        writeRetry.at = nil
+                    if writes.retry.at.map({ $0 <= clock.now }) ?? true {
+                        writes.retry.at = nil
                         await flushLastScheduled()
                         await flushExecutions()
                     }
@@ -38,7 +38,7 @@ extension Scheduler {
             await flushExecutions()
             await flushLastScheduled()
         } onGracefulShutdown: { [self] in
-            shuttingDown.withLock { $0 = true }
+            signals.shuttingDown = true
             wake()
         }
     }
@@ -59,22 +59,22 @@ extension Scheduler {
             return
         }
         for (id, state) in states {
-            if state.paused { paused.insert(id) }
-            if let last = state.lastScheduledAt { lastScheduled[id] = last }
+            if state.paused { jobs.paused.insert(id) }
+            if let last = state.lastScheduledAt { jobs.lastScheduled[id] = last }
         }
-        started = true
+        signals.started = true
         for job in jobs.values.sorted(by: { $0.id < $1.id }) {
             prepareSchedule(job)
             guard job.enabled else { continue }
             if job.parsedSchedule == .reboot {
-                if !paused.contains(job.id) {
+                if !jobs.paused.contains(job.id) {
                     let record = ExecutionRecord(
                         jobID: job.id, state: .scheduled, trigger: .reboot, scheduledAt: now, host: configuration.host)
-                    await dispatch(Pending(job: job, record: record, control: RunControl()), overlapApplies: true)
+                    await dispatch(PendingRun(job: job, record: record, control: RunControl()), overlapApplies: true)
                 }
                 continue
             }
-            if let last = lastScheduled[job.id] {
+            if let last = jobs.lastScheduled[job.id] {
                 await catchUp(job, after: last, now: now)
             } else {
                 reschedule(job.id, after: now)
@@ -90,7 +90,7 @@ extension Scheduler {
         _ what: String, _ read: @Sendable (any JobStore) async throws -> T
     ) async -> T? {
         var failures = 0
-        while !Task.isCancelled && !shuttingDown.withLock({ $0 }) {
+        while !Task.isCancelled && !signals.shuttingDown {
             do { return try await read(store) } catch {
                 if failures % 30 == 0 {
                     logger.error(
@@ -157,33 +157,29 @@ extension Scheduler {
     }
 
     func prepareSchedule(_ job: Job) {
-        generations[job.id, default: 0] += 1
         let zone =
             job.timezone.flatMap { ZoneRules.rules(forIdentifier: $0)?.timeZone } ?? configuration.defaultTimeZone
-        schedules[job.id] = job.parsedSchedule.schedule(in: zone)
+        agenda.setSchedule(job.parsedSchedule.schedule(in: zone), of: job.id)
     }
 
     /// Puts the job's first instant after `date` on the agenda.
     func reschedule(_ jobID: String, after date: Date) {
-        dropNextInstant(jobID)
-        guard let job = jobs[jobID], job.enabled, let schedule = schedules[jobID],
-            let next = schedule.nextFireDate(after: date)
-        else { return }
-        push(jobID, next)
-    }
-
-    /// Invalidates the job's agenda entry (a new generation; the heap drops stale entries as they surface).
-    func dropNextInstant(_ jobID: String) {
-        generations[jobID, default: 0] += 1
-        nextFire[jobID] = nil
+        if jobs[jobID]?.enabled == true {
+            agenda.reschedule(jobID, after: date)
+        } else {
+            agenda.drop(jobID)
+        }
         touch(jobID)
     }
 
-    /// Puts an instant on the agenda under the job's current generation (after ``dropNextInstant(_:)``).
-    func push(_ jobID: String, _ date: Date) {
-        agenda.push(.init(date: date, jobID: jobID, generation: generations[jobID, default: 0]))
-        nextFire[jobID] = date
+    /// Takes the job's instant off the agenda.
+    func dropNextInstant(_ jobID: String) {
+        agenda.drop(jobID)
+        touch(jobID)
     }
+
+    /// Puts an instant on the agenda (after ``dropNextInstant(_:)``).
+    func push(_ jobID: String, _ date: Date) { agenda.push(jobID, date) }
 
     /// Handles the instants of a job between `last` and now, after downtime, a stall or a clock step forward.
     ///
@@ -194,7 +190,7 @@ extension Scheduler {
     /// `catchup_window`). The newest due instant, when not late beyond the tolerance, goes back on the agenda and
     /// runs as usual.
     func catchUp(_ job: Job, after last: Date, now: Date) async {
-        guard let schedule = schedules[job.id] else { return }
+        guard let schedule = agenda.schedule(of: job.id) else { return }
         let cutoff = now.addingTimeInterval(-configuration.lateTolerance.timeInterval)
         let windowStart = now.addingTimeInterval(-job.catchupWindow.timeInterval)
         var missed: [Date] = []
@@ -228,7 +224,7 @@ extension Scheduler {
         // `all` runs the on-time instant after the missed ones, in the same queue (none is skipped for another);
         // `skip` and `latest` leave it to the loop, which fires it like any other instant. With an on-time run
         // coming, `latest` has nothing to add: that run is the one run the gap asks for.
-        let onTimeQueued = job.catchup == .all && onTime != nil && !paused.contains(job.id)
+        let onTimeQueued = job.catchup == .all && onTime != nil && !jobs.paused.contains(job.id)
         if let onTime, !onTimeQueued {
             push(job.id, onTime)
         } else if let next = schedule.nextFireDate(after: cursor) {
@@ -241,7 +237,7 @@ extension Scheduler {
                 "more missed instants than recorded", metadata: ["job.id": "\(job.id)", "not.recorded": "\(overflow)"])
         }
         var runs: [(Date, ExecutionTrigger)] = []
-        if !paused.contains(job.id) {
+        if !jobs.paused.contains(job.id) {
             for (index, instant) in missed.enumerated() {
                 let runIt =
                     job.catchup == .all || (job.catchup == .latest && onTime == nil && index == missed.count - 1)
@@ -266,26 +262,23 @@ extension Scheduler {
             // Catching up on every missed instant means running them one after another, not skipping them.
             let overlap: OverlapPolicy = job.catchup == .all && job.overlap != .allow ? .queue : job.overlap
             await dispatch(
-                Pending(job: job, record: record, control: RunControl()), overlapApplies: true, overlap: overlap)
+                PendingRun(job: job, record: record, control: RunControl()), overlapApplies: true, overlap: overlap)
         }
         if dealtWith > last { await markScheduled(job.id, dealtWith) }
     }
 
     func markScheduled(_ jobID: String, _ date: Date) async {
-        if date > lastScheduled[jobID] ?? .distantPast { lastScheduled[jobID] = date }
-        if date > unsavedLastScheduled[jobID] ?? .distantPast { unsavedLastScheduled[jobID] = date }
+        if date > jobs.lastScheduled[jobID] ?? .distantPast { jobs.lastScheduled[jobID] = date }
+        writes.markInstant(date, of: jobID)
     }
 
     /// Writes the last instants dealt with. Until written, a crash can only make an instant look missed; its
     /// execution row, written before its process starts, keeps it from running twice (see `startUp`).
     func flushLastScheduled() async {
-        guard !unsavedLastScheduled.isEmpty else { return }
-        let dates = unsavedLastScheduled
-        unsavedLastScheduled = [:]
+        let dates = writes.takeInstants()
+        guard !dates.isEmpty else { return }
         do { try await store.setLastScheduled(dates) } catch {
-            for (id, date) in dates where date > unsavedLastScheduled[id] ?? .distantPast {
-                unsavedLastScheduled[id] = date
-            }
+            writes.restoreInstants(dates)
             writeFailed("could not record the last instants", count: dates.count, error)
         }
     }
@@ -294,10 +287,10 @@ extension Scheduler {
     static let startChunk = 100
 
     /// Marks runs as running and writes them in one transaction.
-    func recordStarting(_ batch: [Pending]) async -> [Pending] {
+    func recordStarting(_ batch: [PendingRun]) async -> [PendingRun] {
         guard !batch.isEmpty else { return [] }
         let now = clock.now
-        let started = batch.map { pending -> Pending in
+        let started = batch.map { pending -> PendingRun in
             var pending = pending
             pending.record.state = .running
             pending.record.startedAt = now
@@ -308,11 +301,7 @@ extension Scheduler {
         }
         do { try await store.save(started.map(\.record)) } catch {
             // The runs start all the same (a full disk must not stop cron); their rows follow with the retries.
-            unsavedExecutions.withLock { pending in
-                for run in started where pending[run.record.id] == nil {
-                    pending[run.record.id] = RecordBox(run.record)
-                }
-            }
+            for run in started { writes.markIfAbsent(run.record) }
             writeFailed("could not record starting runs", count: started.count, error)
         }
         return started
@@ -322,41 +311,33 @@ extension Scheduler {
     func fireDueInstants() async {
         let now = clock.now
         let cutoff = now.addingTimeInterval(-configuration.lateTolerance.timeInterval)
-        while let top = agenda.first, top.date <= now {
-            _ = agenda.pop()
-            guard generations[top.jobID, default: 0] == top.generation, let job = jobs[top.jobID], job.enabled else {
-                continue
-            }
-            let following = schedules[job.id]?.nextFireDate(after: top.date)
-            if top.date < cutoff || following.map({ $0 <= now }) == true {
+        while let due = agenda.popDue(at: now) {
+            guard let job = jobs[due.jobID], job.enabled else { continue }
+            let following = agenda.schedule(of: job.id)?.nextFireDate(after: due.date)
+            if due.date < cutoff || following.map({ $0 <= now }) == true {
                 // Late beyond tolerance, or superseded by a later instant already due: the rules of downtime.
-                await catchUp(job, after: top.date.addingTimeInterval(-0.001), now: now)
+                await catchUp(job, after: due.date.addingTimeInterval(-0.001), now: now)
                 continue
             }
-            reschedule(job.id, after: top.date)
-            await markScheduled(job.id, top.date)
-            if paused.contains(job.id) { continue }
+            reschedule(job.id, after: due.date)
+            await markScheduled(job.id, due.date)
+            if jobs.paused.contains(job.id) { continue }
             let record = ExecutionRecord(
-                jobID: job.id, state: .scheduled, trigger: .schedule, scheduledAt: top.date, host: configuration.host)
-            await dispatch(Pending(job: job, record: record, control: RunControl()), overlapApplies: true)
+                jobID: job.id, state: .scheduled, trigger: .schedule, scheduledAt: due.date, host: configuration.host)
+            await dispatch(PendingRun(job: job, record: record, control: RunControl()), overlapApplies: true)
         }
     }
 
     func nextDeadline() -> Date? {
-        var deadline = agenda.first?.date
-        for pending in delayed {
-            if let at = pending.startAt, at < deadline ?? .distantFuture { deadline = at }
-        }
-        if nextPrune < deadline ?? .distantFuture { deadline = nextPrune }
-        if let retry = writeRetry.at, retry < deadline ?? .distantFuture { deadline = retry }
-        return deadline
+        let candidates = [agenda.earliest, runs.nextDelayedStart, signals.nextPrune, writes.retry.at]
+        return candidates.compactMap { $0 }.min()
     }
 
     /// Sleeps until `deadline` or until something wakes the loop (a command, a finished run, shutdown).
     func sleepUntilNextEvent(deadline: Date?) async {
-        if !startable.isEmpty { return }
+        if !runs.startable.isEmpty { return }
         let clock = self.clock
-        let wakes = wakeSignal
+        let wakes = signals.wake
         await withTaskGroup(of: Void.self) { group in
             if let deadline { group.addTask { try? await clock.sleep(until: deadline) } }
             group.addTask { await wakes.wait() }
@@ -367,8 +348,8 @@ extension Scheduler {
 
     func pruneIfDue() async {
         let now = clock.now
-        guard now >= nextPrune else { return }
-        nextPrune = now.addingTimeInterval(3600)
+        guard now >= signals.nextPrune else { return }
+        signals.nextPrune = now.addingTimeInterval(3600)
         do {
             let deleted = try await store.prune(
                 keepPerJob: configuration.retentionPerJob,
@@ -381,33 +362,25 @@ extension Scheduler {
 
     /// After the loop: give running jobs `shutdownGrace`, then stop them; their tasks record the outcome.
     func drain() async {
-        for var pending in delayed + waitingForSlot + queuedBehindJob.values.flatMap({ $0 }) + startable {
+        for var pending in runs.drainNotStarted() {
             pending.record.state = .interrupted
             pending.record.message = "the daemon shut down before this run started"
             pending.record.endedAt = clock.now
             await persist(pending.record)
         }
-        delayed = []
-        waitingForSlot = []
-        queuedBehindJob = [:]
-        startable = []
-        guard !running.isEmpty else { return }
+        guard !runs.running.isEmpty else { return }
         logger.info(
             "shutting down: waiting for running jobs",
-            metadata: ["running": "\(running.count)", "grace": "\(configuration.shutdownGrace)"])
+            metadata: ["running": "\(runs.running.count)", "grace": "\(configuration.shutdownGrace)"])
         let deadline = clock.now.addingTimeInterval(configuration.shutdownGrace.timeInterval)
-        while !running.isEmpty && clock.now < deadline {
+        while !runs.running.isEmpty && clock.now < deadline {
             await flushExecutions()
             await sleepUntilNextEvent(deadline: deadline)
         }
         await flushExecutions()
-        for (id, run) in running {
+        for (id, run) in runs.running {
             logger.warning("stopping a job at shutdown", metadata: ["job.id": "\(run.jobID)", "execution.id": "\(id)"])
             run.control.stop()
         }
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#endif

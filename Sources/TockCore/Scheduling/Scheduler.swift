@@ -17,72 +17,26 @@ import Synchronization
 /// the last one it dealt with), so a wall-clock step backwards delays runs rather than repeating them, and a step
 /// forwards turns the skipped instants into missed ones.
 public actor Scheduler: Service {
-    struct Pending: Sendable {
-        var job: Job
-        var record: ExecutionRecord
-        var control: RunControl
-        var startAt: Date?
-    }
-
-    struct Running {
-        var jobID: String
-        var control: RunControl
-    }
-
     let store: any JobStore
     let runner: any JobRunner
     let clock: any WallClock
     let configuration: SchedulerConfiguration
     let logger: Logger
 
+    /// The jobs, which are paused, and the last instant each has dealt with.
     var jobs = JobTable()
-    var schedules: [String: any Schedule] = [:]
-    var generations: [String: Int] = [:]
-    var agenda = FireQueue()
-    var paused: Set<String> = []
-    var lastScheduled: [String: Date] = [:]
-    /// Last-instant updates not yet written (written once per loop turn, after the due runs have started).
-    var unsavedLastScheduled: [String: Date] = [:]
-    /// Execution updates from running runs (pid, attempts, outcome), written together once per loop turn: a
-    /// thousand runs ending at once make one transaction, not a thousand.
-    nonisolated let unsavedExecutions = Mutex<[String: RecordBox]>([:])
-    /// Running executions by execution id.
-    var running: [String: Running] = [:]
-    /// The same by job (a burst of a thousand runs must not scan all running ones for each).
-    var runningByJob: [String: Set<String>] = [:]
-    /// Runs started by the loop on its next turn.
-    var startable: [Pending] = []
-    /// Runs waiting for their jitter delay.
-    var delayed: [Pending] = []
-    /// Runs waiting for a free slot (maxConcurrentRuns), in order.
-    var waitingForSlot: [Pending] = []
-    /// `overlap = "queue"`: runs waiting for the job's current run to end.
-    var queuedBehindJob: [String: [Pending]] = [:]
-    var started = false
-    /// When the store last failed to write: how often in a row, and when to try again.
-    struct WriteRetry {
-        var failures = 0
-        var at: Date?
-    }
-    var writeRetry = WriteRetry()
-    var nextPrune: Date = .distantPast
-    /// The daemon's environment, read once: `ProcessInfo.environment` builds a new dictionary on every access.
-    let daemonEnvironment = ProcessInfo.processInfo.environment
-    /// A number in 0...1 for each jittered run (tests pass a fixed one).
-    let jitterFraction: @Sendable () -> Double
-
-    /// Each job's next instant on the agenda (kept beside the heap so that reading it costs no heap walk).
-    var nextFire: [String: Date] = [:]
-    /// Per job, bumped with ``version`` when what readers see of that job changes.
-    var revisions: [String: Int] = [:]
-    /// Bumped on every change a reader of jobs would see (jobs, pauses, next instants, runs starting or ending):
-    /// the API keeps rendered jobs until it moves.
-    nonisolated let versionCounter = Atomic<Int>(0)
+    /// Every scheduled job's next instant.
+    var agenda = Agenda()
+    /// Every run between being due and ending.
+    var runs: RunQueue
+    /// Versions for readers of jobs (the API keeps rendered jobs until they move).
+    nonisolated let revisions = JobRevisions()
+    /// Records and instants not yet written, and the retry after a failed write.
+    nonisolated let writes = PendingWrites()
     /// The output of running executions, for live tails.
     public nonisolated let liveOutput = LiveOutputHub()
-
-    nonisolated let wakeSignal = WakeSignal()
-    nonisolated let shuttingDown = Mutex(false)
+    /// The loop's wake-up and flags.
+    nonisolated let signals = LoopSignals()
 
     public init(
         jobs: [Job], store: any JobStore, runner: any JobRunner, clock: any WallClock = SystemWallClock(),
@@ -92,9 +46,11 @@ public actor Scheduler: Service {
         self.store = store
         self.runner = runner
         self.clock = clock
+        var configuration = configuration
+        configuration.jitterFraction = jitterFraction
         self.configuration = configuration
         self.logger = logger
-        self.jitterFraction = jitterFraction
+        runs = RunQueue(maxConcurrentRuns: configuration.maxConcurrentRuns)
         for job in jobs { self.jobs[job.id] = job }
     }
 
@@ -126,7 +82,7 @@ public actor Scheduler: Service {
     /// ``JobCatalog``'s business.
     public func runNow(jobID: String, force: Bool = false) async throws -> String {
         guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
-        guard !shuttingDown.withLock({ $0 }) else { throw ControlError.shuttingDown }
+        guard !signals.shuttingDown else { throw ControlError.shuttingDown }
         if !force, job.overlap == .skip, let current = runningIDs(of: jobID).sorted().first {
             throw ControlError.alreadyRunning(jobID: jobID, executionID: current)
         }
@@ -134,7 +90,7 @@ public actor Scheduler: Service {
             jobID: jobID, state: .scheduled, trigger: .manual, scheduledAt: clock.now, host: configuration.host)
         // Written before answering, so that the id returned can be read at once.
         try await store.save(record)
-        await dispatch(Pending(job: job, record: record, control: RunControl()), overlapApplies: !force)
+        await dispatch(PendingRun(job: job, record: record, control: RunControl()), overlapApplies: !force)
         wake()
         return record.id
     }
@@ -144,7 +100,7 @@ public actor Scheduler: Service {
         guard jobs[jobID] != nil else { throw ControlError.unknownJob(jobID) }
         // Stored first: a pause the store could not keep would be lost at the next start.
         try await store.setPaused(true, jobID: jobID)
-        paused.insert(jobID)
+        jobs.paused.insert(jobID)
         touch(jobID)
     }
 
@@ -152,9 +108,9 @@ public actor Scheduler: Service {
     public func resume(jobID: String) async throws {
         guard jobs[jobID] != nil else { throw ControlError.unknownJob(jobID) }
         try await store.setPaused(false, jobID: jobID)
-        paused.remove(jobID)
+        jobs.paused.remove(jobID)
         touch(jobID)
-        reschedule(jobID, after: max(clock.now, lastScheduled[jobID] ?? .distantPast))
+        reschedule(jobID, after: max(clock.now, jobs.lastScheduled[jobID] ?? .distantPast))
         wake()
     }
 
@@ -171,11 +127,11 @@ public actor Scheduler: Service {
     /// Stops a running execution, or cancels one waiting to start.
     @discardableResult
     public func stop(executionID: String) async -> StopResult {
-        if let run = running[executionID] {
+        if let run = runs.running[executionID] {
             run.control.stop()
             return .stopped(jobID: run.jobID)
         }
-        for var pending in removePending(executionID) {
+        for var pending in runs.removePending(executionID) {
             pending.record.state = .stopped
             pending.record.endedAt = clock.now
             pending.record.message = "stopped before it started"
@@ -207,9 +163,9 @@ public actor Scheduler: Service {
             let isNew = jobs[id] == nil
             jobs[id] = job
             touch(id)
-            if started {
+            if signals.started {
                 prepareSchedule(job)
-                reschedule(id, after: max(clock.now, lastScheduled[id] ?? .distantPast))
+                reschedule(id, after: max(clock.now, jobs.lastScheduled[id] ?? .distantPast))
             }
             logger.info(isNew ? "job added" : "job changed", metadata: ["job.id": "\(id)"])
         }
@@ -223,9 +179,9 @@ public actor Scheduler: Service {
     public func upsertJob(_ job: Job) throws(ControlError) {
         if let existing = jobs[job.id], existing.source != .api { throw .fileManaged(job.id) }
         jobs[job.id] = job
-        if started {
+        if signals.started {
             prepareSchedule(job)
-            reschedule(job.id, after: max(clock.now, lastScheduled[job.id] ?? .distantPast))
+            reschedule(job.id, after: max(clock.now, jobs.lastScheduled[job.id] ?? .distantPast))
         }
         configuration.metrics.jobCount(jobs.count)
         touch(job.id)
@@ -244,8 +200,8 @@ public actor Scheduler: Service {
 
     func unschedule(_ id: String) {
         jobs[id] = nil
-        schedules[id] = nil
-        dropNextInstant(id)
+        agenda.remove(id)
+        touch(id)
     }
 
     /// What a reader of jobs sees of one job right now.
@@ -290,33 +246,33 @@ public actor Scheduler: Service {
     }
 
     func status(_ job: Job) -> JobStatus {
-        let isPaused = paused.contains(job.id)
+        let isPaused = jobs.paused.contains(job.id)
         return JobStatus(
-            job: job, nextFireTime: isPaused ? nil : nextFire[job.id], paused: isPaused,
+            job: job, nextFireTime: isPaused ? nil : agenda.nextFire[job.id], paused: isPaused,
             runningExecutionIDs: Array(runningIDs(of: job.id)),
-            revision: revisions[job.id] ?? 0)
+            revision: revisions.revision(of: job.id))
     }
 
     /// Changes whenever anything ``allStatuses()`` reports may have changed.
-    public nonisolated var version: Int { versionCounter.load(ordering: .acquiring) }
+    public nonisolated var version: Int { revisions.version }
 
-    nonisolated func changed() { versionCounter.add(1, ordering: .releasing) }
+    nonisolated func changed() { revisions.changed() }
 
-    func runningIDs(of jobID: String) -> Set<String> { runningByJob[jobID] ?? [] }
+    func runningIDs(of jobID: String) -> Set<String> { runs.runningIDs(of: jobID) }
 
     /// Records that something a reader sees of this job changed.
-    func touch(_ jobID: String) {
-        revisions[jobID, default: 0] &+= 1
-        changed()
-    }
+    func touch(_ jobID: String) { revisions.touch(jobID) }
 
     /// The next fire time of every scheduled job.
-    public func nextFireTimes() -> [String: Date] { nextFire }
+    public func nextFireTimes() -> [String: Date] { agenda.nextFire }
 
     /// Ids of the executions running now.
-    public func runningExecutionIDs() -> [String] { Array(running.keys) }
+    public func runningExecutionIDs() -> [String] { Array(runs.running.keys) }
 
     public var jobCount: Int { jobs.count }
 
-    nonisolated func wake() { wakeSignal.signal() }
+    nonisolated func wake() { signals.wake.signal() }
+
+    /// Whether start-up (recovery, catch-up) is done.
+    var started: Bool { signals.started }
 }

@@ -22,6 +22,11 @@ public struct SchedulerConfiguration: Sendable {
     public var jobKinds: Set<String> = []
     /// Where execution counts, run durations and schedule lag go.
     public var metrics: SchedulerMetrics
+    /// A number in 0...1 for each jittered run (tests pass a fixed one).
+    public var jitterFraction: @Sendable () -> Double = { Double.random(in: 0...1) }
+    /// The daemon's environment, read once (jobs that inherit it get it): `ProcessInfo.environment` builds a new
+    /// dictionary on every access.
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
 
     public init(
         host: String = ProcessInfo.processInfo.hostName, defaultTimeZone: TimeZone = TimeZone(identifier: "UTC")!,

@@ -1,0 +1,21 @@
+import Synchronization
+
+/// What readers of jobs (the API's kept renders) need to know: a version that moves on every change they would
+/// see, and a revision per job that moves when that job's part changes. Readable from any thread.
+final class JobRevisions: Sendable {
+    private let revisions = Mutex<[String: Int]>([:])
+    private let counter = Atomic<Int>(0)
+
+    /// Something about this job that readers see changed.
+    func touch(_ jobID: String) {
+        revisions.withLock { $0[jobID, default: 0] &+= 1 }
+        changed()
+    }
+
+    /// Something readers see changed (the set of jobs).
+    func changed() { counter.add(1, ordering: .releasing) }
+
+    func revision(of jobID: String) -> Int { revisions.withLock { $0[jobID] ?? 0 } }
+
+    var version: Int { counter.load(ordering: .acquiring) }
+}

@@ -1,0 +1,25 @@
+import Foundation
+import Synchronization
+
+/// The scheduler loop's flags and its wake-up, reachable from any thread: the signal handler's graceful shutdown,
+/// runs ending on the runner's thread, commands from the API.
+final class LoopSignals: Sendable {
+    let wake = WakeSignal()
+    private let flags = Mutex((started: false, shuttingDown: false, nextPrune: Date.distantPast))
+
+    var started: Bool {
+        get { flags.withLock { $0.started } }
+        set { flags.withLock { $0.started = newValue } }
+    }
+
+    var shuttingDown: Bool {
+        get { flags.withLock { $0.shuttingDown } }
+        set { flags.withLock { $0.shuttingDown = newValue } }
+    }
+
+    /// When retention runs next.
+    var nextPrune: Date {
+        get { flags.withLock { $0.nextPrune } }
+        set { flags.withLock { $0.nextPrune = newValue } }
+    }
+}
