@@ -57,8 +57,8 @@ public final class RecordingJobRunner: JobRunner {
     public func run(_ request: AttemptRequest, control: RunControl, output: @escaping @Sendable (OutputChunk) -> Void)
         async -> AttemptOutcome
     {
-        let executionID = request.environment["TOCK_EXECUTION_ID"] ?? ""
-        let jobID = request.environment["TOCK_JOB_ID"] ?? ""
+        let executionID = request.executionID
+        let jobID = request.jobID
         let call = Call(request: request, executionID: executionID, jobID: jobID, control: control)
         let script = state.withLock { s -> Script in
             s.calls.append(call)

@@ -32,9 +32,13 @@ extension Job {
         case .exec(let argv): program = .exec(argv)
         case .custom(let kind, let arguments): program = .custom(kind: kind, arguments: arguments)
         }
-        return AttemptRequest(
+        var request = AttemptRequest(
             program: program, environment: environment, workingDirectory: workingDirectory, stdin: stdin, user: user,
             timeout: timeout, killGrace: killGrace, maxOutput: maxOutput)
+        request.jobID = id
+        request.executionID = executionID
+        request.scheduledTime = scheduledTime
+        return request
     }
 
     var shellPath: String {

@@ -24,6 +24,11 @@ public struct AttemptRequest: Sendable {
     public var killGrace: Duration
     /// Bytes kept per stream (head and tail halves).
     public var maxOutput: Int
+    /// Which job, execution and instant the attempt belongs to (empty for a run outside the scheduler). Also in
+    /// the process's environment as `TOCK_JOB_ID`, `TOCK_EXECUTION_ID`, `TOCK_SCHEDULED_TIME`.
+    public var jobID: String = ""
+    public var executionID: String = ""
+    public var scheduledTime: Date?
 
     public init(
         program: Program, environment: [String: String] = ProcessInfo.processInfo.environment,

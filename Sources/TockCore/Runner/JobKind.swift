@@ -1,3 +1,4 @@
+import CronKit
 import Foundation
 import Synchronization
 
@@ -66,9 +67,10 @@ public struct KindRoutingJobRunner: JobRunner {
         }
         let captures = CaptureBox(limit: request.maxOutput)
         let invocation = JobKindInvocation(
-            jobID: request.environment["TOCK_JOB_ID"] ?? "",
-            executionID: request.environment["TOCK_EXECUTION_ID"] ?? "",
-            scheduledTime: request.environment["TOCK_SCHEDULED_TIME"] ?? "", arguments: arguments, control: control,
+            jobID: request.jobID, executionID: request.executionID,
+            scheduledTime: request.scheduledTime.map { Timestamp.string(for: $0, in: .utc) } ?? "",
+            arguments: arguments,
+            control: control,
             output: { chunk in
                 captures.append(chunk)
                 output(chunk)

@@ -14,6 +14,22 @@ public protocol JobRunner: Sendable {
     ///   - output: called with each chunk of output as it arrives (from a background thread; keep it quick).
     func run(_ request: AttemptRequest, control: RunControl, output: @escaping @Sendable (OutputChunk) -> Void) async
         -> AttemptOutcome
+
+    /// Ends what runs of a previous daemon left behind (the scheduler calls it at start for the executions it
+    /// marked interrupted). Returns, per execution id, the process groups found and signalled.
+    ///
+    /// The default finds processes by the `TOCK_EXECUTION_ID` in their environment and by the recorded groups,
+    /// and sends SIGTERM, SIGKILL after `grace` (``ProcessGroup/stopLeftovers(executionIDs:recordedGroups:grace:)``).
+    func stopLeftovers(of executionIDs: Set<String>, recordedGroups: [String: Int32], grace: Duration)
+        -> [String: Set<Int32>]
+}
+
+extension JobRunner {
+    public func stopLeftovers(of executionIDs: Set<String>, recordedGroups: [String: Int32], grace: Duration)
+        -> [String: Set<Int32>]
+    {
+        ProcessGroup.stopLeftovers(executionIDs: executionIDs, recordedGroups: recordedGroups, grace: grace)
+    }
 }
 
 /// A piece of a run's output, as the process wrote it.

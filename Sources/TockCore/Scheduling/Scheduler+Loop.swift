@@ -113,8 +113,8 @@ extension Scheduler {
                 metadata: ["job.id": "\(execution.jobID)", "execution.id": "\(execution.id)"])
             if let pid = execution.pid { recorded[execution.id] = pid }
         }
-        let stopped = ProcessGroup.stopLeftovers(
-            executionIDs: Set(interrupted.map(\.id)), recordedGroups: recorded, grace: .seconds(10))
+        let stopped = runner.stopLeftovers(
+            of: Set(interrupted.map(\.id)), recordedGroups: recorded, grace: .seconds(10))
         for var execution in interrupted {
             guard let groups = stopped[execution.id], !groups.isEmpty else { continue }
             let list = groups.sorted().map(String.init).joined(separator: ", ")
