@@ -59,7 +59,7 @@ public struct APIJobDefinition: Sendable, Hashable {
             return (nil, [Problem(field: nil, "the body must be a JSON object of job keys, not \(body.typeName)")])
         }
         var known = JobFileParser.jobKeys.union(Self.ndschedulerKeys).union(Self.responseOnlyKeys)
-        if !kinds.isEmpty { known.formUnion(["kind", "args"]) }
+        if !kinds.isEmpty { known.formUnion(JobKey.kindKeys.map(\.rawValue)) }
         var problems: [Problem] = []
         for (key, _) in pairs where !known.contains(key) {
             let hint = JobFileParser.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
@@ -67,7 +67,8 @@ public struct APIJobDefinition: Sendable, Hashable {
         }
         var table: [String: TOMLTree] = [:]
         var order: [String] = []
-        for (key, value) in pairs where JobFileParser.jobKeys.contains(key) || key == "kind" || key == "args" {
+        for (key, value) in pairs
+        where JobFileParser.jobKeys.contains(key) || JobKey.kindKeys.map(\.rawValue).contains(key) {
             guard let converted = Self.tree(value) else { continue }  // null: as if absent
             table[key] = converted
             order.append(key)
@@ -79,7 +80,7 @@ public struct APIJobDefinition: Sendable, Hashable {
 
         // The schedule: Tock's `schedule`, or ndscheduler's split fields.
         var apscheduler: APSchedulerCron?
-        if table["schedule"] == nil {
+        if table[JobKey.schedule.rawValue] == nil {
             var fields: [String: String] = [:]
             for name in APSchedulerCron.fieldNames {
                 guard let given = value(name) else { continue }
@@ -94,21 +95,23 @@ public struct APIJobDefinition: Sendable, Hashable {
                 do {
                     let cron = try APSchedulerCron(fields: fields)
                     apscheduler = cron
-                    table["schedule"] = .string(cron.expression.source)
-                    order.append("schedule")
+                    table[JobKey.schedule.rawValue] = .string(cron.expression.source)
+                    order.append(JobKey.schedule.rawValue)
                 } catch {
                     problems.append(Problem(field: error.field, error.message))
                 }
             } else if problems.isEmpty {
                 problems.append(
                     Problem(
-                        field: "schedule",
+                        field: JobKey.schedule.rawValue,
                         "is required (a cron expression, @every DURATION, …; or ndscheduler's minute, hour, day, month, day_of_week)"
                     ))
             }
         }
         // ndscheduler's job class and argv, unless Tock's own action keys are there.
-        if table["command"] == nil && table["exec"] == nil && table["kind"] == nil {
+        if table[JobKey.command.rawValue] == nil && table[JobKey.exec.rawValue] == nil
+            && table[JobKey.kind.rawValue] == nil
+        {
             if let jobClass = value("job_class_string") {
                 if jobClass.stringValue != Self.shellJobClass {
                     problems.append(
@@ -120,8 +123,8 @@ public struct APIJobDefinition: Sendable, Hashable {
                 switch value("pub_args") {
                 case .array(let items) where !items.isEmpty:
                     if let argv = Self.tree(.array(items)) {
-                        table["exec"] = argv
-                        order.append("exec")
+                        table[JobKey.exec.rawValue] = argv
+                        order.append(JobKey.exec.rawValue)
                     }
                 case nil, .array:
                     problems.append(
@@ -134,13 +137,15 @@ public struct APIJobDefinition: Sendable, Hashable {
             }
         }
 
-        if problems.contains(where: { $0.field == "schedule" || APSchedulerCron.fieldNames.contains($0.field ?? "") }) {
-            table["schedule"] = nil
+        if problems.contains(where: {
+            $0.field == JobKey.schedule.rawValue || APSchedulerCron.fieldNames.contains($0.field ?? "")
+        }) {
+            table[JobKey.schedule.rawValue] = nil
         }
 
         let (job, errors) = JobFileParser.job(id: id, table: .table(table, order: order), source: .api, kinds: kinds)
-        for error in errors where !(table["schedule"] == nil && error.key == nil && error.reason == "needs 'schedule'")
-        {
+        // A schedule already reported in ndscheduler's terms is not reported again as missing.
+        for error in errors where !(table[JobKey.schedule.rawValue] == nil && error.missingKey == .schedule) {
             problems.append(Problem(field: error.key, error.reason))
         }
         guard var job, problems.isEmpty else { return (nil, problems) }

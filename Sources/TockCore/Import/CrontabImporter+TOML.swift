@@ -9,20 +9,20 @@ extension CrontabImporter {
         for job in result.jobs {
             out += "\n[job.\(job.id)]\n"
             out += "# \(job.file):\(job.line): \(job.originalLine.replacingOccurrences(of: "\n", with: " "))\n"
-            out += "schedule = \(quote(job.schedule))\n"
-            out += "command = \(quote(job.command))\n"
-            if let shell = job.shell, shell != "/bin/sh" { out += "shell = \(quote(shell))\n" }
-            if let user = job.user { out += "user = \(quote(user))\n" }
-            if let timezone = job.timezone { out += "timezone = \(quote(timezone))\n" }
-            out += "inherit_env = false\n"
+            out += "\(JobKey.schedule.rawValue) = \(quote(job.schedule))\n"
+            out += "\(JobKey.command.rawValue) = \(quote(job.command))\n"
+            if let shell = job.shell, shell != "/bin/sh" { out += "\(JobKey.shell.rawValue) = \(quote(shell))\n" }
+            if let user = job.user { out += "\(JobKey.user.rawValue) = \(quote(user))\n" }
+            if let timezone = job.timezone { out += "\(JobKey.timezone.rawValue) = \(quote(timezone))\n" }
+            out += "\(JobKey.inheritEnv.rawValue) = false\n"
             if !job.environment.isEmpty {
                 let pairs = job.environment.map { "\(key($0.0)) = \(quote($0.1))" }.joined(separator: ", ")
-                out += "env = { \(pairs) }\n"
+                out += "\(JobKey.env.rawValue) = { \(pairs) }\n"
             }
-            if let mailTo = job.mailTo { out += "mail_to = \(quote(mailTo))\n" }
-            if let stdin = job.stdin { out += "stdin = \(quote(stdin))\n" }
-            if let minutes = job.jitterMinutes, minutes > 0 { out += "jitter = \"\(minutes)m\"\n" }
-            out += "description = \(quote("imported from \(job.file):\(job.line)"))\n"
+            if let mailTo = job.mailTo { out += "\(JobKey.mailTo.rawValue) = \(quote(mailTo))\n" }
+            if let stdin = job.stdin { out += "\(JobKey.stdin.rawValue) = \(quote(stdin))\n" }
+            if let minutes = job.jitterMinutes, minutes > 0 { out += "\(JobKey.jitter.rawValue) = \"\(minutes)m\"\n" }
+            out += "\(JobKey.description.rawValue) = \(quote("imported from \(job.file):\(job.line)"))\n"
         }
         return out
     }

@@ -7,6 +7,8 @@ public struct JobFileError: Error, Sendable, Hashable, CustomStringConvertible {
     public let key: String?
     /// What is wrong with that key, without the file, job and key prefixes (for the API).
     public let reason: String
+    /// Set when the problem is a required key that is not there.
+    public var missingKey: JobKey?
 
     public init(file: String, line: Int, message: String, key: String? = nil, reason: String? = nil) {
         self.file = file

@@ -7,13 +7,8 @@ import Foundation
 /// types, bad schedules, durations, sizes and zones — and a file with any problem yields no job at all, so a
 /// half-understood file never runs.
 public enum JobFileParser {
-    static let jobKeys: Set<String> = [
-        "schedule", "command", "shell", "exec", "name", "description", "timezone", "working_dir", "env",
-        "inherit_env", "user", "stdin", "timeout", "kill_grace", "retries", "retry_delay", "retry_max_delay",
-        "overlap", "catchup", "catchup_window", "jitter", "max_output", "enabled", "tags", "mail_to", "on_failure",
-        "on_success",
-    ]
-    static let notificationKeys: Set<String> = ["webhook", "command"]
+    static let jobKeys = JobKey.names(withKinds: false)
+    static let notificationKeys = Set(JobKey.NotificationKey.allCases.map(\.rawValue))
 
     /// Parses the text of a job file.
     ///
@@ -103,6 +98,8 @@ private struct JobReader {
 
     var tablePath: String { "job.\(id)" }
 
+    mutating func fail(_ key: JobKey, _ message: String) { fail(key.rawValue, message) }
+
     mutating func fail(_ key: String?, _ message: String) {
         let where_ = key.map { "job '\(id)': \($0): " } ?? "job '\(id)': "
         errors.append(
@@ -117,65 +114,65 @@ private struct JobReader {
             return nil
         }
         if !Job.isValidID(id) { fail(nil, "the id may only contain letters, digits, '_', '.' and '-'") }
-        let known = kinds.isEmpty ? JobFileParser.jobKeys : JobFileParser.jobKeys.union(["kind", "args"])
+        let known = kinds.isEmpty ? JobFileParser.jobKeys : JobKey.names(withKinds: true)
         for key in table.keys.sorted() where !known.contains(key) {
             let hint = JobFileParser.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
             fail(key, "unknown key\(hint)")
         }
 
         var schedule: ScheduleExpression?
-        if let text = string(table, "schedule", required: true) {
+        if let text = string(table, .schedule, required: true) {
             do {
                 schedule = try ScheduleExpression(parsing: text)
             } catch {
-                fail("schedule", "'\(text)': \(error.description)")
+                fail(.schedule, "'\(text)': \(error.description)")
             }
         }
-        let command = string(table, "command")
-        let exec = stringArray(table, "exec")
-        let shell = string(table, "shell") ?? "/bin/sh"
+        let command = string(table, .command)
+        let exec = stringArray(table, .exec)
+        let shell = string(table, .shell) ?? "/bin/sh"
         var action: Job.Action?
-        if !kinds.isEmpty, let kind = string(table, "kind") {
-            if command != nil || exec != nil { fail("kind", "a job has one of 'command', 'exec' and 'kind'") }
+        if !kinds.isEmpty, let kind = string(table, .kind) {
+            if command != nil || exec != nil { fail(.kind, "a job has one of 'command', 'exec' and 'kind'") }
             if !kinds.contains(kind) {
-                fail("kind", "unknown kind '\(kind)' (registered: \(kinds.sorted().joined(separator: ", ")))")
+                fail(.kind, "unknown kind '\(kind)' (registered: \(kinds.sorted().joined(separator: ", ")))")
             }
             var arguments: [String: String] = [:]
-            if let args = table["args"] {
+            if let args = table[.args] {
                 if let argsTable = args.table {
                     for key in argsTable.keys.sorted() {
                         if let value = argsTable[key]?.string {
                             arguments[key] = value
                         } else {
-                            fail("args", "\(key) must be a string")
+                            fail(.args, "\(key) must be a string")
                         }
                     }
                 } else {
-                    fail("args", "must be a table of strings, e.g. args = { path = \"/\" }")
+                    fail(.args, "must be a table of strings, e.g. args = { path = \"/\" }")
                 }
             }
             action = .custom(kind: kind, arguments: arguments)
-        } else if table["args"] != nil && !kinds.isEmpty {
-            fail("args", "goes with 'kind'")
+        } else if table[.args] != nil && !kinds.isEmpty {
+            fail(.args, "goes with 'kind'")
         }
         switch (command, exec) {
         case _ where action != nil: break
         case (let command?, nil): action = .command(command, shell: shell)
         case (nil, let argv?):
-            if argv.isEmpty { fail("exec", "must name a program: [\"/path/to/program\", \"arg\", …]") }
-            if table["shell"] != nil { fail("shell", "applies to 'command' only; 'exec' runs without a shell") }
+            if argv.isEmpty { fail(.exec, "must name a program: [\"/path/to/program\", \"arg\", …]") }
+            if table[.shell] != nil { fail(.shell, "applies to 'command' only; 'exec' runs without a shell") }
             action = .exec(argv)
         case (.some, .some): fail(nil, "has both 'command' and 'exec'; give exactly one")
         case (nil, nil):
-            if table["command"] == nil && table["exec"] == nil && table["kind"] == nil {
+            if table[.command] == nil && table[.exec] == nil && table[.kind] == nil {
                 fail(nil, "needs 'command' or 'exec'")
             }
         }
 
         var timezone: String?
-        if let zone = string(table, "timezone") {
+        if let zone = string(table, .timezone) {
             if ZoneRules.rules(forIdentifier: zone) == nil {
-                fail("timezone", "unknown time zone '\(zone)' (use an IANA name such as Europe/Paris)")
+                fail(.timezone, "unknown time zone '\(zone)' (use an IANA name such as Europe/Paris)")
             } else {
                 timezone = zone
             }
@@ -187,8 +184,8 @@ private struct JobReader {
             return nil
         }
         var job = Job(
-            id: id, schedule: schedule, action: action, name: string(table, "name"),
-            description: string(table, "description") ?? "", timezone: timezone,
+            id: id, schedule: schedule, action: action, name: string(table, .name),
+            description: string(table, .description) ?? "", timezone: timezone,
             source: .file(path: file, line: index?.line(table: tablePath) ?? 0))
         readPolicies(table, into: &job)
         return errors.isEmpty ? job : nil
@@ -201,84 +198,88 @@ private struct JobReader {
     }
 
     private mutating func readPolicies(_ table: TOMLTree, into job: inout Job) {
-        if let dir = string(table, "working_dir") {
-            if dir.isEmpty { fail("working_dir", "must not be empty") } else { job.workingDirectory = dir }
+        if let dir = string(table, .workingDir) {
+            if dir.isEmpty { fail(.workingDir, "must not be empty") } else { job.workingDirectory = dir }
         }
-        if let env = table["env"] {
+        if let env = table[.env] {
             if let envTable = env.table {
                 for key in envTable.keys.sorted() {
                     if let value = envTable[key]?.string {
                         if let problem = Self.nulProblem(key + value) {
                             errors.append(
                                 JobFileError(
-                                    file: file, line: index?.line(table: "\(tablePath).env", key: key) ?? 0,
-                                    message: "job '\(id)': env.\(key): \(problem)", key: "env", reason: problem))
+                                    file: file,
+                                    line: index?.line(table: "\(tablePath).\(JobKey.env.rawValue)", key: key) ?? 0,
+                                    message: "job '\(id)': env.\(key): \(problem)", key: JobKey.env.rawValue,
+                                    reason: problem))
                         }
                         job.environment[key] = value
                     } else {
                         errors.append(
                             JobFileError(
-                                file: file, line: index?.line(table: "\(tablePath).env", key: key) ?? 0,
-                                message: "job '\(id)': env.\(key): must be a string", key: "env",
+                                file: file,
+                                line: index?.line(table: "\(tablePath).\(JobKey.env.rawValue)", key: key) ?? 0,
+                                message: "job '\(id)': env.\(key): must be a string", key: JobKey.env.rawValue,
                                 reason: "\(key) must be a string"))
                     }
                 }
             } else {
-                fail("env", "must be a table of strings, e.g. env = { PATH = \"/usr/bin:/bin\" }")
+                fail(.env, "must be a table of strings, e.g. env = { PATH = \"/usr/bin:/bin\" }")
             }
         }
-        if let inherit = bool(table, "inherit_env") { job.inheritEnvironment = inherit }
-        if let user = string(table, "user") {
-            if user.isEmpty { fail("user", "must not be empty") } else { job.user = user }
+        if let inherit = bool(table, .inheritEnv) { job.inheritEnvironment = inherit }
+        if let user = string(table, .user) {
+            if user.isEmpty { fail(.user, "must not be empty") } else { job.user = user }
         }
-        job.stdin = string(table, "stdin")
-        job.timeout = duration(table, "timeout", allowZero: false)
-        job.killGrace = duration(table, "kill_grace", allowZero: true) ?? job.killGrace
-        if let retries = int(table, "retries") {
+        job.stdin = string(table, .stdin)
+        job.timeout = duration(table, .timeout, allowZero: false)
+        job.killGrace = duration(table, .killGrace, allowZero: true) ?? job.killGrace
+        if let retries = int(table, .retries) {
             if retries < 0 || retries > 100 {
-                fail("retries", "\(retries) is out of range 0-100")
+                fail(.retries, "\(retries) is out of range 0-100")
             } else {
                 job.retry.retries = retries
             }
         }
-        job.retry.delay = duration(table, "retry_delay", allowZero: true) ?? job.retry.delay
-        job.retry.maxDelay = duration(table, "retry_max_delay", allowZero: true) ?? job.retry.maxDelay
-        if let text = string(table, "overlap") {
+        job.retry.delay = duration(table, .retryDelay, allowZero: true) ?? job.retry.delay
+        job.retry.maxDelay = duration(table, .retryMaxDelay, allowZero: true) ?? job.retry.maxDelay
+        if let text = string(table, .overlap) {
             if let policy = OverlapPolicy(rawValue: text) {
                 job.overlap = policy
             } else {
-                fail("overlap", "'\(text)' is not one of skip, allow, queue, replace")
+                fail(.overlap, "'\(text)' is not one of skip, allow, queue, replace")
             }
         }
-        if let text = string(table, "catchup") {
+        if let text = string(table, .catchup) {
             if let policy = CatchupPolicy(rawValue: text) {
                 job.catchup = policy
             } else {
-                fail("catchup", "'\(text)' is not one of skip, latest, all")
+                fail(.catchup, "'\(text)' is not one of skip, latest, all")
             }
         }
-        job.catchupWindow = duration(table, "catchup_window", allowZero: true) ?? job.catchupWindow
-        job.jitter = duration(table, "jitter", allowZero: true) ?? job.jitter
-        if let value = table["max_output"] {
+        job.catchupWindow = duration(table, .catchupWindow, allowZero: true) ?? job.catchupWindow
+        job.jitter = duration(table, .jitter, allowZero: true) ?? job.jitter
+        if let value = table[.maxOutput] {
             if let bytes = value.string.flatMap(ByteSize.parse) ?? value.int, bytes >= 0 {
                 if bytes > Job.maximumOutputLimit {
-                    fail("max_output", "\(bytes) bytes is too large (at most 1GiB per stream)")
+                    fail(.maxOutput, "\(bytes) bytes is too large (at most 1GiB per stream)")
                 } else {
                     job.maxOutput = bytes
                 }
             } else {
                 fail(
-                    "max_output", "'\(value.string ?? value.type)' is not a size (write e.g. 512KiB, 1MiB)")
+                    .maxOutput, "'\(value.string ?? value.type)' is not a size (write e.g. 512KiB, 1MiB)")
             }
         }
-        if let enabled = bool(table, "enabled") { job.enabled = enabled }
-        if let tags = stringArray(table, "tags") { job.tags = tags }
-        if let mail = string(table, "mail_to") { job.mailTo = mail.isEmpty ? nil : mail }
-        job.onFailure = notification(table, "on_failure")
-        job.onSuccess = notification(table, "on_success")
+        if let enabled = bool(table, .enabled) { job.enabled = enabled }
+        if let tags = stringArray(table, .tags) { job.tags = tags }
+        if let mail = string(table, .mailTo) { job.mailTo = mail.isEmpty ? nil : mail }
+        job.onFailure = notification(table, .onFailure)
+        job.onSuccess = notification(table, .onSuccess)
     }
 
-    private mutating func notification(_ table: TOMLTree, _ key: String) -> Notification? {
+    private mutating func notification(_ table: TOMLTree, _ jobKey: JobKey) -> Notification? {
+        let key = jobKey.rawValue
         guard let value = table[key] else { return nil }
         guard let inner = value.table else {
             fail(key, "must be a table, e.g. \(key) = { webhook = \"https://…\" }")
@@ -287,19 +288,27 @@ private struct JobReader {
         for unknown in inner.keys.sorted() where !JobFileParser.notificationKeys.contains(unknown) {
             fail(key, "unknown key '\(unknown)' (expected webhook, command)")
         }
-        let webhook = inner["webhook"]?.string
-        let command = inner["command"]?.string
-        if inner["webhook"] != nil && webhook == nil { fail(key, "webhook must be a string") }
-        if inner["command"] != nil && command == nil { fail(key, "command must be a string") }
+        let webhook = inner[JobKey.NotificationKey.webhook.rawValue]?.string
+        let command = inner[JobKey.NotificationKey.command.rawValue]?.string
+        if inner[JobKey.NotificationKey.webhook.rawValue] != nil && webhook == nil {
+            fail(key, "webhook must be a string")
+        }
+        if inner[JobKey.NotificationKey.command.rawValue] != nil && command == nil {
+            fail(key, "command must be a string")
+        }
         if let webhook, !(webhook.hasPrefix("http://") || webhook.hasPrefix("https://")) {
             fail(key, "webhook '\(webhook)' must be an http:// or https:// URL")
         }
         return Notification(webhook: webhook, command: command)
     }
 
-    private mutating func string(_ table: TOMLTree, _ key: String, required: Bool = false) -> String? {
+    private mutating func string(_ table: TOMLTree, _ jobKey: JobKey, required: Bool = false) -> String? {
+        let key = jobKey.rawValue
         guard let value = table[key] else {
-            if required { fail(nil, "needs '\(key)'") }
+            if required {
+                fail(nil, "needs '\(key)'")
+                errors[errors.count - 1].missingKey = jobKey
+            }
             return nil
         }
         guard let text = value.string else {
@@ -321,7 +330,8 @@ private struct JobReader {
         return "contains a NUL character (\\0) at byte \(offset); it cannot be passed to a process"
     }
 
-    private mutating func bool(_ table: TOMLTree, _ key: String) -> Bool? {
+    private mutating func bool(_ table: TOMLTree, _ jobKey: JobKey) -> Bool? {
+        let key = jobKey.rawValue
         guard let value = table[key] else { return nil }
         guard let flag = value.bool else {
             fail(key, "must be true or false, not \(value.type)")
@@ -330,7 +340,8 @@ private struct JobReader {
         return flag
     }
 
-    private mutating func int(_ table: TOMLTree, _ key: String) -> Int? {
+    private mutating func int(_ table: TOMLTree, _ jobKey: JobKey) -> Int? {
+        let key = jobKey.rawValue
         guard let value = table[key] else { return nil }
         guard let number = value.int else {
             fail(key, "must be a whole number, not \(value.type)")
@@ -339,7 +350,8 @@ private struct JobReader {
         return number
     }
 
-    private mutating func stringArray(_ table: TOMLTree, _ key: String) -> [String]? {
+    private mutating func stringArray(_ table: TOMLTree, _ jobKey: JobKey) -> [String]? {
+        let key = jobKey.rawValue
         guard let value = table[key] else { return nil }
         guard let array = value.array else {
             fail(key, "must be an array of strings, not \(value.type)")
@@ -360,8 +372,9 @@ private struct JobReader {
         return strings
     }
 
-    private mutating func duration(_ table: TOMLTree, _ key: String, allowZero: Bool) -> Duration? {
-        guard let text = string(table, key) else { return nil }
+    private mutating func duration(_ table: TOMLTree, _ jobKey: JobKey, allowZero: Bool) -> Duration? {
+        let key = jobKey.rawValue
+        guard let text = string(table, jobKey) else { return nil }
         do {
             let value = try DurationParser.parse(text)
             if !allowZero && value <= .zero { fail(key, "must be longer than 0s") }

@@ -45,3 +45,8 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
         case webhook, command
     }
 }
+
+extension TOMLTree {
+    /// The value of a job key in a job's table.
+    subscript(key: JobKey) -> TOMLTree? { self[key.rawValue] }
+}
