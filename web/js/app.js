@@ -19,7 +19,6 @@ const routes = [
 
 const REFRESH_MS = 3000;
 let current = null;
-let timer = null;
 
 async function route() {
   const hash = location.hash.split('?')[0] || '#/jobs';
@@ -52,6 +51,6 @@ function tick() {
 
 window.addEventListener('hashchange', route);
 document.addEventListener('visibilitychange', tick);
-timer = setInterval(tick, REFRESH_MS);
+setInterval(tick, REFRESH_MS);
 if (!location.hash) history.replaceState(null, '', '#/jobs');
 route();

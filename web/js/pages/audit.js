@@ -1,6 +1,7 @@
 // The audit log: time, user, event, job, and what changed.
 import { get, enc } from '../api.js';
-import { h, replace, time, isoWithOffset } from '../dom.js';
+import { h, replace, time } from '../dom.js';
+import { isoWithOffset } from '../format.js';
 
 export async function auditPage(view) {
   const days = h('select', { id: 'audit-range' }, [1, 7, 30, 365].map((d) =>

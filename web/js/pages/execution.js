@@ -1,6 +1,7 @@
 // One execution: timing, exit status or signal, stdout and stderr (live while running), a Stop button.
 import { api, get, enc } from '../api.js';
-import { h, replace, flash, stateBadge, time, seconds } from '../dom.js';
+import { h, replace, flash, stateBadge, time } from '../dom.js';
+import { seconds } from '../format.js';
 
 export async function executionPage(view, id) {
   const header = h('div');

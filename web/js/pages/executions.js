@@ -1,6 +1,7 @@
 // Executions, newest first: filters for time range, job and state; pages by cursor.
 import { get } from '../api.js';
-import { h, replace, STATES, isoWithOffset } from '../dom.js';
+import { h, replace } from '../dom.js';
+import { STATES, isoWithOffset } from '../format.js';
 import { executionsTable } from './job.js';
 
 const PAGE = 50;

@@ -1,6 +1,7 @@
 // One job: every setting, the next 10 fire times (DST changes marked), a chart of recent runs, its executions.
 import { api, get, enc } from '../api.js';
-import { h, s, replace, flash, stateBadge, stateClass, time, seconds, exitText } from '../dom.js';
+import { h, s, replace, flash, stateBadge, time } from '../dom.js';
+import { stateClass, seconds, exitText } from '../format.js';
 
 const HIDDEN = new Set(['job_id', 'name', 'recent_results', 'last_execution', 'running', 'job_class_string',
   'pub_args', 'month', 'day', 'week', 'day_of_week', 'hour', 'minute']);

@@ -1,6 +1,7 @@
 // Jobs: counts, search and tag filter, a page of jobs with their schedule, next run, last results and actions.
 import { api, get, enc } from '../api.js';
-import { h, replace, flash, stateBadge, stateClass, time } from '../dom.js';
+import { h, replace, flash, stateBadge, time } from '../dom.js';
+import { stateClass } from '../format.js';
 
 const PAGE = 50;
 
