@@ -43,7 +43,11 @@ public struct JobsDirectoryWatcher: Service {
                 let current = Self.fingerprint(of: path)
                 guard reason == "SIGHUP" || current != fingerprint else { continue }
                 let directory = JobDirectory.load(path, kinds: kinds)
-                for error in directory.errors { logger.error("\(error)") }
+                for error in directory.errors {
+                    logger.error(
+                        "job file problem",
+                        metadata: ["file": "\(error.file)", "line": "\(error.line)", "problem": "\(error.message)"])
+                }
                 guard directory.isComplete else {
                     // An unreadable directory is not an empty one: removing every file job would be wrong.
                     logger.error(

@@ -31,7 +31,7 @@ public enum TockApplication {
     /// shutdown on SIGTERM and SIGINT.
     ///
     /// - Parameter runner: runs attempts; the default runs processes. Pass a ``JobRunner`` of your own to add job
-    ///   kinds (see ``JobKindRunner``).
+    ///   kinds (see ``KindRoutingJobRunner``).
     /// - Throws: ``TockConfiguration/Problem`` for a configuration that cannot work (bad zone, unreachable data
     ///   directory, unsupported database URL).
     public static func buildServiceGroup(
@@ -42,7 +42,12 @@ public enum TockApplication {
         let store = try openStore(configuration)
         let kindNames = Set(kinds.map(\.name))
         let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)
-        for error in directory.errors { logger.error("\(error)") }
+        // Also as `FILE:LINE: message` for people reading the log.
+        for error in directory.errors {
+            logger.error(
+                "job file problem \(error)",
+                metadata: ["file": "\(error.file)", "line": "\(error.line)", "problem": "\(error.message)"])
+        }
         // Parsing a large jobs.d leaves freed heap behind; hand it back rather than keep the peak for good.
         SystemMemory.releaseFreedMemory()
         let registry = PrometheusCollectorRegistry()

@@ -80,7 +80,7 @@ public struct TockConfiguration: Sendable, Equatable {
         }
         func duration(_ key: String) throws(Problem) -> Duration? {
             guard let text = try string(key) else { return nil }
-            do { return try DurationParserBridge.parse(text) } catch { throw Problem("\(path): \(key): \(error)") }
+            do { return try DurationParser.parse(text) } catch { throw Problem("\(path): \(key): \(error)") }
         }
         if let v = try string("listen") { listen = v }
         if let v = try string("jobs_dir") { jobsDirectory = v }
@@ -134,8 +134,4 @@ public struct TockConfiguration: Sendable, Equatable {
         guard !host.isEmpty else { throw Problem("listen: '\(listen)' has no host (write 0.0.0.0:PORT for all)") }
         return (host, port)
     }
-}
-
-enum DurationParserBridge {
-    static func parse(_ text: String) throws -> Duration { try DurationParser.parse(text) }
 }

@@ -137,7 +137,7 @@ struct JobsController<Context: RequestContext>: Sendable {
 
     func createJob(_ request: Request, _ context: Context) async throws -> Response {
         let body = try await RequestParsing.jsonBody(request)
-        var id = ExecutionRecord.newID()
+        var id = RandomID.make()
         for key in ["job_id", "id"] {
             guard let given = body[key], given != .null else { continue }
             guard let text = given.stringValue, Job.isValidID(text) else {

@@ -1,7 +1,7 @@
 /// One output stream of a run, kept within a fixed budget however much the job prints.
 ///
 /// The first half of the budget keeps the beginning, a ring buffer the end; what falls between is counted and
-/// replaced by a marker line when the text is read: `[tock: 98,000,000 bytes dropped]`.
+/// replaced by a marker line when the text is read: `[tock: 98000000 bytes dropped]`.
 public struct OutputCapture: Sendable {
     public let limit: Int
     private var head: [UInt8] = []

@@ -7,7 +7,7 @@ final class JobRevisions: Sendable {
     private let counter = Atomic<Int>(0)
 
     /// Something about this job that readers see changed.
-    func touch(_ jobID: String) {
+    func noteChanged(_ jobID: String) {
         revisions.withLock { $0[jobID, default: 0] &+= 1 }
         changed()
     }

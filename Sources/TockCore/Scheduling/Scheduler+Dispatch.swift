@@ -57,7 +57,7 @@ extension Scheduler {
             return
         }
         runs.start(pending)
-        touch(pending.job.id)
+        noteChanged(pending.job.id)
     }
 
     func startDelayedRuns() async {
@@ -90,7 +90,7 @@ extension Scheduler {
             sleep: { delay in try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval)) },
             onAttempt: { [self] number, outcome in
                 _ = box.update { record in
-                    record.record(outcome, attempt: number)
+                    record.apply(outcome, attempt: number)
                     if job.retry.shouldRetry(after: outcome, attempt: number) && !control.isStopped {
                         record.state = .running
                         record.message = "attempt \(number) ended \(outcome.state.rawValue); retrying"
@@ -127,7 +127,7 @@ extension Scheduler {
         let boxes = writes.takeRecords()
         guard !boxes.isEmpty else { return }
         let records = boxes.values.map(\.value)
-        defer { for record in records { touch(record.jobID) } }
+        defer { for record in records { noteChanged(record.jobID) } }
         do {
             try await store.save(records)
             writeSucceeded()
@@ -173,7 +173,7 @@ extension Scheduler {
         let queuedNext = runs.finish(record.id, jobID: record.jobID)
         liveOutput.finish(record)
         configuration.metrics.recordEnd(record)
-        touch(record.jobID)
+        noteChanged(record.jobID)
         if let queuedNext { await admit(queuedNext) }
         while let waiting = runs.nextWaitingForSlot() { await admit(waiting) }
         wake()

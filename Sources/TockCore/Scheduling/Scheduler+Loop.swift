@@ -169,13 +169,13 @@ extension Scheduler {
         } else {
             agenda.drop(jobID)
         }
-        touch(jobID)
+        noteChanged(jobID)
     }
 
     /// Takes the job's instant off the agenda.
     func dropNextInstant(_ jobID: String) {
         agenda.drop(jobID)
-        touch(jobID)
+        noteChanged(jobID)
     }
 
     /// Puts an instant on the agenda (after ``dropNextInstant(_:)``).

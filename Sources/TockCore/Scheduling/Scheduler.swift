@@ -101,7 +101,7 @@ public actor Scheduler: Service {
         // Stored first: a pause the store could not keep would be lost at the next start.
         try await store.setPaused(true, jobID: jobID)
         jobs.paused.insert(jobID)
-        touch(jobID)
+        noteChanged(jobID)
     }
 
     /// Resumes a paused job from its next instant after now.
@@ -109,7 +109,7 @@ public actor Scheduler: Service {
         guard jobs[jobID] != nil else { throw ControlError.unknownJob(jobID) }
         try await store.setPaused(false, jobID: jobID)
         jobs.paused.remove(jobID)
-        touch(jobID)
+        noteChanged(jobID)
         reschedule(jobID, after: max(clock.now, jobs.lastScheduled[jobID] ?? .distantPast))
         wake()
     }
@@ -162,7 +162,7 @@ public actor Scheduler: Service {
         for (id, job) in incoming where jobs[id] != job {
             let isNew = jobs[id] == nil
             jobs[id] = job
-            touch(id)
+            noteChanged(id)
             if signals.started {
                 prepareSchedule(job)
                 reschedule(id, after: max(clock.now, jobs.lastScheduled[id] ?? .distantPast))
@@ -184,7 +184,7 @@ public actor Scheduler: Service {
             reschedule(job.id, after: max(clock.now, jobs.lastScheduled[job.id] ?? .distantPast))
         }
         configuration.metrics.jobCount(jobs.count)
-        touch(job.id)
+        noteChanged(job.id)
         wake()
     }
 
@@ -201,7 +201,7 @@ public actor Scheduler: Service {
     func unschedule(_ id: String) {
         jobs[id] = nil
         agenda.remove(id)
-        touch(id)
+        noteChanged(id)
     }
 
     /// What a reader of jobs sees of one job right now.
@@ -261,7 +261,7 @@ public actor Scheduler: Service {
     func runningIDs(of jobID: String) -> Set<String> { runs.runningIDs(of: jobID) }
 
     /// Records that something a reader sees of this job changed.
-    func touch(_ jobID: String) { revisions.touch(jobID) }
+    func noteChanged(_ jobID: String) { revisions.noteChanged(jobID) }
 
     /// The next fire time of every scheduled job.
     public func nextFireTimes() -> [String: Date] { agenda.nextFire }

@@ -45,11 +45,3 @@ public struct SchedulerConfiguration: Sendable {
         self.metrics = metrics
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a `TimeInterval`.
-    public var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

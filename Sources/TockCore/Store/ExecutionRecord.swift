@@ -52,28 +52,11 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
         self.stderrBytes = 0
     }
 
-    /// A 32-hex-digit id, as ndscheduler's execution ids (a random UUID, version 4).
-    ///
-    /// The bits come from the system generator (`getrandom`, which needs no file descriptor): Foundation's `UUID()`
-    /// reads /dev/urandom and, with every descriptor in use, silently returned zeros — ids that collide.
-    public static func newID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
-        return withUnsafeMutableBytes(of: &bytes) { raw in
-            raw[6] = (raw[6] & 0x0F) | 0x40
-            raw[8] = (raw[8] & 0x3F) | 0x80
-            let digits = Array("0123456789abcdef".utf8)
-            var out = [UInt8](repeating: 0, count: 32)
-            for (i, byte) in raw.enumerated() {
-                out[2 * i] = digits[Int(byte >> 4)]
-                out[2 * i + 1] = digits[Int(byte & 0xF)]
-            }
-            return String(decoding: out, as: UTF8.self)
-        }
-    }
+    /// A 32-hex-digit id, as ndscheduler's execution ids (see ``RandomID``).
+    public static func newID() -> String { RandomID.make() }
 
     /// Copies an attempt's outcome in.
-    public mutating func record(_ outcome: AttemptOutcome, attempt: Int) {
+    public mutating func apply(_ outcome: AttemptOutcome, attempt: Int) {
         self.attempt = attempt
         state = outcome.state
         // The first attempt's process start is the execution's start (more exact than when it was dispatched).
