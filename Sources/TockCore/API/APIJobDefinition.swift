@@ -53,104 +53,116 @@ public struct APIJobDefinition: Sendable, Hashable {
         return .object(pairs.filter { !Self.responseOnlyKeys.contains($0.0) })
     }
 
-    /// Reads the body into a job, or lists every problem (schedule problems first).
+    /// Reads the body into a job, or lists every problem. Tock's keys go to the job reader as they are; this only
+    /// translates ndscheduler's spellings (split cron fields, `job_class_string` + `pub_args`).
     public func problems(kinds: Set<String>) -> (job: Job?, problems: [Problem]) {
         guard let pairs = body.objectPairs else {
             return (nil, [Problem(field: nil, "the body must be a JSON object of job keys, not \(body.typeName)")])
         }
-        var known = JobFileParser.jobKeys.union(Self.ndschedulerKeys).union(Self.responseOnlyKeys)
-        if !kinds.isEmpty { known.formUnion(JobKey.kindKeys.map(\.rawValue)) }
-        var problems: [Problem] = []
-        for (key, _) in pairs where !known.contains(key) {
-            let hint = JobFileParser.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
-            problems.append(Problem(field: key, "unknown key\(hint)"))
+        var problems = unknownKeys(in: pairs, kinds: kinds)
+        var table = Translation()
+        for (key, value) in pairs where JobKey(rawValue: key) != nil {
+            if let converted = Self.tree(value) { table.set(key, converted) }  // null: as if absent
         }
-        var table: [String: TOMLTree] = [:]
-        var order: [String] = []
-        for (key, value) in pairs
-        where JobFileParser.jobKeys.contains(key) || JobKey.kindKeys.map(\.rawValue).contains(key) {
-            guard let converted = Self.tree(value) else { continue }  // null: as if absent
-            table[key] = converted
-            order.append(key)
+        let apscheduler = translateSchedule(into: &table, problems: &problems)
+        translateAction(into: &table, problems: &problems)
+        let scheduleFields = Set(APSchedulerCron.fieldNames + [JobKey.schedule.rawValue])
+        if problems.contains(where: { scheduleFields.contains($0.field ?? "") }) {
+            table.set(JobKey.schedule.rawValue, nil)
         }
-        func value(_ key: String) -> JSONValue? {
-            guard let found = body[key], found != .null else { return nil }
-            return found
+        let (job, errors) = JobFileParser.job(id: id, table: table.tree, source: .api, kinds: kinds)
+        // A schedule already reported in ndscheduler's terms is not reported again as missing.
+        for error in errors where !(table.values[JobKey.schedule.rawValue] == nil && error.missingKey == .schedule) {
+            problems.append(Problem(field: error.key, error.reason))
         }
+        guard var job, problems.isEmpty else { return (nil, problems) }
+        if let apscheduler { job.parsedSchedule = .cron(apscheduler.expression) }
+        return (job, [])
+    }
 
-        // The schedule: Tock's `schedule`, or ndscheduler's split fields.
-        var apscheduler: APSchedulerCron?
-        if table[JobKey.schedule.rawValue] == nil {
-            var fields: [String: String] = [:]
-            for name in APSchedulerCron.fieldNames {
-                guard let given = value(name) else { continue }
-                switch given {
-                case .string(let text): fields[name] = text
-                case .int(let number): fields[name] = String(number)
-                default:
-                    problems.append(Problem(field: name, "must be a string such as \"*/5\", not \(given.typeName)"))
-                }
+    /// The table handed to the job reader, in the body's key order.
+    struct Translation {
+        var values: [String: TOMLTree] = [:]
+        var order: [String] = []
+        mutating func set(_ key: String, _ value: TOMLTree?) {
+            if values[key] == nil, value != nil { order.append(key) }
+            values[key] = value
+            if value == nil { order.removeAll { $0 == key } }
+        }
+        var tree: TOMLTree { .table(values, order: order) }
+    }
+
+    func unknownKeys(in pairs: [(String, JSONValue)], kinds: Set<String>) -> [Problem] {
+        let known = JobKey.names(withKinds: !kinds.isEmpty).union(Self.ndschedulerKeys).union(Self.responseOnlyKeys)
+        return pairs.filter { !known.contains($0.0) }.map { key, _ in
+            let hint = JobFileParser.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
+            return Problem(field: key, "unknown key\(hint)")
+        }
+    }
+
+    /// A value the body gives (null counts as absent).
+    func given(_ key: String) -> JSONValue? {
+        guard let found = body[key], found != .null else { return nil }
+        return found
+    }
+
+    /// ndscheduler's split cron fields, when the body has no `schedule`.
+    func translateSchedule(into table: inout Translation, problems: inout [Problem]) -> APSchedulerCron? {
+        guard table.values[JobKey.schedule.rawValue] == nil else { return nil }
+        var fields: [String: String] = [:]
+        for name in APSchedulerCron.fieldNames {
+            switch given(name) {
+            case nil: continue
+            case .string(let text)?: fields[name] = text
+            case .int(let number)?: fields[name] = String(number)
+            case let other?:
+                problems.append(Problem(field: name, "must be a string such as \"*/5\", not \(other.typeName)"))
             }
-            if !fields.isEmpty {
-                do {
-                    let cron = try APSchedulerCron(fields: fields)
-                    apscheduler = cron
-                    table[JobKey.schedule.rawValue] = .string(cron.expression.source)
-                    order.append(JobKey.schedule.rawValue)
-                } catch {
-                    problems.append(Problem(field: error.field, error.message))
-                }
-            } else if problems.isEmpty {
+        }
+        guard !fields.isEmpty else {
+            if problems.isEmpty {
                 problems.append(
                     Problem(
                         field: JobKey.schedule.rawValue,
                         "is required (a cron expression, @every DURATION, …; or ndscheduler's minute, hour, day, month, day_of_week)"
                     ))
             }
+            return nil
         }
-        // ndscheduler's job class and argv, unless Tock's own action keys are there.
-        if table[JobKey.command.rawValue] == nil && table[JobKey.exec.rawValue] == nil
-            && table[JobKey.kind.rawValue] == nil
-        {
-            if let jobClass = value("job_class_string") {
-                if jobClass.stringValue != Self.shellJobClass {
-                    problems.append(
-                        Problem(
-                            field: "job_class_string",
-                            "\(jobClass.stringValue.map { "'\($0)'" } ?? jobClass.typeName) is not a job class Tock runs; use '\(Self.shellJobClass)' with pub_args as the argv, or 'command'/'exec'"
-                        ))
-                }
-                switch value("pub_args") {
-                case .array(let items) where !items.isEmpty:
-                    if let argv = Self.tree(.array(items)) {
-                        table[JobKey.exec.rawValue] = argv
-                        order.append(JobKey.exec.rawValue)
-                    }
-                case nil, .array:
-                    problems.append(
-                        Problem(field: "pub_args", "ShellJob needs the program to run: [\"/bin/sh\", \"-c\", \"…\"]"))
-                case let other?:
-                    problems.append(Problem(field: "pub_args", "must be an array of strings, not \(other.typeName)"))
-                }
-            } else if value("pub_args") != nil {
-                problems.append(Problem(field: "pub_args", "goes with job_class_string"))
-            }
+        do {
+            let cron = try APSchedulerCron(fields: fields)
+            table.set(JobKey.schedule.rawValue, .string(cron.expression.source))
+            return cron
+        } catch {
+            problems.append(Problem(field: error.field, error.message))
+            return nil
         }
+    }
 
-        if problems.contains(where: {
-            $0.field == JobKey.schedule.rawValue || APSchedulerCron.fieldNames.contains($0.field ?? "")
-        }) {
-            table[JobKey.schedule.rawValue] = nil
+    /// ndscheduler's job class and argv, unless Tock's own action keys are there.
+    func translateAction(into table: inout Translation, problems: inout [Problem]) {
+        let actionKeys: [JobKey] = [.command, .exec, .kind]
+        guard actionKeys.allSatisfy({ table.values[$0.rawValue] == nil }) else { return }
+        guard let jobClass = given("job_class_string") else {
+            if given("pub_args") != nil { problems.append(Problem(field: "pub_args", "goes with job_class_string")) }
+            return
         }
-
-        let (job, errors) = JobFileParser.job(id: id, table: .table(table, order: order), source: .api, kinds: kinds)
-        // A schedule already reported in ndscheduler's terms is not reported again as missing.
-        for error in errors where !(table[JobKey.schedule.rawValue] == nil && error.missingKey == .schedule) {
-            problems.append(Problem(field: error.key, error.reason))
+        if jobClass.stringValue != Self.shellJobClass {
+            problems.append(
+                Problem(
+                    field: "job_class_string",
+                    "\(jobClass.stringValue.map { "'\($0)'" } ?? jobClass.typeName) is not a job class Tock runs; use '\(Self.shellJobClass)' with pub_args as the argv, or 'command'/'exec'"
+                ))
         }
-        guard var job, problems.isEmpty else { return (nil, problems) }
-        if let apscheduler { job.parsedSchedule = .cron(apscheduler.expression) }
-        return (job, [])
+        switch given("pub_args") {
+        case .array(let items) where !items.isEmpty:
+            if let argv = Self.tree(.array(items)) { table.set(JobKey.exec.rawValue, argv) }
+        case nil, .array:
+            problems.append(
+                Problem(field: "pub_args", "ShellJob needs the program to run: [\"/bin/sh\", \"-c\", \"…\"]"))
+        case let other?:
+            problems.append(Problem(field: "pub_args", "must be an array of strings, not \(other.typeName)"))
+        }
     }
 
     /// JSON to the TOML value the job-file reader takes; `nil` for null.
