@@ -2,6 +2,9 @@
 
 Run by scripts/test-ui (which scripts/test calls). Environment: TOCK_BINARY (the tock executable), TOCK_WEB_DIR,
 CHROMEDRIVER (default: chromedriver on PATH), SCREENSHOTS (where to save screenshots; default docs/screenshots).
+
+UITests is an ordered story (test_NN, run in name order) sharing one daemon and one browser, so one failure can
+cascade into the tests after it: read the first failure first. The other classes start their own daemon.
 """
 import json
 import os

@@ -45,7 +45,14 @@ export async function editorPage(view, id) {
     if (kind === 'textarea') return h('textarea', { name: key, id: 'field-' + key, rows: key === 'command' ? 3 : 2 });
     if (kind === 'checkbox') return h('input', { type: 'checkbox', name: key, id: 'field-' + key, checked: true });
     if (kind.startsWith('select:')) {
-      return h('select', { name: key, id: 'field-' + key }, kind.slice(7).split(',').map((v) => h('option', { value: v }, v)));
+      return h(
+        'select',
+        { name: key, id: 'field-' + key },
+        kind
+          .slice(7)
+          .split(',')
+          .map((v) => h('option', { value: v }, v))
+      );
     }
     return h('input', { type: kind, name: key, id: 'field-' + key, autocomplete: 'off', spellcheck: 'false',
       min: kind === 'number' ? 0 : undefined });
@@ -54,10 +61,18 @@ export async function editorPage(view, id) {
   const rows = FIELDS.filter(([key]) => !(editing && key === 'job_id')).map(([key, label, kind, hint]) => {
     inputs[key] = control(key, kind);
     errors[key] = h('span', { class: 'field-error', id: 'error-' + key, role: 'alert' });
-    const labelled = kind === 'checkbox'
-      ? h('label', { class: 'inline-field' }, inputs[key], label, errors[key])
-      : h('label', { for: 'field-' + key }, label, hint ? h('span', { class: 'hint' }, hint) : null, inputs[key], errors[key],
-        key === 'schedule' ? schedulePreview : null);
+    const labelled =
+      kind === 'checkbox'
+        ? h('label', { class: 'inline-field' }, inputs[key], label, errors[key])
+        : h(
+            'label',
+            { for: 'field-' + key },
+            label,
+            hint ? h('span', { class: 'hint' }, hint) : null,
+            inputs[key],
+            errors[key],
+            key === 'schedule' ? schedulePreview : null
+          );
     return labelled;
   });
 
@@ -78,8 +93,18 @@ export async function editorPage(view, id) {
   }
 
   const submit = h('button', { type: 'submit', class: 'primary', id: 'save' }, editing ? 'Save' : 'Add job');
-  const form = h('form', { class: 'editor', novalidate: true }, rows, general,
-    h('div', { class: 'row' }, submit, h('a', { class: 'button', href: editing ? `#/jobs/${enc(id)}` : '#/jobs' }, 'Cancel')));
+  const form = h(
+    'form',
+    { class: 'editor', novalidate: true },
+    rows,
+    general,
+    h(
+      'div',
+      { class: 'row' },
+      submit,
+      h('a', { class: 'button', href: editing ? `#/jobs/${enc(id)}` : '#/jobs' }, 'Cancel')
+    )
+  );
   replace(view, h('h1', {}, editing ? `Edit ${job.name}` : 'Add a job'), form);
 
   // Live schedule check through the API's preview.
@@ -93,9 +118,13 @@ export async function editorPage(view, id) {
       const preview = await get(`/api/v1/schedule/preview?expr=${enc(expr)}&count=5` + (tz ? `&tz=${enc(tz)}` : ''));
       if (ticket !== pending) return;
       errors.schedule.textContent = '';
-      replace(schedulePreview, h('span', { class: 'ok-text', id: 'schedule-description' }, '✓ ', preview.description),
+      replace(
+        schedulePreview,
+        h('span', { class: 'ok-text', id: 'schedule-description' }, '✓ ', preview.description),
         preview.next_run_times.length
-          ? h('ul', { class: 'small mono', id: 'schedule-next' }, preview.next_run_times.map((t) => h('li', {}, t))) : null);
+          ? h('ul', { class: 'small mono', id: 'schedule-next' }, preview.next_run_times.map((t) => h('li', {}, t)))
+          : null
+      );
     } catch (error) {
       if (ticket !== pending) return;
       replace(schedulePreview);
@@ -146,7 +175,8 @@ export async function editorPage(view, id) {
       flash(editing ? 'Saved' : 'Added ' + result.job_id);
       location.hash = `#/jobs/${enc(result.job_id)}`;
     } catch (error) {
-      const list = error.errors && error.errors.length ? error.errors : [{ field: error.field, message: error.message }];
+      const list =
+        error.errors && error.errors.length ? error.errors : [{ field: error.field, message: error.message }];
       let shown = false;
       for (const problem of list) {
         const key = problem.field === 'exec' ? 'command' : problem.field;

@@ -8,8 +8,10 @@ export async function executionPage(view, id) {
   const details = h('div');
   const tabs = { stdout: h('button', { type: 'button', role: 'tab', id: 'tab-stdout' }, 'stdout'),
     stderr: h('button', { type: 'button', role: 'tab', id: 'tab-stderr' }, 'stderr') };
-  const panes = { stdout: h('pre', { class: 'output', id: 'output-stdout', role: 'tabpanel', 'aria-labelledby': 'tab-stdout' }),
-    stderr: h('pre', { class: 'output', id: 'output-stderr', role: 'tabpanel', 'aria-labelledby': 'tab-stderr' }) };
+  const panes = {
+    stdout: h('pre', { class: 'output', id: 'output-stdout', role: 'tabpanel', 'aria-labelledby': 'tab-stdout' }),
+    stderr: h('pre', { class: 'output', id: 'output-stderr', role: 'tabpanel', 'aria-labelledby': 'tab-stderr' }),
+  };
   const truncation = h('p', { class: 'muted small', id: 'output-note' });
   let selected = 'stdout';
   function select(name) {
@@ -55,7 +57,8 @@ export async function executionPage(view, id) {
     for (const stream of ['stdout', 'stderr']) {
       const kept = new TextEncoder().encode(panes[stream].textContent).length;
       const total = e[stream + '_bytes'] || 0;
-      if (!running && total > kept) notes.push(`${stream}: ${total} bytes written, the middle was cut (marked in the text)`);
+      if (!running && total > kept)
+        notes.push(`${stream}: ${total} bytes written, the middle was cut (marked in the text)`);
     }
     truncation.textContent = notes.join('; ');
   }

@@ -8,7 +8,11 @@ const PAGE = 50;
 
 export async function executionsPage(view) {
   const local = (date) => isoWithOffset(date).slice(0, 16);
-  const from = h('input', { type: 'datetime-local', id: 'filter-from', value: local(new Date(Date.now() - 24 * 3600e3)) });
+  const from = h('input', {
+    type: 'datetime-local',
+    id: 'filter-from',
+    value: local(new Date(Date.now() - 24 * 3600e3)),
+  });
   const to = h('input', { type: 'datetime-local', id: 'filter-to' });
   const job = h('input', { type: 'search', id: 'filter-job', placeholder: 'Job id', size: 14 });
   const state = h('select', { id: 'filter-state' }, h('option', { value: '' }, 'Any state'),

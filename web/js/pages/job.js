@@ -23,7 +23,8 @@ export function runChart(executions) {
     return svg;
   }
   const max = Math.max(...runs.map((e) => e.duration), 0.001);
-  const x = (i) => left + (runs.length === 1 ? (width - left - right) / 2 : i * (width - left - right) / (runs.length - 1));
+  const x = (i) =>
+    left + (runs.length === 1 ? (width - left - right) / 2 : (i * (width - left - right)) / (runs.length - 1));
   const y = (d) => height - bottom - (d / max) * (height - bottom - top);
   svg.append(
     s('line', { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }),
@@ -31,7 +32,12 @@ export function runChart(executions) {
     s('text', { x: left - 6, y: top + 10, 'text-anchor': 'end' }, seconds(max)),
     s('text', { x: left - 6, y: height - bottom, 'text-anchor': 'end' }, '0'),
     s('text', { x: left, y: height - 6 }, new Date(runs[0].started_time).toLocaleString()),
-    s('text', { x: width - right, y: height - 6, 'text-anchor': 'end' }, new Date(runs[runs.length - 1].started_time).toLocaleString()));
+    s(
+      'text',
+      { x: width - right, y: height - 6, 'text-anchor': 'end' },
+      new Date(runs[runs.length - 1].started_time).toLocaleString()
+    )
+  );
   runs.forEach((e, i) => {
     const dot = s('circle', { cx: x(i), cy: y(e.duration), r: 5, class: stateClass(e.state), fill: 'currentColor' },
       s('title', {}, `${e.state}, ${seconds(e.duration)}, ${e.started_time}`));
@@ -89,12 +95,43 @@ export async function jobPage(view, id) {
       h('h1', {}, job.name, ' ', job.paused ? h('span', { class: 'state state-stopped' }, 'paused') : null),
       h('div', { class: 'row' },
         h('code', {}, job.schedule), h('span', { class: 'muted' }, job.schedule_description + ' · ' + job.timezone)),
-      isFile ? h('p', { class: 'note' }, `Defined in ${job.file}:${job.line}. Edit that file to change it; run, pause and resume work here.`) : null,
+      isFile
+        ? h(
+            'p',
+            { class: 'note' },
+            `Defined in ${job.file}:${job.line}. Edit that file to change it; run, pause and resume work here.`
+          )
+        : null,
       h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'primary', 'data-action': 'run', onclick: () => act('Started', 'POST', `/api/v1/executions/${enc(id)}`) }, 'Run now'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'primary',
+            'data-action': 'run',
+            onclick: () => act('Started', 'POST', `/api/v1/executions/${enc(id)}`),
+          },
+          'Run now'
+        ),
         job.paused
-          ? h('button', { type: 'button', 'data-action': 'resume', onclick: () => act('Resumed', 'POST', `/api/v1/jobs/${enc(id)}/resume`) }, 'Resume')
-          : h('button', { type: 'button', 'data-action': 'pause', onclick: () => act('Paused', 'POST', `/api/v1/jobs/${enc(id)}/pause`) }, 'Pause'),
+          ? h(
+              'button',
+              {
+                type: 'button',
+                'data-action': 'resume',
+                onclick: () => act('Resumed', 'POST', `/api/v1/jobs/${enc(id)}/resume`),
+              },
+              'Resume'
+            )
+          : h(
+              'button',
+              {
+                type: 'button',
+                'data-action': 'pause',
+                onclick: () => act('Paused', 'POST', `/api/v1/jobs/${enc(id)}/pause`),
+              },
+              'Pause'
+            ),
         isFile ? null : h('a', { class: 'button', href: `#/jobs/${enc(id)}/edit` }, 'Edit'),
         isFile ? null : h('button', { type: 'button', class: 'danger', onclick: async () => {
           if (!confirm(`Delete job ${id}? Its history stays.`)) return;
@@ -107,7 +144,9 @@ export async function jobPage(view, id) {
       replace(next, h('p', { class: 'muted' }, 'Runs once when the daemon starts.'));
     } else {
       try {
-        const preview = await get(`/api/v1/schedule/preview?expr=${enc(job.schedule)}&tz=${enc(job.timezone)}&count=10`);
+        const preview = await get(
+          `/api/v1/schedule/preview?expr=${enc(job.schedule)}&tz=${enc(job.timezone)}&count=10`
+        );
         replace(next, fireTimes(preview.next_run_times));
       } catch (error) {
         replace(next, h('p', { class: 'field-error' }, error.message));

@@ -10,14 +10,25 @@ export async function jobsPage(view) {
   const counts = h('div', { class: 'counts', id: 'job-counts' });
   const search = h('input', { type: 'search', id: 'job-search', placeholder: 'Search id, name, command…',
     'aria-label': 'Search jobs' });
-  const tag = h('input', { type: 'search', id: 'job-tag', placeholder: 'Tag', 'aria-label': 'Filter by tag', size: 10 });
+  const tag = h('input', {
+    type: 'search',
+    id: 'job-tag',
+    placeholder: 'Tag',
+    'aria-label': 'Filter by tag',
+    size: 10,
+  });
   const body = h('tbody');
   const pager = h('div', { class: 'pager' });
   let debounce;
   let lastKey = '';
   const onFilter = () => {
     clearTimeout(debounce);
-    debounce = setTimeout(() => { state.q = search.value.trim(); state.tag = tag.value.trim(); state.offset = 0; load(); }, 200);
+    debounce = setTimeout(() => {
+      state.q = search.value.trim();
+      state.tag = tag.value.trim();
+      state.offset = 0;
+      load();
+    }, 200);
   };
   search.addEventListener('input', onFilter);
   tag.addEventListener('input', onFilter);
@@ -27,10 +38,21 @@ export async function jobsPage(view) {
     counts,
     h('div', { class: 'row' }, search, tag),
     h('div', { class: 'table-wrap' }, h('table', { id: 'jobs-table' },
-      h('thead', {}, h('tr', {},
-        h('th', {}, 'Job'), h('th', {}, 'Schedule'), h('th', { class: 'hide-narrow' }, 'Next run'),
-        h('th', {}, 'Last result'), h('th', { class: 'hide-narrow' }, 'Recent'), h('th', { class: 'hide-narrow' }, 'Source'),
-        h('th', {}, 'Actions'))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'Job'),
+          h('th', {}, 'Schedule'),
+          h('th', { class: 'hide-narrow' }, 'Next run'),
+          h('th', {}, 'Last result'),
+          h('th', { class: 'hide-narrow' }, 'Recent'),
+          h('th', { class: 'hide-narrow' }, 'Source'),
+          h('th', {}, 'Actions')
+        )
+      ),
       body)),
     pager);
 
@@ -51,31 +73,71 @@ export async function jobsPage(view) {
       h('button', { type: 'button', 'data-action': 'run', title: 'Run now',
         onclick: () => act('Started ' + job.job_id, 'POST', `/api/v1/executions/${enc(job.job_id)}`) }, 'Run'), ' ',
       job.paused
-        ? h('button', { type: 'button', 'data-action': 'resume', onclick: () => act('Resumed ' + job.job_id, 'POST', `/api/v1/jobs/${enc(job.job_id)}/resume`) }, 'Resume')
-        : h('button', { type: 'button', 'data-action': 'pause', onclick: () => act('Paused ' + job.job_id, 'POST', `/api/v1/jobs/${enc(job.job_id)}/pause`) }, 'Pause'),
+        ? h(
+            'button',
+            {
+              type: 'button',
+              'data-action': 'resume',
+              onclick: () => act('Resumed ' + job.job_id, 'POST', `/api/v1/jobs/${enc(job.job_id)}/resume`),
+            },
+            'Resume'
+          )
+        : h(
+            'button',
+            {
+              type: 'button',
+              'data-action': 'pause',
+              onclick: () => act('Paused ' + job.job_id, 'POST', `/api/v1/jobs/${enc(job.job_id)}/pause`),
+            },
+            'Pause'
+          ),
       ' ',
-      isFile ? null : h('a', { class: 'button', href: `#/jobs/${enc(job.job_id)}/edit`, 'data-action': 'edit' }, 'Edit'),
+      isFile
+        ? null
+        : h('a', { class: 'button', href: `#/jobs/${enc(job.job_id)}/edit`, 'data-action': 'edit' }, 'Edit'),
       ' ',
       isFile ? null : h('button', { type: 'button', class: 'danger', 'data-action': 'delete', onclick: async () => {
         if (!confirm(`Delete job ${job.job_id}? Its history stays.`)) return;
         await act('Deleted ' + job.job_id, 'DELETE', `/api/v1/jobs/${enc(job.job_id)}`);
       } }, 'Delete'));
     return h('tr', { 'data-job-id': job.job_id },
-      h('td', {},
+      h(
+        'td',
+        {},
         h('a', { href: `#/jobs/${enc(job.job_id)}`, class: 'job-name' }, job.name),
         job.name !== job.job_id ? h('div', { class: 'muted small mono' }, job.job_id) : null,
         job.paused ? h('div', {}, h('span', { class: 'state state-stopped' }, 'paused')) : null,
         job.enabled ? null : h('div', {}, h('span', { class: 'state state-skipped' }, 'disabled')),
-        job.tags && job.tags.length ? h('div', { class: 'muted small' }, job.tags.map((t) => '#' + t).join(' ')) : null),
+        job.tags && job.tags.length ? h('div', { class: 'muted small' }, job.tags.map((t) => '#' + t).join(' ')) : null
+      ),
       h('td', {}, h('code', {}, job.schedule), h('div', { class: 'muted small' }, job.schedule_description),
         h('div', { class: 'muted small' }, job.timezone)),
-      h('td', { class: 'hide-narrow' }, job.next_run_time ? time(job.next_run_time) : h('span', { class: 'muted' }, '—')),
-      h('td', {}, last ? h('a', { href: `#/executions/${enc(last.execution_id)}` }, stateBadge(last.state)) : h('span', { class: 'muted' }, 'never run')),
+      h(
+        'td',
+        { class: 'hide-narrow' },
+        job.next_run_time ? time(job.next_run_time) : h('span', { class: 'muted' }, '—')
+      ),
+      h(
+        'td',
+        {},
+        last
+          ? h('a', { href: `#/executions/${enc(last.execution_id)}` }, stateBadge(last.state))
+          : h('span', { class: 'muted' }, 'never run')
+      ),
       h('td', { class: 'hide-narrow' }, h('span', { class: 'strip', 'aria-label': 'Last results, oldest first' },
         (job.recent_results || []).map((s) => h('i', { class: stateClass(s), title: s })))),
-      h('td', { class: 'hide-narrow' }, isFile
-        ? h('span', { title: `${job.file}:${job.line}` }, 'file', h('div', { class: 'muted small mono' }, `${job.file}:${job.line}`))
-        : 'API'),
+      h(
+        'td',
+        { class: 'hide-narrow' },
+        isFile
+          ? h(
+              'span',
+              { title: `${job.file}:${job.line}` },
+              'file',
+              h('div', { class: 'muted small mono' }, `${job.file}:${job.line}`)
+            )
+          : 'API'
+      ),
       actions);
   }
 
@@ -89,16 +151,60 @@ export async function jobsPage(view) {
     if (key === lastKey) return;
     lastKey = key;
     const c = data.counts || {};
-    replace(counts,
-      h('span', { 'data-count': 'total' }, `${c.total} total`), h('span', { 'data-count': 'active' }, `${c.active} active`),
-      h('span', { 'data-count': 'paused' }, `${c.paused} paused`), h('span', { 'data-count': 'failing' }, `${c.failing} failing`));
-    replace(body, data.jobs.length ? data.jobs.map(row)
-      : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, c.total ? 'No job matches.' : 'No jobs yet. Add one, or put files in jobs.d.')));
+    replace(
+      counts,
+      h('span', { 'data-count': 'total' }, `${c.total} total`),
+      h('span', { 'data-count': 'active' }, `${c.active} active`),
+      h('span', { 'data-count': 'paused' }, `${c.paused} paused`),
+      h('span', { 'data-count': 'failing' }, `${c.failing} failing`)
+    );
+    replace(
+      body,
+      data.jobs.length
+        ? data.jobs.map(row)
+        : h(
+            'tr',
+            {},
+            h(
+              'td',
+              { colspan: 7, class: 'muted' },
+              c.total ? 'No job matches.' : 'No jobs yet. Add one, or put files in jobs.d.'
+            )
+          )
+    );
     const matching = c.matching ?? data.jobs.length;
-    replace(pager,
-      h('button', { type: 'button', disabled: state.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - PAGE); load(); } }, 'Previous'),
-      h('span', { class: 'muted', id: 'jobs-range' }, matching ? `${state.offset + 1}–${state.offset + data.jobs.length} of ${matching}` : ''),
-      h('button', { type: 'button', disabled: state.offset + PAGE >= matching, onclick: () => { state.offset += PAGE; load(); } }, 'Next'));
+    replace(
+      pager,
+      h(
+        'button',
+        {
+          type: 'button',
+          disabled: state.offset === 0,
+          onclick: () => {
+            state.offset = Math.max(0, state.offset - PAGE);
+            load();
+          },
+        },
+        'Previous'
+      ),
+      h(
+        'span',
+        { class: 'muted', id: 'jobs-range' },
+        matching ? `${state.offset + 1}–${state.offset + data.jobs.length} of ${matching}` : ''
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          disabled: state.offset + PAGE >= matching,
+          onclick: () => {
+            state.offset += PAGE;
+            load();
+          },
+        },
+        'Next'
+      )
+    );
   }
 
   await load();
