@@ -3,8 +3,9 @@ import Testing
 
 @testable import TockCore
 
-/// The one hand-made wait of TockCore and TockTesting: values are never lost or delivered twice, and
-/// cancellation ends a wait at once — including a cancellation that came before the wait began.
+/// The one hand-made wait of TockCore and TockTesting, and the two types built on it (``WakeSignal``,
+/// ``OneShot``): values are never lost or delivered twice, and cancellation ends a wait at once — including a
+/// cancellation that came before the wait began.
 struct ContinuationSlotTests {
     @Test func value_deliveredBeforeTheWait_returnsAtOnce_andOnlyTheFirstCounts() async throws {
         let slot = ContinuationSlot<Int>()
@@ -71,5 +72,58 @@ struct ContinuationSlotTests {
         try await Task.sleep(for: .milliseconds(50))
         #expect(slot.resume(returning: 5), "still waiting after its cancellation")
         #expect(await task.value == 5)
+    }
+
+    // MARK: - OneShot
+
+    @Test func oneShot_deliveredBeforeOrAfterTheWait_andAwaitedByACancelledTask() async throws {
+        let early = OneShot<Int>()
+        early.deliver(1)
+        #expect(await early.value == 1)
+
+        let late = OneShot<Int>()
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await late.value
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        late.deliver(2)
+        #expect(await task.value == 2, "a run's end is collected even by a cancelled task")
+    }
+
+    // MARK: - WakeSignal
+
+    @Test func wakeSignal_sentWhileNobodyWaits_isKeptForTheNextWait() async throws {
+        let signal = WakeSignal()
+        signal.signal()
+        let task = Task { await signal.wait() }
+        #expect(await finishes(task) { signal.signal() })
+    }
+
+    @Test func wakeSignal_wakesAWaiter() async throws {
+        let signal = WakeSignal()
+        let task = Task { await signal.wait() }
+        try await Task.sleep(for: .milliseconds(20))
+        signal.signal()
+        #expect(await finishes(task) { signal.signal() })
+    }
+
+    @Test func wakeSignal_waitInACancelledTask_returnsAtOnce_andLeavesTheNextSignalPending() async throws {
+        let signal = WakeSignal()
+        let cancelled = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await signal.wait()
+        }
+        #expect(await finishes(cancelled) { signal.signal() })
+        let waitedWhileCancelled = Task {
+            await signal.wait()
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        waitedWhileCancelled.cancel()
+        #expect(await finishes(waitedWhileCancelled) { signal.signal() })
+        // Neither cancelled waiter swallows a later signal.
+        signal.signal()
+        let next = Task { await signal.wait() }
+        #expect(await finishes(next) { signal.signal() })
     }
 }
