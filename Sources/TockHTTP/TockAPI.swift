@@ -88,7 +88,7 @@ public struct TockAPI: Sendable {
         on(.get, "/api/v1/openapi.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
         }
         on(.get, "/api/v1/jobs") { request, _ in try await handlers.listJobs(request) }
         on(.post, "/api/v1/jobs") { request, _ in try await handlers.createJob(request) }
