@@ -48,7 +48,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // The OpenAPI document, edited by hand as JSON and compiled into the binary (`PackageResources`).
+            resources: [.embedInCode("openapi.json")]
         ),
         // A small HTTP client of the API (the CLI's `jobs` and `executions`, end-to-end tests).
         .target(name: "TockClient", dependencies: ["TockCore"]),

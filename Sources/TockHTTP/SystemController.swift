@@ -16,7 +16,7 @@ struct SystemController<Context: RequestContext>: Sendable {
         routes.on(.get, "/api/v1/openapi.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
         }
         routes.on(.get, "/api/v1/schedule/preview") { request, _ in try preview(request) }
     }

@@ -3,11 +3,14 @@ import Synchronization
 import TockCore
 
 /// A clock that moves only when a test says so. Sleepers wake when `advance` passes their deadline.
+///
+/// A sleep in a cancelled task (cancelled before or while it sleeps) throws `CancellationError` at once, as
+/// `Task.sleep` does: each sleeper waits on a ``ContinuationSlot``.
 public final class ManualWallClock: WallClock {
     private struct Sleeper {
         let id: Int
         let deadline: Date
-        let continuation: CheckedContinuation<Void, any Error>
+        let slot: ContinuationSlot<Void>
     }
 
     private struct State {
@@ -23,31 +26,25 @@ public final class ManualWallClock: WallClock {
     public var now: Date { state.withLock { $0.now } }
 
     /// How many tasks are sleeping on this clock.
-    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    public var sleeperCount: Int { sleeping.count }
 
     /// The deadlines tasks are sleeping until.
-    public var sleeperDeadlines: [Date] { state.withLock { $0.sleepers.map(\.deadline) } }
+    public var sleeperDeadlines: [Date] { sleeping.map(\.deadline) }
+
+    /// Sleepers not cancelled: a cancelled one leaves the list only when its task goes on, a moment later.
+    private var sleeping: [Sleeper] { state.withLock { $0.sleepers.filter { !$0.slot.isCancelled } } }
 
     public func sleep(until deadline: Date) async throws {
-        let id = state.withLock { s -> Int in
+        let slot = ContinuationSlot<Void>()
+        let id = state.withLock { s -> Int? in
+            if s.now >= deadline { return nil }
             s.nextID += 1
+            s.sleepers.append(Sleeper(id: s.nextID, deadline: deadline, slot: slot))
             return s.nextID
         }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow = state.withLock { s -> Bool in
-                    if s.now >= deadline { return true }
-                    s.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let sleeper = state.withLock { s -> Sleeper? in
-                guard let index = s.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
-                return s.sleepers.remove(at: index)
-            }
-            sleeper?.continuation.resume(throwing: CancellationError())
+        if let id {
+            defer { state.withLock { s in s.sleepers.removeAll { $0.id == id } } }
+            try await slot.value()
         }
         try Task.checkCancellation()
     }
@@ -60,7 +57,7 @@ public final class ManualWallClock: WallClock {
             s.sleepers.removeAll { $0.deadline <= date }
             return due
         }
-        for sleeper in due { sleeper.continuation.resume() }
+        for sleeper in due { sleeper.slot.resume(returning: ()) }
     }
 
     public func advance(by seconds: TimeInterval) { set(now.addingTimeInterval(seconds)) }
