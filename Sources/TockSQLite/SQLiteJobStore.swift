@@ -111,15 +111,6 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    // Writes are synchronous on the calling thread: a short SQLite transaction costs less than the two thread
-    // hops of an asynchronous write, and the scheduler writes an execution's row right before starting it.
-
-    public func save(_ e: ExecutionRecord) async throws {
-        // Single rows (outcomes, pids) come from many runs at once: the asynchronous write keeps the cooperative
-        // threads free while they queue for the writer.
-        try await write { db in try Self.insert([e], db) }
-    }
-
     /// GRDB's synchronous write (from a synchronous function, so overload resolution cannot pick the async one).
     private func writeNow<T>(_ updates: (Database) throws -> T) throws -> T {
         do { return try pool.write(updates) } catch { throw Self.storeError(error) }
@@ -165,9 +156,18 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func save(_ executions: [ExecutionRecord]) async throws {
-        guard !executions.isEmpty else { return }
-        // The scheduler's batch of runs about to start: synchronous, on the path to the processes' start.
-        try writeNow { db in try Self.insert(executions, db) }
+        switch executions.count {
+        case 0: return
+        case 1:
+            // Single rows (outcomes, pids) come from many runs at once: the asynchronous write keeps the
+            // cooperative threads free while they queue for the writer.
+            try await write { db in try Self.insert(executions, db) }
+        default:
+            // The scheduler's batch of runs about to start, on the path to the processes' start: synchronous on
+            // the calling thread, as a short SQLite transaction costs less than the two thread hops of an
+            // asynchronous write.
+            try writeNow { db in try Self.insert(executions, db) }
+        }
     }
 
     private static func insert(_ executions: [ExecutionRecord], _ db: Database) throws {
@@ -215,21 +215,6 @@ public final class SQLiteJobStore: JobStore {
             try Row.fetchOne(db, sql: "SELECT * FROM execution WHERE id = ?", arguments: [id]).map {
                 try Self.execution(from: $0)
             }
-        }
-    }
-
-    public func executions(jobID: String?, limit: Int) async throws -> [ExecutionRecord] {
-        try await pool.read { db in
-            let rows: [Row]
-            if let jobID {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM execution WHERE job_id = ? ORDER BY scheduled_at DESC, id DESC LIMIT ?",
-                    arguments: [jobID, limit])
-            } else {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM execution ORDER BY scheduled_at DESC, id DESC LIMIT ?", arguments: [limit])
-            }
-            return try rows.map { try Self.execution(from: $0) }
         }
     }
 
@@ -332,15 +317,6 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func state(ofJob id: String) async throws -> JobRuntimeState {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM job_state WHERE job_id = ?", arguments: [id]).map {
-                try Self.state(from: $0)
-            }
-                ?? JobRuntimeState()
-        }
-    }
-
     public func setPaused(_ paused: Bool, jobID: String) async throws {
         try await write { db in
             try db.execute(
@@ -349,10 +325,6 @@ public final class SQLiteJobStore: JobStore {
                     ON CONFLICT(job_id) DO UPDATE SET paused = excluded.paused
                     """, arguments: [jobID, paused])
         }
-    }
-
-    public func setLastScheduled(_ date: Date, jobID: String) async throws {
-        try await setLastScheduled([jobID: date])
     }
 
     public func setLastScheduled(_ dates: [String: Date]) async throws {
@@ -382,15 +354,6 @@ public final class SQLiteJobStore: JobStore {
                     entry.jobID, entry.jobName, entry.event.rawValue, entry.user, entry.createdAt.timeIntervalSince1970,
                     entry.description,
                 ])
-        }
-    }
-
-    public func auditLog(limit: Int) async throws -> [AuditEntry] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM audit_log ORDER BY created_at DESC, id DESC LIMIT ?", arguments: [limit]
-            )
-            .map(Self.auditEntry)
         }
     }
 
