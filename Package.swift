@@ -94,7 +94,9 @@ let package = Package(
         ),
         .testTarget(name: "CronKitTests", dependencies: ["CronKit"]),
         .testTarget(name: "TockCoreTests", dependencies: ["TockCore", "TockTesting"]),
-        .testTarget(name: "TockSQLiteTests", dependencies: ["TockSQLite", "TockTesting"]),
+        .testTarget(
+            name: "TockSQLiteTests",
+            dependencies: ["TockCore", "TockSQLite", "TockTesting", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "TockHTTPTests",
             dependencies: [

@@ -100,14 +100,16 @@ public final class SQLiteJobStore: JobStore {
 
     public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
         try await write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM execution WHERE state IN ('running', 'scheduled')")
+            let pending = try Self.executions(
+                db.makeStatement(
+                    sql: "SELECT \(Self.executionColumns) FROM execution WHERE state IN ('running', 'scheduled')"))
             try db.execute(
                 sql: """
                     UPDATE execution SET state = 'interrupted', ended_at = COALESCE(ended_at, ?),
                     message = COALESCE(message, 'the daemon stopped while this execution was pending or running')
                     WHERE state IN ('running', 'scheduled')
                     """, arguments: [date.timeIntervalSince1970])
-            return try rows.map { try Self.execution(from: $0) }
+            return pending
         }
     }
 
@@ -212,12 +214,20 @@ public final class SQLiteJobStore: JobStore {
 
     public func execution(id: String) async throws -> ExecutionRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM execution WHERE id = ?", arguments: [id]).map {
-                try Self.execution(from: $0)
-            }
+            try Self.executions(
+                db.cachedStatement(sql: "SELECT \(Self.executionColumns) FROM execution WHERE id = ?"), arguments: [id]
+            ).first
         }
     }
 
+    /// Every column of an execution, named: never `SELECT *`, so that a column a migration adds or moves cannot
+    /// change what is read.
+    static let executionColumns = """
+        id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt, exit_code, signal, message,
+        stdout, stderr, stdout_bytes, stderr_bytes
+        """
+
+    /// ``executionColumns`` with `NULL` in place of the output, for lists.
     static let columnsWithoutOutput = """
         id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt, exit_code, signal, message,
         NULL AS stdout, NULL AS stderr, stdout_bytes, stderr_bytes
@@ -232,11 +242,11 @@ public final class SQLiteJobStore: JobStore {
         if let after = query.after {
             filter.add("(scheduled_at, id) < (?, ?)", [after.scheduledAt.timeIntervalSince1970, after.id])
         }
-        let columns = query.includeOutput ? "*" : Self.columnsWithoutOutput
+        let columns = query.includeOutput ? Self.executionColumns : Self.columnsWithoutOutput
         let sql = "SELECT \(columns) FROM execution \(filter.clause) ORDER BY scheduled_at DESC, id DESC LIMIT ?"
         let arguments = filter.arguments(then: max(0, query.limit))
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map { try Self.execution(from: $0) }
+            try Self.executions(db.makeStatement(sql: sql), arguments: arguments)
         }
     }
 
@@ -270,8 +280,8 @@ public final class SQLiteJobStore: JobStore {
                     """)
             var result: [String: [ExecutionRecord]] = [:]
             for id in jobIDs {
-                let rows = try Row.fetchAll(statement, arguments: [id, perJob])
-                if !rows.isEmpty { result[id] = try rows.map { try Self.execution(from: $0) } }
+                let executions = try Self.executions(statement, arguments: [id, perJob])
+                if !executions.isEmpty { result[id] = executions }
             }
             return result
         }
@@ -282,7 +292,10 @@ public final class SQLiteJobStore: JobStore {
         filter.add("job_id = ?", query.jobID)
         filter.add("created_at >= ?", query.from?.timeIntervalSince1970)
         filter.add("created_at <= ?", query.to?.timeIntervalSince1970)
-        let sql = "SELECT * FROM audit_log \(filter.clause) ORDER BY created_at DESC, id DESC LIMIT ?"
+        let sql = """
+            SELECT id, job_id, job_name, event, user, created_at, description FROM audit_log \(filter.clause)
+            ORDER BY created_at DESC, id DESC LIMIT ?
+            """
         let arguments = filter.arguments(then: max(0, query.limit))
         return try await pool.read { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.auditEntry)
@@ -338,8 +351,8 @@ public final class SQLiteJobStore: JobStore {
     public func allStates() async throws -> [String: JobRuntimeState] {
         try await pool.read { db in
             var states: [String: JobRuntimeState] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM job_state") {
-                states[row["job_id"]] = try Self.state(from: row)
+            for row in try Row.fetchAll(db, sql: "SELECT job_id, paused, last_scheduled_at FROM job_state") {
+                states[try row.decode(forColumn: "job_id")] = try Self.state(from: row)
             }
             return states
         }
@@ -385,32 +398,66 @@ public final class SQLiteJobStore: JobStore {
         let description: String
     }
 
-    /// Reads a row of `SELECT *` (or ``columnsWithoutOutput``, in the same order) by position: by name costs a
-    /// lookup per column, which shows on a page of a hundred executions.
-    static func execution(from row: Row) throws -> ExecutionRecord {
-        guard let state = ExecutionState(rawValue: row[2]), let trigger = ExecutionTrigger(rawValue: row[3]) else {
-            throw CorruptRow(description: "execution \(row[0] as String? ?? "?") has an unknown state or trigger")
+    /// Where each column of an execution is in a result, found by name once per statement: reading every value by
+    /// name costs a scan of the column names, which shows on a job list's thousands of rows.
+    struct ExecutionColumns {
+        let id, jobID, state, trigger, scheduledAt, startedAt, endedAt, host, pid, attempt, exitCode, signal: Int
+        let message, stdout, stderr, stdoutBytes, stderrBytes: Int
+
+        init(_ names: [String]) throws {
+            func column(_ name: String) throws -> Int {
+                guard let position = names.firstIndex(of: name) else {
+                    throw DatabaseError(message: "an execution query lacks the column \(name)")
+                }
+                return position
+            }
+            (id, jobID, state, trigger) = try (column("id"), column("job_id"), column("state"), column("trigger"))
+            (scheduledAt, startedAt, endedAt) = try (column("scheduled_at"), column("started_at"), column("ended_at"))
+            (host, pid, attempt) = try (column("host"), column("pid"), column("attempt"))
+            (exitCode, signal, message) = try (column("exit_code"), column("signal"), column("message"))
+            (stdout, stderr) = try (column("stdout"), column("stderr"))
+            (stdoutBytes, stderrBytes) = try (column("stdout_bytes"), column("stderr_bytes"))
+        }
+    }
+
+    /// The executions a statement selects (``executionColumns`` or ``columnsWithoutOutput``), in its order.
+    static func executions(_ statement: Statement, arguments: StatementArguments = []) throws -> [ExecutionRecord] {
+        let rows = try Row.fetchAll(statement, arguments: arguments)
+        guard !rows.isEmpty else { return [] }
+        let columns = try ExecutionColumns(statement.columnNames)
+        return try rows.map { try execution(from: $0, columns) }
+    }
+
+    static func execution(from row: Row, _ c: ExecutionColumns) throws -> ExecutionRecord {
+        let id: String = try row.decode(atIndex: c.id)
+        let state = ExecutionState(rawValue: try row.decode(atIndex: c.state))
+        let trigger = ExecutionTrigger(rawValue: try row.decode(atIndex: c.trigger))
+        guard let state, let trigger else {
+            throw CorruptRow(description: "execution \(id) has an unknown state or trigger")
         }
         var e = ExecutionRecord(
-            id: row[0], jobID: row[1], state: state, trigger: trigger,
-            scheduledAt: Date(timeIntervalSince1970: row[4]), host: row[7])
-        e.startedAt = (row[5] as Double?).map { Date(timeIntervalSince1970: $0) }
-        e.endedAt = (row[6] as Double?).map { Date(timeIntervalSince1970: $0) }
-        e.pid = (row[8] as Int64?).map { Int32(truncatingIfNeeded: $0) }
-        e.attempt = row[9]
-        e.exitCode = (row[10] as Int64?).map { Int32(truncatingIfNeeded: $0) }
-        e.signal = (row[11] as Int64?).map { Int32(truncatingIfNeeded: $0) }
-        e.message = row[12]
-        if let data = row[13] as Data? { e.stdout = [UInt8](data) }
-        if let data = row[14] as Data? { e.stderr = [UInt8](data) }
-        e.stdoutBytes = row[15]
-        e.stderrBytes = row[16]
+            id: id, jobID: try row.decode(atIndex: c.jobID), state: state, trigger: trigger,
+            scheduledAt: Date(timeIntervalSince1970: try row.decode(atIndex: c.scheduledAt)),
+            host: try row.decode(atIndex: c.host))
+        e.startedAt = try row.decode(Double?.self, atIndex: c.startedAt).map { Date(timeIntervalSince1970: $0) }
+        e.endedAt = try row.decode(Double?.self, atIndex: c.endedAt).map { Date(timeIntervalSince1970: $0) }
+        e.pid = try row.decode(Int64?.self, atIndex: c.pid).map { Int32(truncatingIfNeeded: $0) }
+        e.attempt = try row.decode(atIndex: c.attempt)
+        e.exitCode = try row.decode(Int64?.self, atIndex: c.exitCode).map { Int32(truncatingIfNeeded: $0) }
+        e.signal = try row.decode(Int64?.self, atIndex: c.signal).map { Int32(truncatingIfNeeded: $0) }
+        e.message = try row.decode(atIndex: c.message)
+        if let data = try row.decode(Data?.self, atIndex: c.stdout) { e.stdout = [UInt8](data) }
+        if let data = try row.decode(Data?.self, atIndex: c.stderr) { e.stderr = [UInt8](data) }
+        e.stdoutBytes = try row.decode(atIndex: c.stdoutBytes)
+        e.stderrBytes = try row.decode(atIndex: c.stderrBytes)
         return e
     }
 
     static func state(from row: Row) throws -> JobRuntimeState {
         JobRuntimeState(
-            paused: row["paused"],
-            lastScheduledAt: (row["last_scheduled_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
+            paused: try row.decode(forColumn: "paused"),
+            lastScheduledAt: try row.decode(Double?.self, forColumn: "last_scheduled_at").map {
+                Date(timeIntervalSince1970: $0)
+            })
     }
 }
