@@ -53,7 +53,13 @@ let package = Package(
         // A small HTTP client of the API (the CLI's `jobs` and `executions`, end-to-end tests).
         .target(name: "TockClient", dependencies: ["TockCore"]),
         // The SQLite store (GRDB on the system libsqlite3).
-        .target(name: "TockSQLite", dependencies: ["TockCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "TockSQLite",
+            dependencies: [
+                "TockCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Composition root: configuration -> ServiceGroup. Only this module knows which store is in use.
         .target(
             name: "TockApp",
@@ -96,7 +102,10 @@ let package = Package(
         .testTarget(name: "TockCoreTests", dependencies: ["TockCore", "TockTesting"]),
         .testTarget(
             name: "TockSQLiteTests",
-            dependencies: ["TockCore", "TockSQLite", "TockTesting", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "TockCore", "TockSQLite", "TockTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "TockHTTPTests",
             dependencies: [

@@ -39,7 +39,7 @@ public enum TockApplication {
     ) throws -> Built {
         try configuration.validate()
         let descriptorLimit = raiseDescriptorLimit(logger: logger)
-        let store = try openStore(configuration)
+        let store = try openStore(configuration, logger: logger)
         let kindNames = Set(kinds.map(\.name))
         let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)
         for error in directory.errors { logger.error("\(error)") }
@@ -127,7 +127,9 @@ public enum TockApplication {
         return Int(wanted)
     }
 
-    static func openStore(_ configuration: TockConfiguration) throws(TockConfiguration.Problem) -> any JobStore {
+    static func openStore(
+        _ configuration: TockConfiguration, logger: Logger
+    ) throws(TockConfiguration.Problem) -> any JobStore {
         let url = configuration.databaseURL
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             throw TockConfiguration.Problem("database: PostgreSQL is not supported yet; use sqlite:PATH")
@@ -141,7 +143,7 @@ public enum TockApplication {
             if !directory.isEmpty {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
-            return try SQLiteJobStore(path: path)
+            return try SQLiteJobStore(path: path, logger: logger)
         } catch {
             throw TockConfiguration.Problem("database: cannot open \(path): \(error)")
         }

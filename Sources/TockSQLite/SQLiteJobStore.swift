@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import TockCore
 
 #if canImport(Glibc)
@@ -8,11 +9,20 @@ import TockCore
 
 /// The embedded store: one SQLite file in WAL mode (GRDB `DatabasePool`: concurrent reads, one writer),
 /// with named, append-only migrations.
+///
+/// Columns are always named (never `SELECT *`) and read by name. A row that cannot be read back (see ``JobStore``)
+/// is logged at error level and left out of the result.
 public final class SQLiteJobStore: JobStore {
     let pool: DatabasePool
+    let logger: Logger
 
     /// Opens (creating if needed) the database at `path` and migrates it.
-    public init(path: String) throws {
+    ///
+    /// - Parameters:
+    ///   - path: The database file; `-wal`, `-shm` and `.lock` files are kept next to it.
+    ///   - logger: Where rows that cannot be read are reported.
+    public init(path: String, logger: Logger = Logger(label: "tock.store")) throws {
+        self.logger = logger
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
@@ -100,7 +110,7 @@ public final class SQLiteJobStore: JobStore {
 
     public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
         try await write { db in
-            let pending = try Self.executions(
+            let pending = try self.executions(
                 db.makeStatement(
                     sql: "SELECT \(Self.executionColumns) FROM execution WHERE state IN ('running', 'scheduled')"))
             try db.execute(
@@ -214,7 +224,7 @@ public final class SQLiteJobStore: JobStore {
 
     public func execution(id: String) async throws -> ExecutionRecord? {
         try await pool.read { db in
-            try Self.executions(
+            try self.executions(
                 db.cachedStatement(sql: "SELECT \(Self.executionColumns) FROM execution WHERE id = ?"), arguments: [id]
             ).first
         }
@@ -234,20 +244,45 @@ public final class SQLiteJobStore: JobStore {
         """
 
     public func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord] {
-        var filter = Filter()
-        filter.add("job_id = ?", query.jobID)
-        filter.add("state = ?", query.state?.rawValue)
-        filter.add("scheduled_at >= ?", query.from?.timeIntervalSince1970)
-        filter.add("scheduled_at <= ?", query.to?.timeIntervalSince1970)
-        if let after = query.after {
-            filter.add("(scheduled_at, id) < (?, ?)", [after.scheduledAt.timeIntervalSince1970, after.id])
+        try await pool.read { db in
+            var filter = Filter()
+            filter.add("job_id = ?", query.jobID)
+            filter.add("state = ?", query.state?.rawValue)
+            filter.add("scheduled_at >= ?", query.from?.timeIntervalSince1970)
+            filter.add("scheduled_at <= ?", query.to?.timeIntervalSince1970)
+            return try self.executionPage(
+                db, columns: query.includeOutput ? Self.executionColumns : Self.columnsWithoutOutput, filter: filter,
+                after: query.after, limit: query.limit)
         }
-        let columns = query.includeOutput ? Self.executionColumns : Self.columnsWithoutOutput
-        let sql = "SELECT \(columns) FROM execution \(filter.clause) ORDER BY scheduled_at DESC, id DESC LIMIT ?"
-        let arguments = filter.arguments(then: max(0, query.limit))
-        return try await pool.read { db in
-            try Self.executions(db.makeStatement(sql: sql), arguments: arguments)
+    }
+
+    /// Up to `limit` executions that `filter` selects, newest first, after `after`. A row that cannot be read is
+    /// left out and the page reads on past it, so that a page shorter than `limit` still means there is no more.
+    private func executionPage(
+        _ db: Database, columns: String, filter: Filter, after: ExecutionCursor?, limit: Int
+    ) throws -> [ExecutionRecord] {
+        var page: [ExecutionRecord] = []
+        var after = after
+        while page.count < limit {
+            var conditions = filter
+            if let after {
+                conditions.add("(scheduled_at, id) < (?, ?)", [after.scheduledAt.timeIntervalSince1970, after.id])
+            }
+            let wanted = limit - page.count
+            let statement = try db.cachedStatement(
+                sql: "SELECT \(columns) FROM execution \(conditions.clause) ORDER BY scheduled_at DESC, id DESC LIMIT ?"
+            )
+            let rows = try Row.fetchAll(statement, arguments: conditions.arguments(then: wanted))
+            guard let last = rows.last else { break }
+            let positions = try ExecutionColumns(statement.columnNames)
+            page += readable(rows) { row throws(CorruptRow) in try Self.execution(from: row, positions) }
+            guard rows.count == wanted, page.count < limit,
+                let scheduledAt = try? last.decode(Double.self, atIndex: positions.scheduledAt),
+                let id = try? last.decode(String.self, atIndex: positions.id)
+            else { break }
+            after = ExecutionCursor(scheduledAt: Date(timeIntervalSince1970: scheduledAt), id: id)
         }
+        return page
     }
 
     /// A `WHERE` clause built from the conditions that apply.
@@ -273,14 +308,12 @@ public final class SQLiteJobStore: JobStore {
 
     public func recentExecutions(jobIDs: [String], perJob: Int) async throws -> [String: [ExecutionRecord]] {
         try await pool.read { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    SELECT \(Self.columnsWithoutOutput) FROM execution WHERE job_id = ?
-                    ORDER BY scheduled_at DESC, id DESC LIMIT ?
-                    """)
             var result: [String: [ExecutionRecord]] = [:]
             for id in jobIDs {
-                let executions = try Self.executions(statement, arguments: [id, perJob])
+                var filter = Filter()
+                filter.add("job_id = ?", id)
+                let executions = try self.executionPage(
+                    db, columns: Self.columnsWithoutOutput, filter: filter, after: nil, limit: perJob)
                 if !executions.isEmpty { result[id] = executions }
             }
             return result
@@ -298,17 +331,13 @@ public final class SQLiteJobStore: JobStore {
             """
         let arguments = filter.arguments(then: max(0, query.limit))
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.auditEntry)
+            try self.readable(Row.fetchAll(db, sql: sql, arguments: arguments), Self.auditEntry)
         }
     }
 
     public func apiJobs() async throws -> [APIJobDefinition] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, definition FROM api_job ORDER BY id").map { row in
-                let text: String = row["definition"]
-                let body = (try? JSONValue.parse(Array(text.utf8))) ?? .object([])
-                return APIJobDefinition(id: row["id"], body: body)
-            }
+            try self.readable(Row.fetchAll(db, sql: "SELECT id, definition FROM api_job ORDER BY id"), Self.apiJob)
         }
     }
 
@@ -370,11 +399,44 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    static func auditEntry(_ row: Row) -> AuditEntry {
-        AuditEntry(
-            id: row["id"], jobID: row["job_id"], jobName: row["job_name"],
-            event: AuditEntry.Event(rawValue: row["event"]) ?? .modified, user: row["user"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]), description: row["description"])
+    static func auditEntry(_ row: Row) throws(CorruptRow) -> AuditEntry {
+        let id: DatabaseValue = row["id"]
+        do {
+            let event: String = try row.decode(forColumn: "event")
+            guard let known = AuditEntry.Event(rawValue: event) else {
+                throw CorruptRow(table: "audit_log", row: id.description, reason: "unknown event '\(event)'")
+            }
+            return AuditEntry(
+                id: try row.decode(forColumn: "id"), jobID: try row.decode(forColumn: "job_id"),
+                jobName: try row.decode(forColumn: "job_name"), event: known, user: try row.decode(forColumn: "user"),
+                createdAt: Date(timeIntervalSince1970: try row.decode(forColumn: "created_at")),
+                description: try row.decode(forColumn: "description"))
+        } catch let error as CorruptRow {
+            throw error
+        } catch {
+            throw CorruptRow(table: "audit_log", row: id.description, reason: "\(error)")
+        }
+    }
+
+    /// A job created through the API; its definition is the JSON object it was created from.
+    static func apiJob(_ row: Row) throws(CorruptRow) -> APIJobDefinition {
+        let id: DatabaseValue = row["id"]
+        let name = String.fromDatabaseValue(id) ?? id.description
+        do {
+            let text: String = try row.decode(forColumn: "definition")
+            let body: JSONValue
+            do { body = try JSONValue.parse(Array(text.utf8)) } catch {
+                throw CorruptRow(table: "api_job", row: name, reason: "the definition is not JSON: \(error)")
+            }
+            guard case .object = body else {
+                throw CorruptRow(table: "api_job", row: name, reason: "the definition is not a JSON object")
+            }
+            return APIJobDefinition(id: try row.decode(forColumn: "id"), body: body)
+        } catch let error as CorruptRow {
+            throw error
+        } catch {
+            throw CorruptRow(table: "api_job", row: name, reason: "\(error)")
+        }
     }
 
     public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {
@@ -394,8 +456,31 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - Rows
 
+    /// A row that cannot be read back as a value (see ``JobStore``): written by something else, or damaged.
     struct CorruptRow: Error, CustomStringConvertible {
-        let description: String
+        let table: String
+        let row: String
+        let reason: String
+
+        var description: String { "\(table) row \(row): \(reason)" }
+    }
+
+    /// What `read` makes of each row; a row it cannot read is logged and left out (the policy of ``JobStore``).
+    func readable<T>(_ rows: [Row], _ read: (Row) throws(CorruptRow) -> T) -> [T] {
+        var values: [T] = []
+        values.reserveCapacity(rows.count)
+        for row in rows {
+            do throws(CorruptRow) {
+                values.append(try read(row))
+            } catch {
+                logger.error(
+                    "a row of the store cannot be read; it is left out",
+                    metadata: [
+                        "store.table": "\(error.table)", "store.row": "\(error.row)", "error": "\(error.reason)",
+                    ])
+            }
+        }
+        return values
     }
 
     /// Where each column of an execution is in a result, found by name once per statement: reading every value by
@@ -420,20 +505,35 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    /// The executions a statement selects (``executionColumns`` or ``columnsWithoutOutput``), in its order.
-    static func executions(_ statement: Statement, arguments: StatementArguments = []) throws -> [ExecutionRecord] {
+    /// The readable executions a statement selects (``executionColumns`` or ``columnsWithoutOutput``), in its order.
+    func executions(_ statement: Statement, arguments: StatementArguments = []) throws -> [ExecutionRecord] {
         let rows = try Row.fetchAll(statement, arguments: arguments)
         guard !rows.isEmpty else { return [] }
         let columns = try ExecutionColumns(statement.columnNames)
-        return try rows.map { try execution(from: $0, columns) }
+        return readable(rows) { row throws(CorruptRow) in try Self.execution(from: row, columns) }
     }
 
-    static func execution(from row: Row, _ c: ExecutionColumns) throws -> ExecutionRecord {
+    static func execution(from row: Row, _ c: ExecutionColumns) throws(CorruptRow) -> ExecutionRecord {
+        let idValue: DatabaseValue = row[c.id]
+        let id = String.fromDatabaseValue(idValue) ?? idValue.description
+        do {
+            return try decodeExecution(row, c)
+        } catch let error as CorruptRow {
+            throw error
+        } catch {
+            throw CorruptRow(table: "execution", row: id, reason: "\(error)")
+        }
+    }
+
+    private static func decodeExecution(_ row: Row, _ c: ExecutionColumns) throws -> ExecutionRecord {
         let id: String = try row.decode(atIndex: c.id)
-        let state = ExecutionState(rawValue: try row.decode(atIndex: c.state))
-        let trigger = ExecutionTrigger(rawValue: try row.decode(atIndex: c.trigger))
-        guard let state, let trigger else {
-            throw CorruptRow(description: "execution \(id) has an unknown state or trigger")
+        let stateText: String = try row.decode(atIndex: c.state)
+        let triggerText: String = try row.decode(atIndex: c.trigger)
+        guard let state = ExecutionState(rawValue: stateText) else {
+            throw CorruptRow(table: "execution", row: id, reason: "unknown state '\(stateText)'")
+        }
+        guard let trigger = ExecutionTrigger(rawValue: triggerText) else {
+            throw CorruptRow(table: "execution", row: id, reason: "unknown trigger '\(triggerText)'")
         }
         var e = ExecutionRecord(
             id: id, jobID: try row.decode(atIndex: c.jobID), state: state, trigger: trigger,

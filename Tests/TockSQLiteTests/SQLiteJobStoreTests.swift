@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import Logging
+import Synchronization
 import Testing
 import TockCore
 import TockSQLite
@@ -17,6 +19,55 @@ struct SQLiteJobStoreTests {
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let check = try #require(JobStoreContract.checks.first { $0.0 == name }?.1)
         try await check(try SQLiteJobStore(path: path))
+    }
+
+    @Test func contract_skipsCorruptRows() async throws {
+        let path = Self.temporaryPath()
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let database = try DatabaseQueue(path: path)
+        let logged = LoggedErrors()
+        let logger = Logger(label: "test") { _ in logged }
+        try await JobStoreContract.skipsCorruptRows(try SQLiteJobStore(path: path, logger: logger)) { row in
+            try await database.write { db in
+                switch row {
+                case .execution(let id):
+                    try db.execute(sql: "UPDATE execution SET trigger = 'earthquake' WHERE id = ?", arguments: [id])
+                case .auditEntries(let jobID):
+                    try db.execute(sql: "UPDATE audit_log SET event = 'exploded' WHERE job_id = ?", arguments: [jobID])
+                case .apiJob(let id):
+                    try db.execute(
+                        sql: "UPDATE api_job SET definition = '{\"schedule\": ' WHERE id = ?", arguments: [id])
+                }
+                #expect(db.changesCount > 0, "\(row) was not found")
+            }
+        }
+        let rows = Set(logged.entries.map { "\($0["store.table"] ?? "?") \($0["store.row"] ?? "?")" })
+        #expect(rows.count == 4, "two executions, an audit entry and an API job: \(rows)")
+        #expect(rows.contains("api_job bad"))
+    }
+
+    /// Keeps the metadata of every error logged.
+    final class LoggedErrors: LogHandler, Sendable {
+        private let logged = Mutex<[Logger.Metadata]>([])
+        var entries: [Logger.Metadata] { logged.withLock { $0 } }
+
+        func log(event: LogEvent) {
+            guard event.level == .error else { return }
+            logged.withLock { $0.append(event.metadata ?? [:]) }
+        }
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { nil }
+            set {}
+        }
+        var metadata: Logger.Metadata {
+            get { [:] }
+            set {}
+        }
+        var logLevel: Logger.Level {
+            get { .info }
+            set {}
+        }
     }
 
     @Test func reopeningTheFile_keepsEverything_andMigratesOnce() async throws {

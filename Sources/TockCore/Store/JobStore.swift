@@ -7,6 +7,13 @@ import Foundation
 /// TockTesting. Every method is atomic. The requirements are the minimum a store must implement; the
 /// conveniences in the extension below (`save(_:)` of one execution, `executions(jobID:limit:)`,
 /// `state(ofJob:)`, `setLastScheduled(_:jobID:)`, `auditLog(limit:)`) are built on them.
+///
+/// - Important: A row a store cannot read back as a value — an execution with an unknown state or trigger, an audit
+///   entry with an unknown event, a stored API job whose definition is not a JSON object; written by something
+///   else, or damaged — is left out of every result, with an error logged that names the table and the row. It
+///   never fails the read and is never turned into a guess: one bad row must not stop the scheduler's start-up
+///   reads, a job list or the executions page. A page of executions reads on past such a row, so that a page
+///   shorter than its `limit` still means there is no more. (`JobStoreContract.skipsCorruptRows` checks this.)
 public protocol JobStore: Sendable {
     /// Marks executions left `running` or `scheduled` by a daemon that died as `interrupted`; returns them.
     func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord]
