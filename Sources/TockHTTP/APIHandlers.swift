@@ -141,7 +141,7 @@ struct APIHandlers: Sendable {
         if await scheduler.status(of: id) != nil {
             throw APIError(.conflict, "a job with id '\(id)' already exists", field: "job_id")
         }
-        try await store.saveAPIJob(definition)
+        try await store.saveAPIJob(definition, at: api.now())
         do {
             try await scheduler.upsertJob(job)
         } catch {
@@ -164,7 +164,7 @@ struct APIHandlers: Sendable {
         let changes = Self.diff(
             .object(Render.definition(current.job, defaultTimeZone: api.defaultTimeZone)),
             .object(Render.definition(job, defaultTimeZone: api.defaultTimeZone)))
-        try await store.saveAPIJob(definition)
+        try await store.saveAPIJob(definition, at: api.now())
         try await scheduler.upsertJob(job)
         if !changes.isEmpty {
             try await audit(

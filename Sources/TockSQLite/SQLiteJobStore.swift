@@ -341,8 +341,8 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func saveAPIJob(_ definition: APIJobDefinition) async throws {
-        let now = Date().timeIntervalSince1970
+    public func saveAPIJob(_ definition: APIJobDefinition, at date: Date) async throws {
+        let now = date.timeIntervalSince1970
         try await write { db in
             try db.execute(
                 sql: """

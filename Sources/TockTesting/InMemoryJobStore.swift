@@ -111,7 +111,7 @@ public final class InMemoryJobStore: JobStore {
         state.withLock { $0.apiJobs.values.sorted { $0.id < $1.id } }
     }
 
-    public func saveAPIJob(_ definition: APIJobDefinition) async throws {
+    public func saveAPIJob(_ definition: APIJobDefinition, at date: Date) async throws {
         state.withLock { $0.apiJobs[definition.id] = definition }
     }
 

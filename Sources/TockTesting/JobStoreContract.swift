@@ -74,8 +74,8 @@ public enum JobStoreContract {
         #expect(try await store.auditLog(matching: AuditQuery(jobID: "bad")).isEmpty)
 
         let good = APIJobDefinition(id: "good", body: .object([("schedule", "@daily"), ("command", "true")]))
-        try await store.saveAPIJob(good)
-        try await store.saveAPIJob(APIJobDefinition(id: "bad", body: .object([("schedule", "@hourly")])))
+        try await store.saveAPIJob(good, at: t0)
+        try await store.saveAPIJob(APIJobDefinition(id: "bad", body: .object([("schedule", "@hourly")])), at: t0)
         try await corrupt(.apiJob(id: "bad"))
         #expect(try await store.apiJobs() == [good])
     }
@@ -243,10 +243,10 @@ public enum JobStoreContract {
 
     static func storesAPIJobs(_ store: any JobStore) async throws {
         let first = APIJobDefinition(id: "j1", body: .object([("schedule", "@daily"), ("command", "echo 'hi'; <b>")]))
-        try await store.saveAPIJob(first)
-        try await store.saveAPIJob(APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")])))
+        try await store.saveAPIJob(first, at: t0)
+        try await store.saveAPIJob(APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")])), at: t0)
         let changed = APIJobDefinition(id: "j1", body: .object([("schedule", "@weekly"), ("command", "x")]))
-        try await store.saveAPIJob(changed)
+        try await store.saveAPIJob(changed, at: t0)
         #expect(
             try await store.apiJobs() == [
                 changed, APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")])),

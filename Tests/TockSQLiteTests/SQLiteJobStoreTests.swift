@@ -70,6 +70,20 @@ struct SQLiteJobStoreTests {
         }
     }
 
+    @Test func apiJobTimes_areTheCallersNotTheClock() async throws {
+        let path = Self.temporaryPath()
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try SQLiteJobStore(path: path)
+        let definition = APIJobDefinition(id: "j", body: .object([("schedule", "@daily")]))
+        try await store.saveAPIJob(definition, at: Date(timeIntervalSince1970: 100))
+        try await store.saveAPIJob(definition, at: Date(timeIntervalSince1970: 250.5))
+        let times = try await DatabaseQueue(path: path).read { db in
+            try Row.fetchOne(db, sql: "SELECT created_at, updated_at FROM api_job WHERE id = 'j'")
+                .map { [$0["created_at"], $0["updated_at"]] as [Double] }
+        }
+        #expect(times == [100, 250.5])
+    }
+
     @Test func reopeningTheFile_keepsEverything_andMigratesOnce() async throws {
         let path = Self.temporaryPath()
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }

@@ -8,6 +8,8 @@ import Foundation
 /// conveniences in the extension below (`save(_:)` of one execution, `executions(jobID:limit:)`,
 /// `state(ofJob:)`, `setLastScheduled(_:jobID:)`, `auditLog(limit:)`) are built on them.
 ///
+/// A store never reads the clock: every time it writes is passed in.
+///
 /// - Important: A row a store cannot read back as a value — an execution with an unknown state or trigger, an audit
 ///   entry with an unknown event, a stored API job whose definition is not a JSON object; written by something
 ///   else, or damaged — is left out of every result, with an error logged that names the table and the row. It
@@ -45,8 +47,9 @@ public protocol JobStore: Sendable {
 
     /// Jobs created through the API, as their definitions.
     func apiJobs() async throws -> [APIJobDefinition]
-    /// Inserts or replaces a job created through the API.
-    func saveAPIJob(_ definition: APIJobDefinition) async throws
+    /// Inserts or replaces a job created through the API, at `date` (its creation time if it is new, its update time
+    /// in any case).
+    func saveAPIJob(_ definition: APIJobDefinition, at date: Date) async throws
     /// Deletes one; false if there was none.
     func deleteAPIJob(id: String) async throws -> Bool
 
