@@ -1,5 +1,5 @@
 import Foundation
-import TockCore
+import TockJSON
 
 #if canImport(Glibc)
     import Glibc

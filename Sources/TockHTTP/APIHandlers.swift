@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TockCore
+import TockJSON
 
 /// The API's handlers; ``TockAPI/addRoutes(to:)`` maps paths to them.
 struct APIHandlers: Sendable {

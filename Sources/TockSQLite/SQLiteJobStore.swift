@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import TockCore
+import TockJSON
 
 #if canImport(Glibc)
     import Glibc
