@@ -13,10 +13,6 @@ import Logging
 import TockApp
 import TockCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Fails when a filesystem has less free space than asked.
 struct DiskSpaceKind: JobKind {
     let name = "disk-space"

@@ -4,10 +4,6 @@ import Logging
 import TockCore
 import TockJSON
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The embedded store: one SQLite file in WAL mode (GRDB `DatabasePool`: concurrent reads, one writer),
 /// with named, append-only migrations.
 ///

@@ -5,10 +5,6 @@ import TockCore
 import TockSQLite
 import TockTesting
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// `tock serve` tried as an unlucky production host tries it (issue 11): malformed requests on a real socket,
 /// SIGTERM with work running, jobs.d vanishing, a low descriptor limit with a thousand idle connections.
 @Suite(.serialized, .timeLimit(.minutes(2)))

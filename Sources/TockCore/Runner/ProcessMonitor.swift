@@ -2,10 +2,6 @@ import CTockSpawn
 import Foundation
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Watches running processes on one thread with epoll: drains their stdout and stderr while they run, learns of
 /// their exit through a pidfd (never `waitpid(-1)`), and carries out group terminations with their kill grace.
 ///

@@ -407,7 +407,3 @@ extension Scheduler {
         }
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#endif
