@@ -76,7 +76,7 @@ let package = Package(
             ]
         ),
         // Test support: a manual clock, a recording runner, the store contract suite.
-        .target(name: "TockTesting", dependencies: ["TockCore"]),
+        .target(name: "TockTesting", dependencies: ["TockCore", "TockJSON"]),
         .executableTarget(
             name: "TockCLI",
             dependencies: [
@@ -87,12 +87,16 @@ let package = Package(
                 "TockJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Tock as a library: a daemon with a job kind of its own.
         .executableTarget(
             name: "DiskCheckExample",
-            dependencies: ["TockApp", "TockCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TockApp", "TockCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Examples/DiskCheck",
             exclude: ["jobs.d"]
         ),
@@ -111,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "TockSQLiteTests",
             dependencies: [
-                "TockCore", "TockSQLite", "TockTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                "TockCore", "TockJSON", "TockSQLite", "TockTesting", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
@@ -131,3 +135,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Upcoming language features on in every Swift target (as Hummingbird does): `any` spelled out for existentials, and
+// members visible only from modules a file imports (no transitive leaks). TockHTTP and its tests join once their
+// split into controllers (REVIEW §4.6, under way on another branch) has landed.
+for target in package.targets where !["CTockSpawn", "TockHTTP", "TockHTTPTests"].contains(target.name) {
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),
+        ]
+}

@@ -10,6 +10,7 @@
 //   args = { path = "/", min_free_percent = "10" }
 import Foundation
 import Logging
+import ServiceLifecycle
 import TockApp
 import TockCore
 

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import TockCore
 import TockHTTP
 import TockSQLite
+import UnixSignals
 
 /// The composition root: turns a configuration into running services. Only this module knows which store is in
 /// use. A package that embeds Tock calls ``buildServiceGroup(configuration:logger:runner:)`` and runs the group.

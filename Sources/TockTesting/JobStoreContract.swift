@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TockCore
+import TockJSON
 
 /// The behaviour every ``JobStore`` must have. Each store's test target runs every check against a fresh store.
 public enum JobStoreContract {

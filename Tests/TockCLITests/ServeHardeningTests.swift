@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TockClient
 import TockCore
+import TockJSON
 import TockSQLite
 import TockTesting
 

@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import Testing
 import TockCore
+import TockJSON
 import TockSQLite
 import TockTesting
 
