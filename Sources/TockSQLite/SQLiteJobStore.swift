@@ -397,12 +397,10 @@ public final class SQLiteJobStore: JobStore {
     }
 
     static func auditEntry(_ row: Row) throws(CorruptRow) -> AuditEntry {
-        let id: DatabaseValue = row["id"]
+        let corrupt = { (reason: String) in CorruptRow(table: "audit_log", row: Self.rowName(row), reason: reason) }
         do {
             let event: String = try row.decode(forColumn: "event")
-            guard let known = AuditEntry.Event(rawValue: event) else {
-                throw CorruptRow(table: "audit_log", row: id.description, reason: "unknown event '\(event)'")
-            }
+            guard let known = AuditEntry.Event(rawValue: event) else { throw corrupt("unknown event '\(event)'") }
             return AuditEntry(
                 id: try row.decode(forColumn: "id"), jobID: try row.decode(forColumn: "job_id"),
                 jobName: try row.decode(forColumn: "job_name"), event: known, user: try row.decode(forColumn: "user"),
@@ -411,29 +409,32 @@ public final class SQLiteJobStore: JobStore {
         } catch let error as CorruptRow {
             throw error
         } catch {
-            throw CorruptRow(table: "audit_log", row: id.description, reason: "\(error)")
+            throw corrupt("\(error)")
         }
     }
 
     /// A job created through the API; its definition is the JSON object it was created from.
     static func apiJob(_ row: Row) throws(CorruptRow) -> APIJobDefinition {
-        let id: DatabaseValue = row["id"]
-        let name = String.fromDatabaseValue(id) ?? id.description
+        let corrupt = { (reason: String) in CorruptRow(table: "api_job", row: Self.rowName(row), reason: reason) }
         do {
             let text: String = try row.decode(forColumn: "definition")
             let body: JSONValue
             do { body = try JSONValue.parse(Array(text.utf8)) } catch {
-                throw CorruptRow(table: "api_job", row: name, reason: "the definition is not JSON: \(error)")
+                throw corrupt("the definition is not JSON: \(error)")
             }
-            guard case .object = body else {
-                throw CorruptRow(table: "api_job", row: name, reason: "the definition is not a JSON object")
-            }
+            guard case .object = body else { throw corrupt("the definition is not a JSON object") }
             return APIJobDefinition(id: try row.decode(forColumn: "id"), body: body)
         } catch let error as CorruptRow {
             throw error
         } catch {
-            throw CorruptRow(table: "api_job", row: name, reason: "\(error)")
+            throw corrupt("\(error)")
         }
+    }
+
+    /// The `id` of a row as a log shows it (read only when the row is being reported).
+    static func rowName(_ row: Row) -> String {
+        let value: DatabaseValue = row["id"]
+        return String.fromDatabaseValue(value) ?? value.description
     }
 
     public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {
@@ -511,14 +512,12 @@ public final class SQLiteJobStore: JobStore {
     }
 
     static func execution(from row: Row, _ c: ExecutionColumns) throws(CorruptRow) -> ExecutionRecord {
-        let idValue: DatabaseValue = row[c.id]
-        let id = String.fromDatabaseValue(idValue) ?? idValue.description
         do {
             return try decodeExecution(row, c)
         } catch let error as CorruptRow {
             throw error
         } catch {
-            throw CorruptRow(table: "execution", row: id, reason: "\(error)")
+            throw CorruptRow(table: "execution", row: rowName(row), reason: "\(error)")
         }
     }
 
