@@ -3,10 +3,6 @@
 import Foundation
 import TockCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 let count = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 5_000
 
 /// The physical limit: spawn and reap, nothing else.

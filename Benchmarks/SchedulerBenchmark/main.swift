@@ -7,10 +7,6 @@ import Logging
 import TockCore
 import TockSQLite
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("tock-bench-\(getpid())")
 try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)

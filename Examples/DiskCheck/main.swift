@@ -10,12 +10,9 @@
 //   args = { path = "/", min_free_percent = "10" }
 import Foundation
 import Logging
+import ServiceLifecycle
 import TockApp
 import TockCore
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Fails when a filesystem has less free space than asked.
 struct DiskSpaceKind: JobKind {

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import TockCore
 import TockHTTP
 import TockSQLite
+import UnixSignals
 
 /// The composition root: turns a configuration into running services. Only this module knows which store is in
 /// use. A package that embeds Tock calls ``buildServiceGroup(configuration:logger:runner:)`` and runs the group.
@@ -39,7 +40,7 @@ public enum TockApplication {
     ) throws -> Built {
         try configuration.validate()
         let descriptorLimit = raiseDescriptorLimit(logger: logger)
-        let store = try openStore(configuration)
+        let store = try openStore(configuration, logger: logger)
         let kindNames = Set(kinds.map(\.name))
         let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)
         // Also as `FILE:LINE: message` for people reading the log.
@@ -128,7 +129,9 @@ public enum TockApplication {
         return Int(wanted)
     }
 
-    static func openStore(_ configuration: TockConfiguration) throws(TockConfiguration.Problem) -> any JobStore {
+    static func openStore(
+        _ configuration: TockConfiguration, logger: Logger
+    ) throws(TockConfiguration.Problem) -> any JobStore {
         let url = configuration.databaseURL
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             throw TockConfiguration.Problem("database: PostgreSQL is not supported yet; use sqlite:PATH")
@@ -142,7 +145,7 @@ public enum TockApplication {
             if !directory.isEmpty {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
-            return try SQLiteJobStore(path: path)
+            return try SQLiteJobStore(path: path, logger: logger)
         } catch {
             throw TockConfiguration.Problem("database: cannot open \(path): \(error)")
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import TockClient
-import TockCore
+import TockJSON
 
 /// `tock jobs …`: a running server's jobs over its REST API.
 struct JobsCommand: ParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import TockClient
-import TockCore
+import TockJSON
 
 /// Options every client subcommand takes.
 struct ServerOptions: ParsableArguments {

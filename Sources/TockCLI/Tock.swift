@@ -2,9 +2,13 @@ import ArgumentParser
 
 @main
 struct Tock: AsyncParsableCommand {
+    /// Tock's version, as `tock --version` prints it: the one place it is written.
+    static let version = "0.9.0"
+
     static let configuration = CommandConfiguration(
         commandName: "tock",
         abstract: "A cron replacement: runs commands on schedules and records every execution.",
+        version: version,
         subcommands: [
             ServeCommand.self, NextCommand.self, RunCommand.self, ValidateCommand.self, ImportCommand.self,
             JobsCommand.self, ExecutionsCommand.self,

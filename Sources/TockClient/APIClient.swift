@@ -1,9 +1,5 @@
 import Foundation
-import TockCore
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import TockJSON
 
 /// A small HTTP/1.1 client of Tock's API (used by `tock jobs`, `tock executions` and the end-to-end tests): one connection per request over a plain
 /// socket, the body read as it arrives (server-sent events are printed live). `https://` is not supported: put

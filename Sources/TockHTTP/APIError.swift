@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TockCore
+import TockJSON
 
 /// An error answered as JSON: `{"error": "…"}` plus, where one key is at fault, `"field"`.
 public struct APIError: Error, Sendable {

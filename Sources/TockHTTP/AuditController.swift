@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TockCore
+import TockJSON
 
 /// `/api/v1/logs`: the audit log.
 struct AuditController<Context: RequestContext>: Sendable {

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TockCore
+import TockJSON
 
 /// `/api/v1/executions`: run now, list, read, stop, and output (whole, or live as server-sent events).
 struct ExecutionsController<Context: RequestContext>: Sendable {

@@ -2,6 +2,7 @@ import Hummingbird
 import NIOCore
 import Synchronization
 import TockCore
+import TockJSON
 
 /// Rendered jobs, kept until the scheduler's version moves: a list of a thousand jobs is then one buffer
 /// written out. When it moves, only the jobs whose revision changed are rendered again, and one render at a time

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TockCore
+import TockJSON
 
 /// `/api/v1/jobs`: list, read, create, replace, delete, pause and resume. The rules (conflicts, file jobs, the
 /// audit log) are ``JobCatalog``'s; this parses requests and renders answers. Job lists come from kept renders

@@ -1,6 +1,7 @@
 import CronKit
 import Foundation
 import TockCore
+import TockJSON
 
 /// JSON shapes of the API: ndscheduler's keys first (so its clients keep working), then Tock's.
 enum Render {

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TockCore
+import TockJSON
 
 /// Reading what requests send: JSON bodies, whole-number and time-range parameters.
 enum RequestParsing {

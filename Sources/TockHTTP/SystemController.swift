@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TockCore
+import TockJSON
 
 /// Health, metrics, the OpenAPI document and the schedule preview.
 struct SystemController<Context: RequestContext>: Sendable {

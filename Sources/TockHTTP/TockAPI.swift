@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import TockCore
+import TockJSON
 
 /// Tock's REST API (SPEC §5): ndscheduler's paths and shapes with its bugs fixed, plus Tock's additions.
 ///

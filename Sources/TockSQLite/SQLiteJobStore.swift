@@ -1,18 +1,25 @@
 import Foundation
 import GRDB
+import Logging
 import TockCore
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import TockJSON
 
 /// The embedded store: one SQLite file in WAL mode (GRDB `DatabasePool`: concurrent reads, one writer),
 /// with named, append-only migrations.
+///
+/// Columns are always named (never `SELECT *`) and read by name. A row that cannot be read back (see ``JobStore``)
+/// is logged at error level and left out of the result.
 public final class SQLiteJobStore: JobStore {
     let pool: DatabasePool
+    let logger: Logger
 
     /// Opens (creating if needed) the database at `path` and migrates it.
-    public init(path: String) throws {
+    ///
+    /// - Parameters:
+    ///   - path: The database file; `-wal`, `-shm` and `.lock` files are kept next to it.
+    ///   - logger: Where rows that cannot be read are reported.
+    public init(path: String, logger: Logger = Logger(label: "tock.store")) throws {
+        self.logger = logger
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
@@ -100,24 +107,17 @@ public final class SQLiteJobStore: JobStore {
 
     public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
         try await write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM execution WHERE state IN ('running', 'scheduled')")
+            let pending = try self.executions(
+                db.makeStatement(
+                    sql: "SELECT \(Self.executionColumns) FROM execution WHERE state IN ('running', 'scheduled')"))
             try db.execute(
                 sql: """
                     UPDATE execution SET state = 'interrupted', ended_at = COALESCE(ended_at, ?),
                     message = COALESCE(message, 'the daemon stopped while this execution was pending or running')
                     WHERE state IN ('running', 'scheduled')
                     """, arguments: [date.timeIntervalSince1970])
-            return try rows.map { try Self.execution(from: $0) }
+            return pending
         }
-    }
-
-    // Writes are synchronous on the calling thread: a short SQLite transaction costs less than the two thread
-    // hops of an asynchronous write, and the scheduler writes an execution's row right before starting it.
-
-    public func save(_ e: ExecutionRecord) async throws {
-        // Single rows (outcomes, pids) come from many runs at once: the asynchronous write keeps the cooperative
-        // threads free while they queue for the writer.
-        try await write { db in try Self.insert([e], db) }
     }
 
     /// GRDB's synchronous write (from a synchronous function, so overload resolution cannot pick the async one).
@@ -165,9 +165,18 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func save(_ executions: [ExecutionRecord]) async throws {
-        guard !executions.isEmpty else { return }
-        // The scheduler's batch of runs about to start: synchronous, on the path to the processes' start.
-        try writeNow { db in try Self.insert(executions, db) }
+        switch executions.count {
+        case 0: return
+        case 1:
+            // Single rows (outcomes, pids) come from many runs at once: the asynchronous write keeps the
+            // cooperative threads free while they queue for the writer.
+            try await write { db in try Self.insert(executions, db) }
+        default:
+            // The scheduler's batch of runs about to start, on the path to the processes' start: synchronous on
+            // the calling thread, as a short SQLite transaction costs less than the two thread hops of an
+            // asynchronous write.
+            try writeNow { db in try Self.insert(executions, db) }
+        }
     }
 
     private static func insert(_ executions: [ExecutionRecord], _ db: Database) throws {
@@ -212,47 +221,65 @@ public final class SQLiteJobStore: JobStore {
 
     public func execution(id: String) async throws -> ExecutionRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM execution WHERE id = ?", arguments: [id]).map {
-                try Self.execution(from: $0)
-            }
+            try self.executions(
+                db.cachedStatement(sql: "SELECT \(Self.executionColumns) FROM execution WHERE id = ?"), arguments: [id]
+            ).first
         }
     }
 
-    public func executions(jobID: String?, limit: Int) async throws -> [ExecutionRecord] {
-        try await pool.read { db in
-            let rows: [Row]
-            if let jobID {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM execution WHERE job_id = ? ORDER BY scheduled_at DESC, id DESC LIMIT ?",
-                    arguments: [jobID, limit])
-            } else {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM execution ORDER BY scheduled_at DESC, id DESC LIMIT ?", arguments: [limit])
-            }
-            return try rows.map { try Self.execution(from: $0) }
-        }
-    }
+    /// Every column of an execution, named: never `SELECT *`, so that a column a migration adds or moves cannot
+    /// change what is read.
+    static let executionColumns = """
+        id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt, exit_code, signal, message,
+        stdout, stderr, stdout_bytes, stderr_bytes
+        """
 
+    /// ``executionColumns`` with `NULL` in place of the output, for lists.
     static let columnsWithoutOutput = """
         id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt, exit_code, signal, message,
         NULL AS stdout, NULL AS stderr, stdout_bytes, stderr_bytes
         """
 
     public func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord] {
-        var filter = Filter()
-        filter.add("job_id = ?", query.jobID)
-        filter.add("state = ?", query.state?.rawValue)
-        filter.add("scheduled_at >= ?", query.from?.timeIntervalSince1970)
-        filter.add("scheduled_at <= ?", query.to?.timeIntervalSince1970)
-        if let after = query.after {
-            filter.add("(scheduled_at, id) < (?, ?)", [after.scheduledAt.timeIntervalSince1970, after.id])
+        try await pool.read { db in
+            var filter = Filter()
+            filter.add("job_id = ?", query.jobID)
+            filter.add("state = ?", query.state?.rawValue)
+            filter.add("scheduled_at >= ?", query.from?.timeIntervalSince1970)
+            filter.add("scheduled_at <= ?", query.to?.timeIntervalSince1970)
+            return try self.executionPage(
+                db, columns: query.includeOutput ? Self.executionColumns : Self.columnsWithoutOutput, filter: filter,
+                after: query.after, limit: query.limit)
         }
-        let columns = query.includeOutput ? "*" : Self.columnsWithoutOutput
-        let sql = "SELECT \(columns) FROM execution \(filter.clause) ORDER BY scheduled_at DESC, id DESC LIMIT ?"
-        let arguments = filter.arguments(then: max(0, query.limit))
-        return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map { try Self.execution(from: $0) }
+    }
+
+    /// Up to `limit` executions that `filter` selects, newest first, after `after`. A row that cannot be read is
+    /// left out and the page reads on past it, so that a page shorter than `limit` still means there is no more.
+    private func executionPage(
+        _ db: Database, columns: String, filter: Filter, after: ExecutionCursor?, limit: Int
+    ) throws -> [ExecutionRecord] {
+        var page: [ExecutionRecord] = []
+        var after = after
+        while page.count < limit {
+            var conditions = filter
+            if let after {
+                conditions.add("(scheduled_at, id) < (?, ?)", [after.scheduledAt.timeIntervalSince1970, after.id])
+            }
+            let wanted = limit - page.count
+            let statement = try db.cachedStatement(
+                sql: "SELECT \(columns) FROM execution \(conditions.clause) ORDER BY scheduled_at DESC, id DESC LIMIT ?"
+            )
+            let rows = try Row.fetchAll(statement, arguments: conditions.arguments(then: wanted))
+            guard let last = rows.last else { break }
+            let positions = try ExecutionColumns(statement.columnNames)
+            page += readable(rows) { row throws(CorruptRow) in try Self.execution(from: row, positions) }
+            guard rows.count == wanted, page.count < limit,
+                let scheduledAt = try? last.decode(Double.self, atIndex: positions.scheduledAt),
+                let id = try? last.decode(String.self, atIndex: positions.id)
+            else { break }
+            after = ExecutionCursor(scheduledAt: Date(timeIntervalSince1970: scheduledAt), id: id)
         }
+        return page
     }
 
     /// A `WHERE` clause built from the conditions that apply.
@@ -278,15 +305,13 @@ public final class SQLiteJobStore: JobStore {
 
     public func recentExecutions(jobIDs: [String], perJob: Int) async throws -> [String: [ExecutionRecord]] {
         try await pool.read { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    SELECT \(Self.columnsWithoutOutput) FROM execution WHERE job_id = ?
-                    ORDER BY scheduled_at DESC, id DESC LIMIT ?
-                    """)
             var result: [String: [ExecutionRecord]] = [:]
             for id in jobIDs {
-                let rows = try Row.fetchAll(statement, arguments: [id, perJob])
-                if !rows.isEmpty { result[id] = try rows.map { try Self.execution(from: $0) } }
+                var filter = Filter()
+                filter.add("job_id = ?", id)
+                let executions = try self.executionPage(
+                    db, columns: Self.columnsWithoutOutput, filter: filter, after: nil, limit: perJob)
+                if !executions.isEmpty { result[id] = executions }
             }
             return result
         }
@@ -297,25 +322,24 @@ public final class SQLiteJobStore: JobStore {
         filter.add("job_id = ?", query.jobID)
         filter.add("created_at >= ?", query.from?.timeIntervalSince1970)
         filter.add("created_at <= ?", query.to?.timeIntervalSince1970)
-        let sql = "SELECT * FROM audit_log \(filter.clause) ORDER BY created_at DESC, id DESC LIMIT ?"
+        let sql = """
+            SELECT id, job_id, job_name, event, user, created_at, description FROM audit_log \(filter.clause)
+            ORDER BY created_at DESC, id DESC LIMIT ?
+            """
         let arguments = filter.arguments(then: max(0, query.limit))
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.auditEntry)
+            try self.readable(Row.fetchAll(db, sql: sql, arguments: arguments), Self.auditEntry)
         }
     }
 
     public func apiJobs() async throws -> [APIJobDefinition] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, definition FROM api_job ORDER BY id").map { row in
-                let text: String = row["definition"]
-                let body = (try? JSONValue.parse(Array(text.utf8))) ?? .object([])
-                return APIJobDefinition(id: row["id"], body: body)
-            }
+            try self.readable(Row.fetchAll(db, sql: "SELECT id, definition FROM api_job ORDER BY id"), Self.apiJob)
         }
     }
 
-    public func saveAPIJob(_ definition: APIJobDefinition) async throws {
-        let now = Date().timeIntervalSince1970
+    public func saveAPIJob(_ definition: APIJobDefinition, at date: Date) async throws {
+        let now = date.timeIntervalSince1970
         try await write { db in
             try db.execute(
                 sql: """
@@ -332,15 +356,6 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func state(ofJob id: String) async throws -> JobRuntimeState {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM job_state WHERE job_id = ?", arguments: [id]).map {
-                try Self.state(from: $0)
-            }
-                ?? JobRuntimeState()
-        }
-    }
-
     public func setPaused(_ paused: Bool, jobID: String) async throws {
         try await write { db in
             try db.execute(
@@ -349,10 +364,6 @@ public final class SQLiteJobStore: JobStore {
                     ON CONFLICT(job_id) DO UPDATE SET paused = excluded.paused
                     """, arguments: [jobID, paused])
         }
-    }
-
-    public func setLastScheduled(_ date: Date, jobID: String) async throws {
-        try await setLastScheduled([jobID: date])
     }
 
     public func setLastScheduled(_ dates: [String: Date]) async throws {
@@ -366,8 +377,8 @@ public final class SQLiteJobStore: JobStore {
     public func allStates() async throws -> [String: JobRuntimeState] {
         try await pool.read { db in
             var states: [String: JobRuntimeState] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM job_state") {
-                states[row["job_id"]] = try Self.state(from: row)
+            for row in try Row.fetchAll(db, sql: "SELECT job_id, paused, last_scheduled_at FROM job_state") {
+                states[try row.decode(forColumn: "job_id")] = try Self.state(from: row)
             }
             return states
         }
@@ -385,20 +396,45 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func auditLog(limit: Int) async throws -> [AuditEntry] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM audit_log ORDER BY created_at DESC, id DESC LIMIT ?", arguments: [limit]
-            )
-            .map(Self.auditEntry)
+    static func auditEntry(_ row: Row) throws(CorruptRow) -> AuditEntry {
+        let corrupt = { (reason: String) in CorruptRow(table: "audit_log", row: Self.rowName(row), reason: reason) }
+        do {
+            let event: String = try row.decode(forColumn: "event")
+            guard let known = AuditEntry.Event(rawValue: event) else { throw corrupt("unknown event '\(event)'") }
+            return AuditEntry(
+                id: try row.decode(forColumn: "id"), jobID: try row.decode(forColumn: "job_id"),
+                jobName: try row.decode(forColumn: "job_name"), event: known, user: try row.decode(forColumn: "user"),
+                createdAt: Date(timeIntervalSince1970: try row.decode(forColumn: "created_at")),
+                description: try row.decode(forColumn: "description"))
+        } catch let error as CorruptRow {
+            throw error
+        } catch {
+            throw corrupt("\(error)")
         }
     }
 
-    static func auditEntry(_ row: Row) -> AuditEntry {
-        AuditEntry(
-            id: row["id"], jobID: row["job_id"], jobName: row["job_name"],
-            event: AuditEntry.Event(rawValue: row["event"]) ?? .modified, user: row["user"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]), description: row["description"])
+    /// A job created through the API; its definition is the JSON object it was created from.
+    static func apiJob(_ row: Row) throws(CorruptRow) -> APIJobDefinition {
+        let corrupt = { (reason: String) in CorruptRow(table: "api_job", row: Self.rowName(row), reason: reason) }
+        do {
+            let text: String = try row.decode(forColumn: "definition")
+            let body: JSONValue
+            do { body = try JSONValue.parse(Array(text.utf8)) } catch {
+                throw corrupt("the definition is not JSON: \(error)")
+            }
+            guard case .object = body else { throw corrupt("the definition is not a JSON object") }
+            return APIJobDefinition(id: try row.decode(forColumn: "id"), body: body)
+        } catch let error as CorruptRow {
+            throw error
+        } catch {
+            throw corrupt("\(error)")
+        }
+    }
+
+    /// The `id` of a row as a log shows it (read only when the row is being reported).
+    static func rowName(_ row: Row) -> String {
+        let value: DatabaseValue = row["id"]
+        return String.fromDatabaseValue(value) ?? value.description
     }
 
     public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {
@@ -418,36 +454,106 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - Rows
 
+    /// A row that cannot be read back as a value (see ``JobStore``): written by something else, or damaged.
     struct CorruptRow: Error, CustomStringConvertible {
-        let description: String
+        let table: String
+        let row: String
+        let reason: String
+
+        var description: String { "\(table) row \(row): \(reason)" }
     }
 
-    /// Reads a row of `SELECT *` (or ``columnsWithoutOutput``, in the same order) by position: by name costs a
-    /// lookup per column, which shows on a page of a hundred executions.
-    static func execution(from row: Row) throws -> ExecutionRecord {
-        guard let state = ExecutionState(rawValue: row[2]), let trigger = ExecutionTrigger(rawValue: row[3]) else {
-            throw CorruptRow(description: "execution \(row[0] as String? ?? "?") has an unknown state or trigger")
+    /// What `read` makes of each row; a row it cannot read is logged and left out (the policy of ``JobStore``).
+    func readable<T>(_ rows: [Row], _ read: (Row) throws(CorruptRow) -> T) -> [T] {
+        var values: [T] = []
+        values.reserveCapacity(rows.count)
+        for row in rows {
+            do throws(CorruptRow) {
+                values.append(try read(row))
+            } catch {
+                logger.error(
+                    "a row of the store cannot be read; it is left out",
+                    metadata: [
+                        "store.table": "\(error.table)", "store.row": "\(error.row)", "error": "\(error.reason)",
+                    ])
+            }
+        }
+        return values
+    }
+
+    /// Where each column of an execution is in a result, found by name once per statement: reading every value by
+    /// name costs a scan of the column names, which shows on a job list's thousands of rows.
+    struct ExecutionColumns {
+        let id, jobID, state, trigger, scheduledAt, startedAt, endedAt, host, pid, attempt, exitCode, signal: Int
+        let message, stdout, stderr, stdoutBytes, stderrBytes: Int
+
+        init(_ names: [String]) throws {
+            func column(_ name: String) throws -> Int {
+                guard let position = names.firstIndex(of: name) else {
+                    throw DatabaseError(message: "an execution query lacks the column \(name)")
+                }
+                return position
+            }
+            (id, jobID, state, trigger) = try (column("id"), column("job_id"), column("state"), column("trigger"))
+            (scheduledAt, startedAt, endedAt) = try (column("scheduled_at"), column("started_at"), column("ended_at"))
+            (host, pid, attempt) = try (column("host"), column("pid"), column("attempt"))
+            (exitCode, signal, message) = try (column("exit_code"), column("signal"), column("message"))
+            (stdout, stderr) = try (column("stdout"), column("stderr"))
+            (stdoutBytes, stderrBytes) = try (column("stdout_bytes"), column("stderr_bytes"))
+        }
+    }
+
+    /// The readable executions a statement selects (``executionColumns`` or ``columnsWithoutOutput``), in its order.
+    func executions(_ statement: Statement, arguments: StatementArguments = []) throws -> [ExecutionRecord] {
+        let rows = try Row.fetchAll(statement, arguments: arguments)
+        guard !rows.isEmpty else { return [] }
+        let columns = try ExecutionColumns(statement.columnNames)
+        return readable(rows) { row throws(CorruptRow) in try Self.execution(from: row, columns) }
+    }
+
+    static func execution(from row: Row, _ c: ExecutionColumns) throws(CorruptRow) -> ExecutionRecord {
+        do {
+            return try decodeExecution(row, c)
+        } catch let error as CorruptRow {
+            throw error
+        } catch {
+            throw CorruptRow(table: "execution", row: rowName(row), reason: "\(error)")
+        }
+    }
+
+    private static func decodeExecution(_ row: Row, _ c: ExecutionColumns) throws -> ExecutionRecord {
+        let id: String = try row.decode(atIndex: c.id)
+        let stateText: String = try row.decode(atIndex: c.state)
+        let triggerText: String = try row.decode(atIndex: c.trigger)
+        guard let state = ExecutionState(rawValue: stateText) else {
+            throw CorruptRow(table: "execution", row: id, reason: "unknown state '\(stateText)'")
+        }
+        guard let trigger = ExecutionTrigger(rawValue: triggerText) else {
+            throw CorruptRow(table: "execution", row: id, reason: "unknown trigger '\(triggerText)'")
         }
         var e = ExecutionRecord(
-            id: row[0], jobID: row[1], state: state, trigger: trigger,
-            scheduledAt: Date(timeIntervalSince1970: row[4]), host: row[7])
-        e.startedAt = (row[5] as Double?).map { Date(timeIntervalSince1970: $0) }
-        e.endedAt = (row[6] as Double?).map { Date(timeIntervalSince1970: $0) }
-        e.pid = (row[8] as Int64?).map { Int32(truncatingIfNeeded: $0) }
-        e.attempt = row[9]
-        e.exitCode = (row[10] as Int64?).map { Int32(truncatingIfNeeded: $0) }
-        e.signal = (row[11] as Int64?).map { Int32(truncatingIfNeeded: $0) }
-        e.message = row[12]
-        if let data = row[13] as Data? { e.stdout = [UInt8](data) }
-        if let data = row[14] as Data? { e.stderr = [UInt8](data) }
-        e.stdoutBytes = row[15]
-        e.stderrBytes = row[16]
+            id: id, jobID: try row.decode(atIndex: c.jobID), state: state, trigger: trigger,
+            scheduledAt: Date(timeIntervalSince1970: try row.decode(atIndex: c.scheduledAt)),
+            host: try row.decode(atIndex: c.host))
+        e.startedAt = try row.decode(Double?.self, atIndex: c.startedAt).map { Date(timeIntervalSince1970: $0) }
+        e.endedAt = try row.decode(Double?.self, atIndex: c.endedAt).map { Date(timeIntervalSince1970: $0) }
+        e.pid = try row.decode(Int64?.self, atIndex: c.pid).map { Int32(truncatingIfNeeded: $0) }
+        e.attempt = try row.decode(atIndex: c.attempt)
+        e.exitCode = try row.decode(Int64?.self, atIndex: c.exitCode).map { Int32(truncatingIfNeeded: $0) }
+        e.signal = try row.decode(Int64?.self, atIndex: c.signal).map { Int32(truncatingIfNeeded: $0) }
+        e.message = try row.decode(atIndex: c.message)
+        if let data = try row.decode(Data?.self, atIndex: c.stdout) { e.stdout = [UInt8](data) }
+        if let data = try row.decode(Data?.self, atIndex: c.stderr) { e.stderr = [UInt8](data) }
+        e.stdoutBytes = try row.decode(atIndex: c.stdoutBytes)
+        e.stderrBytes = try row.decode(atIndex: c.stderrBytes)
         return e
     }
 
     static func state(from row: Row) throws -> JobRuntimeState {
         JobRuntimeState(
-            paused: row["paused"],
-            lastScheduledAt: (row["last_scheduled_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
+            paused: try row.decode(forColumn: "paused"),
+            lastScheduledAt: try row.decode(Double?.self, forColumn: "last_scheduled_at").map {
+                Date(timeIntervalSince1970: $0)
+            })
     }
 }

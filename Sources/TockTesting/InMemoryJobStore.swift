@@ -54,10 +54,6 @@ public final class InMemoryJobStore: JobStore {
         }
     }
 
-    public func save(_ execution: ExecutionRecord) async throws {
-        try await save([execution])
-    }
-
     public func save(_ executions: [ExecutionRecord]) async throws {
         try injectedWriteFailure()
         state.withLock { s in
@@ -70,20 +66,16 @@ public final class InMemoryJobStore: JobStore {
     }
 
     public func setLastScheduled(_ dates: [String: Date]) async throws {
-        for (id, date) in dates { try await setLastScheduled(date, jobID: id) }
+        state.withLock { s in
+            for (id, date) in dates {
+                let current = s.states[id]?.lastScheduledAt ?? .distantPast
+                s.states[id, default: JobRuntimeState()].lastScheduledAt = max(current, date)
+            }
+        }
     }
 
     public func execution(id: String) async throws -> ExecutionRecord? {
         state.withLock { $0.executions[id] }
-    }
-
-    public func executions(jobID: String?, limit: Int) async throws -> [ExecutionRecord] {
-        state.withLock { s in
-            Array(
-                s.executions.values.filter { jobID == nil || $0.jobID == jobID }
-                    .sorted { ($0.scheduledAt, $0.id) > ($1.scheduledAt, $1.id) }
-                    .prefix(limit))
-        }
     }
 
     public func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord] {
@@ -119,7 +111,7 @@ public final class InMemoryJobStore: JobStore {
         state.withLock { $0.apiJobs.values.sorted { $0.id < $1.id } }
     }
 
-    public func saveAPIJob(_ definition: APIJobDefinition) async throws {
+    public func saveAPIJob(_ definition: APIJobDefinition, at date: Date) async throws {
         state.withLock { $0.apiJobs[definition.id] = definition }
     }
 
@@ -127,19 +119,8 @@ public final class InMemoryJobStore: JobStore {
         state.withLock { $0.apiJobs.removeValue(forKey: id) != nil }
     }
 
-    public func state(ofJob id: String) async throws -> JobRuntimeState {
-        state.withLock { $0.states[id] ?? JobRuntimeState() }
-    }
-
     public func setPaused(_ paused: Bool, jobID: String) async throws {
         state.withLock { $0.states[jobID, default: JobRuntimeState()].paused = paused }
-    }
-
-    public func setLastScheduled(_ date: Date, jobID: String) async throws {
-        state.withLock { s in
-            let current = s.states[jobID]?.lastScheduledAt ?? .distantPast
-            s.states[jobID, default: JobRuntimeState()].lastScheduledAt = max(current, date)
-        }
     }
 
     public func allStates() async throws -> [String: JobRuntimeState] {
@@ -152,10 +133,6 @@ public final class InMemoryJobStore: JobStore {
             entry.id = Int64(s.audit.count + 1)
             s.audit.append(entry)
         }
-    }
-
-    public func auditLog(limit: Int) async throws -> [AuditEntry] {
-        state.withLock { Array($0.audit.reversed().prefix(limit)) }
     }
 
     public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {

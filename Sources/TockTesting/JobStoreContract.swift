@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TockCore
+import TockJSON
 
 /// The behaviour every ``JobStore`` must have. Each store's test target runs every check against a fresh store.
 public enum JobStoreContract {
@@ -19,6 +20,66 @@ public enum JobStoreContract {
     ]
 
     static let t0 = Date(timeIntervalSince1970: 1_767_225_600)
+
+    /// A row the corrupt-row check has saved through the store and wants damaged.
+    public enum RowToCorrupt: Sendable, Hashable {
+        /// The execution with this id, so that its trigger is no longer one the store knows.
+        case execution(id: String)
+        /// Every audit entry of this job, so that its event is no longer one the store knows.
+        case auditEntries(jobID: String)
+        /// The API job with this id, so that its stored definition is no longer a JSON object.
+        case apiJob(id: String)
+    }
+
+    /// Damages a row behind the store's back (raw SQL for a database).
+    public typealias Corrupt = @Sendable (RowToCorrupt) async throws -> Void
+
+    /// A row the store cannot read is left out of every result, with the others still read, and fails no read (the
+    /// policy on ``JobStore``). Only a store whose rows can be damaged behind its back has a `corrupt` to run it with:
+    /// the values of InMemoryJobStore are typed.
+    public static func skipsCorruptRows(_ store: any JobStore, corrupt: Corrupt) async throws {
+        let oldest = execution("a", 1)
+        let broken = execution("a", 2, .failed)
+        let newest = execution("a", 3)
+        let brokenRunning = execution("a", 4, .running)
+        try await store.save([oldest, broken, newest, brokenRunning])
+        try await corrupt(.execution(id: broken.id))
+        try await corrupt(.execution(id: brokenRunning.id))
+
+        #expect(try await store.execution(id: broken.id) == nil)
+        #expect(try await store.execution(id: newest.id) == newest)
+        #expect(try await store.executions(jobID: "a", limit: 10).map(\.id) == [newest.id, oldest.id])
+        // A page reads on past the rows it skips: full pages, then a short one at the end.
+        for limit in 1...3 {
+            var pages: [[String]] = []
+            var query = ExecutionQuery(jobID: "a", limit: limit)
+            while true {
+                let page = try await store.executions(matching: query)
+                pages.append(page.map(\.id))
+                guard page.count == limit, let last = page.last else { break }
+                query.after = ExecutionCursor(after: last)
+            }
+            #expect(pages.flatMap { $0 } == [newest.id, oldest.id], "limit \(limit)")
+            #expect(pages.dropLast().allSatisfy { $0.count == limit }, "limit \(limit)")
+        }
+        #expect(try await store.recentExecutions(jobIDs: ["a"], perJob: 2)["a"]?.map(\.id) == [newest.id, oldest.id])
+        #expect(try await store.recoverInterruptedExecutions(at: t0.addingTimeInterval(600)).isEmpty)
+
+        try await store.append(AuditEntry(jobID: "a", jobName: "A", event: .added, user: "u", createdAt: t0))
+        try await store.append(
+            AuditEntry(jobID: "bad", jobName: "B", event: .paused, user: "u", createdAt: t0.addingTimeInterval(1)))
+        try await store.append(
+            AuditEntry(jobID: "a", jobName: "A", event: .paused, user: "u", createdAt: t0.addingTimeInterval(2)))
+        try await corrupt(.auditEntries(jobID: "bad"))
+        #expect(try await store.auditLog(limit: 10).map(\.event) == [.paused, .added])
+        #expect(try await store.auditLog(matching: AuditQuery(jobID: "bad")).isEmpty)
+
+        let good = APIJobDefinition(id: "good", body: .object([("schedule", "@daily"), ("command", "true")]))
+        try await store.saveAPIJob(good, at: t0)
+        try await store.saveAPIJob(APIJobDefinition(id: "bad", body: .object([("schedule", "@hourly")])), at: t0)
+        try await corrupt(.apiJob(id: "bad"))
+        #expect(try await store.apiJobs() == [good])
+    }
 
     static func execution(_ job: String, _ minutes: Int, _ state: ExecutionState = .succeeded) -> ExecutionRecord {
         ExecutionRecord(
@@ -183,10 +244,10 @@ public enum JobStoreContract {
 
     static func storesAPIJobs(_ store: any JobStore) async throws {
         let first = APIJobDefinition(id: "j1", body: .object([("schedule", "@daily"), ("command", "echo 'hi'; <b>")]))
-        try await store.saveAPIJob(first)
-        try await store.saveAPIJob(APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")])))
+        try await store.saveAPIJob(first, at: t0)
+        try await store.saveAPIJob(APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")])), at: t0)
         let changed = APIJobDefinition(id: "j1", body: .object([("schedule", "@weekly"), ("command", "x")]))
-        try await store.saveAPIJob(changed)
+        try await store.saveAPIJob(changed, at: t0)
         #expect(
             try await store.apiJobs() == [
                 changed, APIJobDefinition(id: "j2", body: .object([("schedule", "@hourly")])),

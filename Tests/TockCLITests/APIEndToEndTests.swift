@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TockClient
 import TockCore
+import TockJSON
 import TockTesting
 
 /// The REST API of a real `tock serve` over a real socket, driven as ndscheduler's UI and Tock's CLI drive it.

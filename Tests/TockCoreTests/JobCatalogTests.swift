@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import TockJSON
 import TockTesting
 
 @testable import TockCore

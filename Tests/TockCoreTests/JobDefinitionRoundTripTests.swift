@@ -1,6 +1,7 @@
 import CronKit
 import Foundation
 import Testing
+import TockJSON
 
 @testable import TockCore
 

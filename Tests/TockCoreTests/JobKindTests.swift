@@ -1,3 +1,4 @@
+import CronKit
 import Foundation
 import Synchronization
 import Testing

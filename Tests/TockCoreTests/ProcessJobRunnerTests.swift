@@ -4,10 +4,6 @@ import Testing
 
 @testable import TockCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The runner against real processes: `/bin/sh`, `sleep`, `head`, `yes`.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct ProcessJobRunnerTests {

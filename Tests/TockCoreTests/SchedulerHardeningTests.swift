@@ -6,10 +6,6 @@ import TockTesting
 
 @testable import TockCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The scheduler under a crash, a stall, a short restart and a full disk (issue 11): no instant runs twice, the
 /// catch-up policies say what happens to every instant, leftover processes are stopped, no record is lost.
 @Suite(.timeLimit(.minutes(1)))

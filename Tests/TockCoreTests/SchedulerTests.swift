@@ -1,6 +1,7 @@
 import CronKit
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import TockTesting
 

@@ -8,6 +8,7 @@ import Prometheus
 import Testing
 import TockCore
 import TockHTTP
+import TockJSON
 import TockSQLite
 import TockTesting
 

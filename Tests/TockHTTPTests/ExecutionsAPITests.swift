@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Testing
 import TockCore
 import TockHTTP
+import TockJSON
 import TockTesting
 
 /// Executions, output, the audit log and the other endpoints, over real processes.

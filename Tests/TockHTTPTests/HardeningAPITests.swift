@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Testing
 import TockCore
 import TockHTTP
+import TockJSON
 import TockSQLite
 import TockTesting
 

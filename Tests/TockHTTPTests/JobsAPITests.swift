@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Testing
 import TockCore
 import TockHTTP
+import TockJSON
 import TockTesting
 
 /// Jobs through the API: ndscheduler's recorded requests, Tock's keys, and every error status.

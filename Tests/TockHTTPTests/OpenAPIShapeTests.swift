@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Testing
 import TockCore
 import TockHTTP
+import TockJSON
 import TockTesting
 
 /// The OpenAPI document checked for shape, not only for paths: real responses of `GET /api/v1/jobs/{job_id}` and

@@ -1,5 +1,6 @@
 import CronKit
 import Foundation
+import TockJSON
 
 /// A job created through the API: the JSON body it was created from, and its reading into a ``Job``.
 ///

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import TockJSON
 
 /// Administers jobs on behalf of someone: creates, replaces and deletes the jobs kept in the store (those created
 /// through the API), pauses and resumes, runs now and stops — and writes the audit log, every entry of it, with
@@ -62,7 +64,7 @@ public actor JobCatalog {
     public func create(_ definition: APIJobDefinition, user: String) async throws -> Job {
         let job = try read(definition)
         if await scheduler.status(of: job.id) != nil { throw Failure.idTaken(job.id) }
-        try await store.saveAPIJob(definition)
+        try await store.saveAPIJob(definition, at: clock.now)
         do {
             try await scheduler.upsertJob(job)
         } catch {
@@ -84,7 +86,7 @@ public actor JobCatalog {
         let changes = Job.changes(
             from: current.job.definition(defaultTimeZone: defaultTimeZone),
             to: job.definition(defaultTimeZone: defaultTimeZone))
-        try await store.saveAPIJob(definition)
+        try await store.saveAPIJob(definition, at: clock.now)
         try await scheduler.upsertJob(job)
         if !changes.isEmpty {
             await audit(job, .modified, user: user, description: changes.map(\.auditLine).joined(separator: "\n"))

@@ -1,4 +1,5 @@
 import CronKit
+import TockJSON
 
 extension Job {
     /// The job's definition as Tock's keys, every default written out, in ``JobKey`` order: the canonical form

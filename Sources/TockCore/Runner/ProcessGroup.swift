@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Facts about a run's process group (its pgid is the pid of the run's main process).
 public enum ProcessGroup {
     /// How many processes of the group are alive (zombies waiting to be reaped do not count).

@@ -2,10 +2,6 @@ import CTockSpawn
 import Foundation
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Runs attempts as real processes.
 ///
 /// Why not Foundation's `Process`: on Linux the child inherits the spawning thread's signal mask — in an async

@@ -2,10 +2,6 @@ import CTockSpawn
 import Foundation
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Watches running processes on one thread with epoll: drains their stdout and stderr while they run, learns of
 /// their exit through a pidfd (never `waitpid(-1)`), and carries out group terminations with their kill grace.
 ///
@@ -193,7 +189,7 @@ public final class ProcessMonitor: @unchecked Sendable {
         watch.waitStatus = status
         // Normally the exit is seen within milliseconds. When it was seen late — the daemon was stopped
         // (SIGSTOP, a frozen cgroup, a suspended VM) — the run ended when it ended, not when the daemon woke.
-        if let exitedAgo, exitedAgo > 0.5 {
+        if let exitedAgo, exitedAgo > 1 {
             watch.endedAt = Date().addingTimeInterval(-exitedAgo)
         } else {
             watch.endedAt = Date()

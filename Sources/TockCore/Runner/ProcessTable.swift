@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The system's processes as /proc shows them: the one place that reads `/proc/PID/stat`.
 public enum ProcessTable {
     /// One process: its state letter (`R`, `S`, `Z`, …), parent and process group.

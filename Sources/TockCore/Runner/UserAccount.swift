@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Foundation
 
 /// A local user account, for running a job as `user` (uid, gid, supplementary groups, home).
 struct UserAccount: Sendable, Hashable {

@@ -2,6 +2,7 @@ import CronKit
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 extension Scheduler {
     /// Runs until cancelled or asked to shut down gracefully (SIGTERM/SIGINT through a `ServiceGroup`): stops

@@ -4,47 +4,52 @@ import Foundation
 /// (paused, last scheduled instant), the audit log, and jobs created through the API.
 ///
 /// TockCore owns this protocol; stores (SQLite, PostgreSQL) implement it and pass the shared contract suite in
-/// TockTesting. Every method is atomic.
+/// TockTesting. Every method is atomic. The requirements are the minimum a store must implement; the
+/// conveniences in the extension below (`save(_:)` of one execution, `executions(jobID:limit:)`,
+/// `state(ofJob:)`, `setLastScheduled(_:jobID:)`, `auditLog(limit:)`) are built on them.
+///
+/// A store never reads the clock: every time it writes is passed in.
+///
+/// - Important: A row a store cannot read back as a value — an execution with an unknown state or trigger, an audit
+///   entry with an unknown event, a stored API job whose definition is not a JSON object; written by something
+///   else, or damaged — is left out of every result, with an error logged that names the table and the row. It
+///   never fails the read and is never turned into a guess: one bad row must not stop the scheduler's start-up
+///   reads, a job list or the executions page. A page of executions reads on past such a row, so that a page
+///   shorter than its `limit` still means there is no more. (`JobStoreContract.skipsCorruptRows` checks this.)
 public protocol JobStore: Sendable {
     /// Marks executions left `running` or `scheduled` by a daemon that died as `interrupted`; returns them.
     func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord]
 
-    /// Inserts or replaces an execution.
+    /// Inserts or replaces several executions in one transaction.
     ///
     /// Saving the execution of a scheduled instant (trigger `schedule` or `catchup`, first written as `scheduled`,
-    /// `running`, `skipped` or `missed`) also advances its job's last scheduled instant to that instant, in the
-    /// same transaction: after a crash at any moment, an instant that has a row is never fired again.
-    func save(_ execution: ExecutionRecord) async throws
-    /// Inserts or replaces several executions in one transaction (with the same rule).
+    /// `running`, `skipped` or `missed`; see `lastScheduledInstants`) also advances its job's
+    /// last scheduled instant to that instant, in the same transaction: after a crash at any moment, an instant
+    /// that has a row is never fired again.
     func save(_ executions: [ExecutionRecord]) async throws
     func execution(id: String) async throws -> ExecutionRecord?
-    /// Executions newest first (by scheduled instant), optionally of one job.
-    func executions(jobID: String?, limit: Int) async throws -> [ExecutionRecord]
 
     /// A page of executions matching the query, newest first (scheduled instant, then id, descending).
     func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord]
     /// The newest `perJob` executions of each job (without output), for job lists.
     func recentExecutions(jobIDs: [String], perJob: Int) async throws -> [String: [ExecutionRecord]]
 
-    func state(ofJob id: String) async throws -> JobRuntimeState
     func setPaused(_ paused: Bool, jobID: String) async throws
-    /// Remembers the latest instant the scheduler has dealt with for a job (fired, skipped or missed); never
-    /// moves backwards.
-    func setLastScheduled(_ date: Date, jobID: String) async throws
-    /// The same for several jobs in one transaction.
+    /// Remembers, for each job, the latest instant the scheduler has dealt with (fired, skipped or missed), in one
+    /// transaction; never moves backwards.
     func setLastScheduled(_ dates: [String: Date]) async throws
     /// Runtime state of every job that has any.
     func allStates() async throws -> [String: JobRuntimeState]
 
     func append(_ entry: AuditEntry) async throws
-    func auditLog(limit: Int) async throws -> [AuditEntry]
     /// Audit entries matching the query, newest first.
     func auditLog(matching query: AuditQuery) async throws -> [AuditEntry]
 
     /// Jobs created through the API, as their definitions.
     func apiJobs() async throws -> [APIJobDefinition]
-    /// Inserts or replaces a job created through the API.
-    func saveAPIJob(_ definition: APIJobDefinition) async throws
+    /// Inserts or replaces a job created through the API, at `date` (its creation time if it is new, its update time
+    /// in any case).
+    func saveAPIJob(_ definition: APIJobDefinition, at date: Date) async throws
     /// Deletes one; false if there was none.
     func deleteAPIJob(id: String) async throws -> Bool
 
@@ -53,9 +58,36 @@ public protocol JobStore: Sendable {
     func prune(keepPerJob: Int, olderThan: Date) async throws -> Int
 }
 
+extension JobStore {
+    /// Inserts or replaces an execution: `save([execution])`, with the same rule on a scheduled instant.
+    public func save(_ execution: ExecutionRecord) async throws {
+        try await save([execution])
+    }
+
+    /// Executions with their output, newest first (by scheduled instant), optionally of one job.
+    public func executions(jobID: String?, limit: Int) async throws -> [ExecutionRecord] {
+        try await executions(matching: ExecutionQuery(jobID: jobID, limit: limit, includeOutput: true))
+    }
+
+    /// The runtime state of one job (the default state if it has none). Reads every job's: for tests and tools.
+    public func state(ofJob id: String) async throws -> JobRuntimeState {
+        try await allStates()[id] ?? JobRuntimeState()
+    }
+
+    /// Remembers the latest instant the scheduler has dealt with for a job; never moves backwards.
+    public func setLastScheduled(_ date: Date, jobID: String) async throws {
+        try await setLastScheduled([jobID: date])
+    }
+
+    /// The newest `limit` audit entries.
+    public func auditLog(limit: Int) async throws -> [AuditEntry] {
+        try await auditLog(matching: AuditQuery(limit: limit))
+    }
+}
+
 extension Collection<ExecutionRecord> {
     /// Per job, the latest instant among these executions that marks the instant as dealt with (see
-    /// ``JobStore/save(_:)-(ExecutionRecord)``): what a store advances the job's last scheduled instant to.
+    /// `JobStore.save(_:)`): what a store advances the job's last scheduled instant to.
     public var lastScheduledInstants: [String: Date] {
         var latest: [String: Date] = [:]
         for e in self where e.trigger == .schedule || e.trigger == .catchup {

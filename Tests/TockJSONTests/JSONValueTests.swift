@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TockCore
+import TockJSON
 
 /// The API's JSON reader and writer.
 struct JSONValueTests {
