@@ -139,9 +139,8 @@ let package = Package(
 )
 
 // Upcoming language features on in every Swift target (as Hummingbird does): `any` spelled out for existentials, and
-// members visible only from modules a file imports (no transitive leaks). TockHTTP and its tests join once their
-// split into controllers (REVIEW §4.6, under way on another branch) has landed.
-for target in package.targets where !["CTockSpawn", "TockHTTP", "TockHTTPTests"].contains(target.name) {
+// members visible only from modules a file imports (no transitive leaks).
+for target in package.targets where target.name != "CTockSpawn" {
     target.swiftSettings =
         (target.swiftSettings ?? []) + [
             .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),

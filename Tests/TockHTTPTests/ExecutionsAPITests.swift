@@ -7,6 +7,7 @@ import Testing
 import TockCore
 import TockHTTP
 import TockJSON
+import TockSQLite
 import TockTesting
 
 /// Executions, output, the audit log and the other endpoints, over real processes.

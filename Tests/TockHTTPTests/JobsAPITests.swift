@@ -7,6 +7,7 @@ import Testing
 import TockCore
 import TockHTTP
 import TockJSON
+import TockSQLite
 import TockTesting
 
 /// Jobs through the API: ndscheduler's recorded requests, Tock's keys, and every error status.

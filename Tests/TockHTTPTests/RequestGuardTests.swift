@@ -5,6 +5,8 @@ import HummingbirdTesting
 import Testing
 import TockCore
 import TockHTTP
+import TockJSON
+import TockSQLite
 import TockTesting
 
 /// The three attacks of issue 13, each of which succeeded before the request guards: a DNS-rebinding page

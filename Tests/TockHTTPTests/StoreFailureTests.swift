@@ -1,3 +1,4 @@
+import CronKit
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -6,6 +7,7 @@ import Logging
 import Testing
 import TockCore
 import TockHTTP
+import TockJSON
 import TockTesting
 
 /// What the API does when its store fails: a JSON 500 for that request, and the next request tries again (a
