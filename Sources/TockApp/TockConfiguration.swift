@@ -59,8 +59,8 @@ public struct TockConfiguration: Sendable, Equatable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Problem("\(path): cannot read the configuration file")
         }
-        let table: TOMLTree
-        do { table = try TOMLTree.parse(text) } catch {
+        let table: DefinitionValue
+        do { table = try DefinitionValue.parse(text) } catch {
             throw Problem("\(path):\(error.line): \(error.message)")
         }
         for key in table.keys.sorted() where !Self.keys.contains(key) {

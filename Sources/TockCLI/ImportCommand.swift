@@ -57,7 +57,7 @@ struct ImportCrontabCommand: ParsableCommand {
         }
         let toml = CrontabImporter.toml(result, source: name)
         // Never write what Tock itself would reject.
-        let check = JobFileParser.parse(toml, file: output ?? "<output>")
+        let check = JobDefinitionReader.parse(toml, file: output ?? "<output>")
         if !check.errors.isEmpty {
             for error in check.errors { note("internal: \(error)") }
             throw ExitCode(3)

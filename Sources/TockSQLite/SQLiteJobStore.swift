@@ -40,71 +40,6 @@ public final class SQLiteJobStore: JobStore {
         return try body()
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: executions, job state, audit log, api jobs") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE execution (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        job_id TEXT NOT NULL,
-                        state TEXT NOT NULL,
-                        trigger TEXT NOT NULL,
-                        scheduled_at REAL NOT NULL,
-                        started_at REAL,
-                        ended_at REAL,
-                        host TEXT NOT NULL,
-                        pid INTEGER,
-                        attempt INTEGER NOT NULL,
-                        exit_code INTEGER,
-                        signal INTEGER,
-                        message TEXT,
-                        stdout BLOB NOT NULL,
-                        stderr BLOB NOT NULL,
-                        stdout_bytes INTEGER NOT NULL,
-                        stderr_bytes INTEGER NOT NULL
-                    ) STRICT;
-                    CREATE INDEX execution_by_time ON execution(scheduled_at DESC, id);
-                    CREATE INDEX execution_by_job_time ON execution(job_id, scheduled_at DESC, id);
-                    CREATE INDEX execution_by_state ON execution(state);
-                    CREATE TABLE job_state (
-                        job_id TEXT PRIMARY KEY NOT NULL,
-                        paused INTEGER NOT NULL DEFAULT 0,
-                        last_scheduled_at REAL
-                    ) STRICT;
-                    CREATE TABLE audit_log (
-                        id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        job_id TEXT NOT NULL,
-                        job_name TEXT NOT NULL,
-                        event TEXT NOT NULL,
-                        user TEXT NOT NULL,
-                        created_at REAL NOT NULL,
-                        description TEXT NOT NULL
-                    ) STRICT;
-                    CREATE INDEX audit_log_by_time ON audit_log(created_at DESC);
-                    CREATE TABLE api_job (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        definition TEXT NOT NULL,
-                        created_at REAL NOT NULL,
-                        updated_at REAL NOT NULL
-                    ) STRICT;
-                    """)
-        }
-        migrator.registerMigration("v2: execution indexes for pages by time, job and state") { db in
-            try db.execute(
-                sql: """
-                    DROP INDEX execution_by_time;
-                    DROP INDEX execution_by_job_time;
-                    DROP INDEX execution_by_state;
-                    CREATE INDEX execution_time ON execution(scheduled_at, id);
-                    CREATE INDEX execution_job_time ON execution(job_id, scheduled_at, id);
-                    CREATE INDEX execution_state_time ON execution(state, scheduled_at, id);
-                    CREATE INDEX audit_log_job_time ON audit_log(job_id, created_at);
-                    """)
-        }
-        return migrator
-    }
-
     public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
         try await write { db in
             let pending = try self.executions(
@@ -396,46 +331,9 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    static func auditEntry(_ row: Row) throws(CorruptRow) -> AuditEntry {
-        let corrupt = { (reason: String) in CorruptRow(table: "audit_log", row: Self.rowName(row), reason: reason) }
-        do {
-            let event: String = try row.decode(forColumn: "event")
-            guard let known = AuditEntry.Event(rawValue: event) else { throw corrupt("unknown event '\(event)'") }
-            return AuditEntry(
-                id: try row.decode(forColumn: "id"), jobID: try row.decode(forColumn: "job_id"),
-                jobName: try row.decode(forColumn: "job_name"), event: known, user: try row.decode(forColumn: "user"),
-                createdAt: Date(timeIntervalSince1970: try row.decode(forColumn: "created_at")),
-                description: try row.decode(forColumn: "description"))
-        } catch let error as CorruptRow {
-            throw error
-        } catch {
-            throw corrupt("\(error)")
-        }
-    }
-
     /// A job created through the API; its definition is the JSON object it was created from.
-    static func apiJob(_ row: Row) throws(CorruptRow) -> APIJobDefinition {
-        let corrupt = { (reason: String) in CorruptRow(table: "api_job", row: Self.rowName(row), reason: reason) }
-        do {
-            let text: String = try row.decode(forColumn: "definition")
-            let body: JSONValue
-            do { body = try JSONValue.parse(Array(text.utf8)) } catch {
-                throw corrupt("the definition is not JSON: \(error)")
-            }
-            guard case .object = body else { throw corrupt("the definition is not a JSON object") }
-            return APIJobDefinition(id: try row.decode(forColumn: "id"), body: body)
-        } catch let error as CorruptRow {
-            throw error
-        } catch {
-            throw corrupt("\(error)")
-        }
-    }
 
     /// The `id` of a row as a log shows it (read only when the row is being reported).
-    static func rowName(_ row: Row) -> String {
-        let value: DatabaseValue = row["id"]
-        return String.fromDatabaseValue(value) ?? value.description
-    }
 
     public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {
         try await write { db in
@@ -450,110 +348,5 @@ public final class SQLiteJobStore: JobStore {
                     """, arguments: [olderThan.timeIntervalSince1970, keepPerJob])
             return db.changesCount
         }
-    }
-
-    // MARK: - Rows
-
-    /// A row that cannot be read back as a value (see ``JobStore``): written by something else, or damaged.
-    struct CorruptRow: Error, CustomStringConvertible {
-        let table: String
-        let row: String
-        let reason: String
-
-        var description: String { "\(table) row \(row): \(reason)" }
-    }
-
-    /// What `read` makes of each row; a row it cannot read is logged and left out (the policy of ``JobStore``).
-    func readable<T>(_ rows: [Row], _ read: (Row) throws(CorruptRow) -> T) -> [T] {
-        var values: [T] = []
-        values.reserveCapacity(rows.count)
-        for row in rows {
-            do throws(CorruptRow) {
-                values.append(try read(row))
-            } catch {
-                logger.error(
-                    "a row of the store cannot be read; it is left out",
-                    metadata: [
-                        "store.table": "\(error.table)", "store.row": "\(error.row)", "error": "\(error.reason)",
-                    ])
-            }
-        }
-        return values
-    }
-
-    /// Where each column of an execution is in a result, found by name once per statement: reading every value by
-    /// name costs a scan of the column names, which shows on a job list's thousands of rows.
-    struct ExecutionColumns {
-        let id, jobID, state, trigger, scheduledAt, startedAt, endedAt, host, pid, attempt, exitCode, signal: Int
-        let message, stdout, stderr, stdoutBytes, stderrBytes: Int
-
-        init(_ names: [String]) throws {
-            func column(_ name: String) throws -> Int {
-                guard let position = names.firstIndex(of: name) else {
-                    throw DatabaseError(message: "an execution query lacks the column \(name)")
-                }
-                return position
-            }
-            (id, jobID, state, trigger) = try (column("id"), column("job_id"), column("state"), column("trigger"))
-            (scheduledAt, startedAt, endedAt) = try (column("scheduled_at"), column("started_at"), column("ended_at"))
-            (host, pid, attempt) = try (column("host"), column("pid"), column("attempt"))
-            (exitCode, signal, message) = try (column("exit_code"), column("signal"), column("message"))
-            (stdout, stderr) = try (column("stdout"), column("stderr"))
-            (stdoutBytes, stderrBytes) = try (column("stdout_bytes"), column("stderr_bytes"))
-        }
-    }
-
-    /// The readable executions a statement selects (``executionColumns`` or ``columnsWithoutOutput``), in its order.
-    func executions(_ statement: Statement, arguments: StatementArguments = []) throws -> [ExecutionRecord] {
-        let rows = try Row.fetchAll(statement, arguments: arguments)
-        guard !rows.isEmpty else { return [] }
-        let columns = try ExecutionColumns(statement.columnNames)
-        return readable(rows) { row throws(CorruptRow) in try Self.execution(from: row, columns) }
-    }
-
-    static func execution(from row: Row, _ c: ExecutionColumns) throws(CorruptRow) -> ExecutionRecord {
-        do {
-            return try decodeExecution(row, c)
-        } catch let error as CorruptRow {
-            throw error
-        } catch {
-            throw CorruptRow(table: "execution", row: rowName(row), reason: "\(error)")
-        }
-    }
-
-    private static func decodeExecution(_ row: Row, _ c: ExecutionColumns) throws -> ExecutionRecord {
-        let id: String = try row.decode(atIndex: c.id)
-        let stateText: String = try row.decode(atIndex: c.state)
-        let triggerText: String = try row.decode(atIndex: c.trigger)
-        guard let state = ExecutionState(rawValue: stateText) else {
-            throw CorruptRow(table: "execution", row: id, reason: "unknown state '\(stateText)'")
-        }
-        guard let trigger = ExecutionTrigger(rawValue: triggerText) else {
-            throw CorruptRow(table: "execution", row: id, reason: "unknown trigger '\(triggerText)'")
-        }
-        var e = ExecutionRecord(
-            id: id, jobID: try row.decode(atIndex: c.jobID), state: state, trigger: trigger,
-            scheduledAt: Date(timeIntervalSince1970: try row.decode(atIndex: c.scheduledAt)),
-            host: try row.decode(atIndex: c.host))
-        e.startedAt = try row.decode(Double?.self, atIndex: c.startedAt).map { Date(timeIntervalSince1970: $0) }
-        e.endedAt = try row.decode(Double?.self, atIndex: c.endedAt).map { Date(timeIntervalSince1970: $0) }
-        e.pid = try row.decode(Int64?.self, atIndex: c.pid).map { Int32(truncatingIfNeeded: $0) }
-        e.attempt = try row.decode(atIndex: c.attempt)
-        e.exitCode = try row.decode(Int64?.self, atIndex: c.exitCode).map { Int32(truncatingIfNeeded: $0) }
-        e.signal = try row.decode(Int64?.self, atIndex: c.signal).map { Int32(truncatingIfNeeded: $0) }
-        e.message = try row.decode(atIndex: c.message)
-        if let data = try row.decode(Data?.self, atIndex: c.stdout) { e.stdout = [UInt8](data) }
-        if let data = try row.decode(Data?.self, atIndex: c.stderr) { e.stderr = [UInt8](data) }
-        e.stdoutBytes = try row.decode(atIndex: c.stdoutBytes)
-        e.stderrBytes = try row.decode(atIndex: c.stderrBytes)
-        return e
-    }
-
-    static func state(from row: Row) throws -> JobRuntimeState {
-        JobRuntimeState(
-            paused: try row.decode(forColumn: "paused"),
-            lastScheduledAt: try row.decode(Double?.self, forColumn: "last_scheduled_at").map {
-                Date(timeIntervalSince1970: $0)
-            })
     }
 }

@@ -121,7 +121,7 @@ struct CrontabImporterTests {
     func importedFile_validates_andFiresAtTheSameTimes(_ crontab: String, _ system: Bool) throws {
         let result = CrontabImporter.parse(crontab, file: "c", system: system, userExists: users)
         let toml = CrontabImporter.toml(result, source: "c")
-        let (jobs, errors) = JobFileParser.parse(toml, file: "imported.toml")
+        let (jobs, errors) = JobDefinitionReader.parse(toml, file: "imported.toml")
         #expect(errors.isEmpty, "\(errors)")
         #expect(jobs.count == result.jobs.count)
         let start = Date(timeIntervalSince1970: 1_767_225_600)
@@ -160,7 +160,7 @@ struct CrontabImporterTests {
                 environment: [("A.B", "x\"y"), ("N", "line\nbreak")], mailTo: nil, timezone: nil, jitterMinutes: nil,
                 stdin: "é\u{1}", file: "f", line: 1, originalLine: "x")
         ]
-        let (jobs, errors) = JobFileParser.parse(CrontabImporter.toml(result, source: "f"), file: "t.toml")
+        let (jobs, errors) = JobDefinitionReader.parse(CrontabImporter.toml(result, source: "f"), file: "t.toml")
         #expect(errors.isEmpty, "\(errors)")
         #expect(jobs.first?.action == .command("echo \"quoted\" \\ back\ttab", shell: "/bin/sh"))
         #expect(jobs.first?.environment == ["A.B": "x\"y", "N": "line\nbreak"])

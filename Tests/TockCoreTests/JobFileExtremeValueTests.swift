@@ -31,7 +31,7 @@ struct JobFileExtremeValueTests {
     @Test func everyDurationKey_refusesEveryExtremeValue_namingKeyAndLine() {
         for key in Self.durationKeys {
             for value in Self.badDurations {
-                let parsed = JobFileParser.parse(Self.file(key, value), file: "x.toml")
+                let parsed = JobDefinitionReader.parse(Self.file(key, value), file: "x.toml")
                 let shown = value.count > 40 ? String(value.prefix(40)) + "…" : value
                 #expect(parsed.jobs.isEmpty, "\(key) = \(shown) was accepted")
                 // A value TOML itself refuses (an integer beyond 64 bits) is reported by the TOML reader on its line.
@@ -53,7 +53,7 @@ struct JobFileExtremeValueTests {
         ("env", "{ A = \"x\\u0000y\" }"), ("stdin", "\"a\\u0000\""), ("working_dir", "\"/tmp\\u0000/x\""),
     ])
     func otherKeys_refuseExtremeValues(_ key: String, _ value: String) {
-        let parsed = JobFileParser.parse(Self.file(key, value), file: "x.toml")
+        let parsed = JobDefinitionReader.parse(Self.file(key, value), file: "x.toml")
         #expect(parsed.jobs.isEmpty)
         #expect(
             parsed.errors.contains { $0.line == 4 && ($0.key == key || $0.message.hasPrefix("TOML")) },
@@ -63,7 +63,7 @@ struct JobFileExtremeValueTests {
     @Test func aNULByteInTheFile_isAnErrorAtItsLine_notATruncation() {
         let text =
             "[job.a]\nschedule = \"@hourly\"\ncommand = \"true\" \u{0}\n\n[job.b]\nschedule = \"@daily\"\ncommand = \"x\"\n"
-        let parsed = JobFileParser.parse(text, file: "jobs.d/nul.toml")
+        let parsed = JobDefinitionReader.parse(text, file: "jobs.d/nul.toml")
         #expect(parsed.jobs.isEmpty)
         #expect(parsed.errors.map(\.line) == [3], "\(parsed.errors)")
         #expect(parsed.errors.first?.message.contains("NUL") == true)
@@ -74,9 +74,9 @@ struct JobFileExtremeValueTests {
         var lines = ["[job.a]", "schedule = \"@hourly\"", "command = \"true\""]
         lines += Array(repeating: "# padding", count: 5)
         lines.append("env = { K = 5 }")  // line 9
-        let parsed = JobFileParser.parse(lines.joined(separator: "\n"), file: "x.toml")
+        let parsed = JobDefinitionReader.parse(lines.joined(separator: "\n"), file: "x.toml")
         #expect(parsed.errors.map(\.line) == [9], "\(parsed.errors)")
-        let notify = JobFileParser.parse(
+        let notify = JobDefinitionReader.parse(
             "[job.a]\nschedule = \"@hourly\"\ncommand = \"true\"\n\non_failure = { bogus = 1 }\n", file: "x.toml")
         #expect(notify.errors.map(\.line) == [5], "\(notify.errors)")
     }

@@ -32,14 +32,14 @@ struct JobKindTests {
 
     @Test func jobFile_withRegisteredKind_parsesKindAndArgs() throws {
         let text = "[job.greet]\nschedule = \"@daily\"\nkind = \"echo\"\nargs = { who = \"world\" }\n"
-        let (jobs, errors) = JobFileParser.parse(text, file: "f.toml", kinds: ["echo"])
+        let (jobs, errors) = JobDefinitionReader.parse(text, file: "f.toml", kinds: ["echo"])
         #expect(errors.isEmpty)
         #expect(jobs.first?.action == .custom(kind: "echo", arguments: ["who": "world"]))
-        let unknown = JobFileParser.parse(
+        let unknown = JobDefinitionReader.parse(
             text.replacingOccurrences(of: "\"echo\"", with: "\"ech\""), file: "f.toml", kinds: ["echo"])
         #expect(
             unknown.errors.map(\.description) == ["f.toml:3: job 'greet': kind: unknown kind 'ech' (registered: echo)"])
-        let withoutKinds = JobFileParser.parse(text, file: "f.toml")
+        let withoutKinds = JobDefinitionReader.parse(text, file: "f.toml")
         #expect(withoutKinds.errors.map(\.description).contains("f.toml:3: job 'greet': kind: unknown key"))
     }
 

@@ -34,7 +34,7 @@ final class APIHarness: Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-api-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try SQLiteJobStore(path: directory.appendingPathComponent("tock.sqlite").path)
-        let parsed = JobFileParser.parse(Self.fileJob, file: "jobs.d/file.toml")
+        let parsed = JobDefinitionReader.parse(Self.fileJob, file: "jobs.d/file.toml")
         var logger = Logger(label: "tock-test")
         logger.logLevel = .warning
         // Metrics as `tock serve` has them: swift-metrics into a Prometheus registry of this harness's own.

@@ -63,7 +63,7 @@ public struct APIJobDefinition: Sendable, Hashable {
         var problems = unknownKeys(in: pairs, kinds: kinds)
         var table = Translation()
         for (key, value) in pairs where JobKey(rawValue: key) != nil {
-            if let converted = Self.tree(value) { table.set(key, converted) }  // null: as if absent
+            if let converted = DefinitionValue(json: value) { table.set(key, converted) }  // null: as if absent
         }
         let apscheduler = translateSchedule(into: &table, problems: &problems)
         translateAction(into: &table, problems: &problems)
@@ -71,7 +71,7 @@ public struct APIJobDefinition: Sendable, Hashable {
         if problems.contains(where: { scheduleFields.contains($0.field ?? "") }) {
             table.set(JobKey.schedule.rawValue, nil)
         }
-        let (job, errors) = JobFileParser.job(id: id, table: table.tree, source: .api, kinds: kinds)
+        let (job, errors) = JobDefinitionReader.job(id: id, table: table.tree, source: .api, kinds: kinds)
         // A schedule already reported in ndscheduler's terms is not reported again as missing.
         for error in errors where !(table.values[JobKey.schedule.rawValue] == nil && error.missingKey == .schedule) {
             problems.append(Problem(field: error.key, error.reason))
@@ -83,20 +83,22 @@ public struct APIJobDefinition: Sendable, Hashable {
 
     /// The table handed to the job reader, in the body's key order.
     struct Translation {
-        var values: [String: TOMLTree] = [:]
+        var values: [String: DefinitionValue] = [:]
         var order: [String] = []
-        mutating func set(_ key: String, _ value: TOMLTree?) {
+        mutating func set(_ key: String, _ value: DefinitionValue?) {
             if values[key] == nil, value != nil { order.append(key) }
             values[key] = value
             if value == nil { order.removeAll { $0 == key } }
         }
-        var tree: TOMLTree { .table(values, order: order) }
+        var tree: DefinitionValue { .table(values, order: order) }
     }
 
     func unknownKeys(in pairs: [(String, JSONValue)], kinds: Set<String>) -> [Problem] {
         let known = JobKey.names(withKinds: !kinds.isEmpty).union(Self.ndschedulerKeys).union(Self.responseOnlyKeys)
         return pairs.filter { !known.contains($0.0) }.map { key, _ in
-            let hint = JobFileParser.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
+            let hint =
+                JobDefinitionReader.closest(key, in: JobDefinitionReader.jobKeys).map { " (did you mean '\($0)'?)" }
+                ?? ""
             return Problem(field: key, "unknown key\(hint)")
         }
     }
@@ -157,7 +159,7 @@ public struct APIJobDefinition: Sendable, Hashable {
         }
         switch given("pub_args") {
         case .array(let items) where !items.isEmpty:
-            if let argv = Self.tree(.array(items)) { table.set(JobKey.exec.rawValue, argv) }
+            if let argv = DefinitionValue(json: .array(items)) { table.set(JobKey.exec.rawValue, argv) }
         case nil, .array:
             problems.append(
                 Problem(field: "pub_args", "ShellJob needs the program to run: [\"/bin/sh\", \"-c\", \"…\"]"))
@@ -166,19 +168,4 @@ public struct APIJobDefinition: Sendable, Hashable {
         }
     }
 
-    /// JSON to the TOML value the job-file reader takes; `nil` for null.
-    static func tree(_ value: JSONValue) -> TOMLTree? {
-        switch value {
-        case .null: nil
-        case .bool(let flag): .bool(flag)
-        case .int(let number): .integer(number)
-        case .double(let number): .float(number)
-        case .string(let text): .string(text)
-        case .array(let items): .array(items.map { tree($0) ?? .other("null") })
-        case .object(let pairs):
-            .table(
-                Dictionary(pairs.compactMap { key, value in tree(value).map { (key, $0) } }, uniquingKeysWith: { $1 }),
-                order: pairs.filter { $0.1 != .null }.map(\.0))
-        }
-    }
 }

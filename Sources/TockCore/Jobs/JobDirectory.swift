@@ -52,7 +52,7 @@ public struct JobDirectory: Sendable {
                 continue
             }
             files.append(file)
-            let parsed = JobFileParser.parse(data, file: file, kinds: kinds)
+            let parsed = JobDefinitionReader.parse(data, file: file, kinds: kinds)
             errors += parsed.errors
             var duplicates: [JobFileError] = []
             for job in parsed.jobs {

@@ -46,7 +46,7 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
     }
 }
 
-extension TOMLTree {
+extension DefinitionValue {
     /// The value of a job key in a job's table.
-    subscript(key: JobKey) -> TOMLTree? { self[key.rawValue] }
+    subscript(key: JobKey) -> DefinitionValue? { self[key.rawValue] }
 }

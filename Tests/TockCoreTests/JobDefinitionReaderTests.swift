@@ -4,7 +4,7 @@ import Testing
 
 @testable import TockCore
 
-struct JobFileParserTests {
+struct JobDefinitionReaderTests {
     @Test func parse_readsEveryKey() throws {
         let text = """
             # nightly work
@@ -40,7 +40,7 @@ struct JobFileParserTests {
             schedule = "@every 15m"
             exec = ["/usr/bin/env", "python3", "report.py"]
             """
-        let (jobs, errors) = JobFileParser.parse(text, file: "jobs.d/a.toml")
+        let (jobs, errors) = JobDefinitionReader.parse(text, file: "jobs.d/a.toml")
         #expect(errors.isEmpty, "\(errors)")
         try #require(jobs.count == 2)
         let job = jobs[0]
@@ -145,7 +145,7 @@ struct JobFileParserTests {
 
     @Test(arguments: errorCases)
     func parse_reportsProblemsWithFileAndLine(_ c: ErrorCase) {
-        let (jobs, errors) = JobFileParser.parse(c.text, file: "f.toml")
+        let (jobs, errors) = JobDefinitionReader.parse(c.text, file: "f.toml")
         #expect(jobs.isEmpty, "a file with problems yields no job")
         #expect(Set(errors.map(\.description)) == Set(c.errors))
     }
@@ -153,7 +153,7 @@ struct JobFileParserTests {
     @Test func parse_oneBadJob_disablesItsWholeFileButReportsEveryProblem() {
         let text =
             "[job.good]\nschedule = \"@daily\"\ncommand = \"x\"\n\n[job.bad]\nschedule = \"@nope\"\ncommand = \"x\"\ntimeout = \"soon\""
-        let (jobs, errors) = JobFileParser.parse(text, file: "f.toml")
+        let (jobs, errors) = JobDefinitionReader.parse(text, file: "f.toml")
         #expect(jobs.isEmpty)
         #expect(errors.map(\.line) == [6, 8])
     }

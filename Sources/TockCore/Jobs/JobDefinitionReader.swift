@@ -6,7 +6,7 @@ import Foundation
 /// Every problem is reported with its file and line — TOML syntax, unknown keys (almost always typos), wrong
 /// types, bad schedules, durations, sizes and zones — and a file with any problem yields no job at all, so a
 /// half-understood file never runs.
-public enum JobFileParser {
+public enum JobDefinitionReader {
     static let jobKeys = JobKey.names(withKinds: false)
     static let notificationKeys = Set(JobKey.NotificationKey.allCases.map(\.rawValue))
 
@@ -17,9 +17,9 @@ public enum JobFileParser {
     public static func parse(_ text: String, file: String, kinds: Set<String> = []) -> (
         jobs: [Job], errors: [JobFileError]
     ) {
-        let table: TOMLTree
+        let table: DefinitionValue
         do {
-            table = try TOMLTree.parse(text)
+            table = try DefinitionValue.parse(text)
         } catch {
             return ([], [JobFileError(file: file, line: error.line, message: "TOML: \(error.message)")])
         }
@@ -53,7 +53,7 @@ public enum JobFileParser {
     /// Reads one job from a table of job keys that did not come from a file (a job created through the API);
     /// errors carry the key at fault and no line.
     public static func job(
-        id: String, table: TOMLTree, source: Job.Source, kinds: Set<String> = []
+        id: String, table: DefinitionValue, source: Job.Source, kinds: Set<String> = []
     ) -> (job: Job?, errors: [JobFileError]) {
         var reader = JobReader(id: id, file: "", index: nil, kinds: kinds)
         var job = reader.read(table)
@@ -108,15 +108,17 @@ private struct JobReader {
                 reason: message))
     }
 
-    mutating func read(_ value: TOMLTree?) -> Job? {
+    mutating func read(_ value: DefinitionValue?) -> Job? {
         guard let table = value?.table else {
             fail(nil, "must be a table ([job.\(id)])")
             return nil
         }
         if !Job.isValidID(id) { fail(nil, "the id may only contain letters, digits, '_', '.' and '-'") }
-        let known = kinds.isEmpty ? JobFileParser.jobKeys : JobKey.names(withKinds: true)
+        let known = kinds.isEmpty ? JobDefinitionReader.jobKeys : JobKey.names(withKinds: true)
         for key in table.keys.sorted() where !known.contains(key) {
-            let hint = JobFileParser.closest(key, in: JobFileParser.jobKeys).map { " (did you mean '\($0)'?)" } ?? ""
+            let hint =
+                JobDefinitionReader.closest(key, in: JobDefinitionReader.jobKeys).map { " (did you mean '\($0)'?)" }
+                ?? ""
             fail(key, "unknown key\(hint)")
         }
 
@@ -192,12 +194,12 @@ private struct JobReader {
     }
 
     /// Validates the policy keys of a job whose schedule or action is already known to be broken.
-    private mutating func validatePolicies(_ table: TOMLTree) {
+    private mutating func validatePolicies(_ table: DefinitionValue) {
         var scratch = Job(id: id, schedule: .reboot, action: .exec(["true"]))
         readPolicies(table, into: &scratch)
     }
 
-    private mutating func readPolicies(_ table: TOMLTree, into job: inout Job) {
+    private mutating func readPolicies(_ table: DefinitionValue, into job: inout Job) {
         if let dir = string(table, .workingDir) {
             if dir.isEmpty { fail(.workingDir, "must not be empty") } else { job.workingDirectory = dir }
         }
@@ -278,14 +280,14 @@ private struct JobReader {
         job.onSuccess = notification(table, .onSuccess)
     }
 
-    private mutating func notification(_ table: TOMLTree, _ jobKey: JobKey) -> Notification? {
+    private mutating func notification(_ table: DefinitionValue, _ jobKey: JobKey) -> Notification? {
         let key = jobKey.rawValue
         guard let value = table[key] else { return nil }
         guard let inner = value.table else {
             fail(key, "must be a table, e.g. \(key) = { webhook = \"https://…\" }")
             return nil
         }
-        for unknown in inner.keys.sorted() where !JobFileParser.notificationKeys.contains(unknown) {
+        for unknown in inner.keys.sorted() where !JobDefinitionReader.notificationKeys.contains(unknown) {
             fail(key, "unknown key '\(unknown)' (expected webhook, command)")
         }
         let webhook = inner[JobKey.NotificationKey.webhook.rawValue]?.string
@@ -302,7 +304,7 @@ private struct JobReader {
         return Notification(webhook: webhook, command: command)
     }
 
-    private mutating func string(_ table: TOMLTree, _ jobKey: JobKey, required: Bool = false) -> String? {
+    private mutating func string(_ table: DefinitionValue, _ jobKey: JobKey, required: Bool = false) -> String? {
         let key = jobKey.rawValue
         guard let value = table[key] else {
             if required {
@@ -330,7 +332,7 @@ private struct JobReader {
         return "contains a NUL character (\\0) at byte \(offset); it cannot be passed to a process"
     }
 
-    private mutating func bool(_ table: TOMLTree, _ jobKey: JobKey) -> Bool? {
+    private mutating func bool(_ table: DefinitionValue, _ jobKey: JobKey) -> Bool? {
         let key = jobKey.rawValue
         guard let value = table[key] else { return nil }
         guard let flag = value.bool else {
@@ -340,7 +342,7 @@ private struct JobReader {
         return flag
     }
 
-    private mutating func int(_ table: TOMLTree, _ jobKey: JobKey) -> Int? {
+    private mutating func int(_ table: DefinitionValue, _ jobKey: JobKey) -> Int? {
         let key = jobKey.rawValue
         guard let value = table[key] else { return nil }
         guard let number = value.int else {
@@ -350,7 +352,7 @@ private struct JobReader {
         return number
     }
 
-    private mutating func stringArray(_ table: TOMLTree, _ jobKey: JobKey) -> [String]? {
+    private mutating func stringArray(_ table: DefinitionValue, _ jobKey: JobKey) -> [String]? {
         let key = jobKey.rawValue
         guard let value = table[key] else { return nil }
         guard let array = value.array else {
@@ -372,7 +374,7 @@ private struct JobReader {
         return strings
     }
 
-    private mutating func duration(_ table: TOMLTree, _ jobKey: JobKey, allowZero: Bool) -> Duration? {
+    private mutating func duration(_ table: DefinitionValue, _ jobKey: JobKey, allowZero: Bool) -> Duration? {
         let key = jobKey.rawValue
         guard let text = string(table, jobKey) else { return nil }
         do {
@@ -383,26 +385,5 @@ private struct JobReader {
             fail(key, error.message)
             return nil
         }
-    }
-}
-
-extension JobFileParser {
-    /// A known key within two edits of a mistyped one.
-    static func closest(_ key: String, in known: Set<String>) -> String? {
-        known.map { ($0, editDistance(key, $0)) }.filter { $0.1 <= 2 }.min { ($0.1, $0.0) < ($1.1, $1.0) }?.0
-    }
-
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a)
-        let b = Array(b)
-        var previous = Array(0...b.count)
-        for i in 1...max(1, a.count) where !a.isEmpty {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...max(1, b.count) where !b.isEmpty {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return a.isEmpty ? b.count : previous[b.count]
     }
 }

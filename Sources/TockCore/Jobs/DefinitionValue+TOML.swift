@@ -1,21 +1,12 @@
 import CTOML
 import Foundation
 
-/// A TOML document as plain Swift values, read from toml++ (TOMLKit's C layer) in one pass and then freed.
+/// Reading TOML: toml++ (TOMLKit's C layer) in one pass, then freed.
 ///
 /// Why not TOMLKit's own accessors: in TOMLKit 0.6.0 a parsed `TOMLTable` is never freed, and every string or
 /// key it hands out is a `strdup` that is never freed either — about 1 KB per job on every load and reload of
 /// jobs.d. Here each C string is freed after copying, and the document is cleared once converted.
-public indirect enum TOMLTree: Sendable {
-    case table([String: TOMLTree], order: [String])
-    case array([TOMLTree])
-    case string(String)
-    case integer(Int)
-    case float(Double)
-    case bool(Bool)
-    /// Dates and times, which job files do not use; kept by kind for error messages.
-    case other(String)
-
+extension DefinitionValue {
     /// A parse error with its line.
     public struct ParseError: Error {
         public let line: Int
@@ -23,7 +14,7 @@ public indirect enum TOMLTree: Sendable {
     }
 
     /// Parses a document.
-    public static func parse(_ text: String) throws(ParseError) -> TOMLTree {
+    public static func parse(_ text: String) throws(ParseError) -> DefinitionValue {
         // toml++ reads a C string: a NUL would silently end the document there (and drop every job after it).
         if let (line, column) = Self.firstNUL(in: text) {
             throw ParseError(
@@ -71,9 +62,9 @@ public indirect enum TOMLTree: Sendable {
         return index + w.count <= bytes.count && Array(bytes[index..<(index + w.count)]) == w
     }
 
-    private static func convert(table: OpaquePointer) -> TOMLTree {
+    private static func convert(table: OpaquePointer) -> DefinitionValue {
         let count = tableSize(table)
-        var values: [String: TOMLTree] = [:]
+        var values: [String: DefinitionValue] = [:]
         var order: [String] = []
         let keys = tableGetKeys(table)
         for i in 0..<count {
@@ -89,7 +80,7 @@ public indirect enum TOMLTree: Sendable {
         return .table(values, order: order)
     }
 
-    private static func convert(node: OpaquePointer) -> TOMLTree {
+    private static func convert(node: OpaquePointer) -> DefinitionValue {
         let kind = nodeType(node)
         if kind == CTOMLNodeType.table { return nodeAsTable(node).map { convert(table: $0) } ?? .other("table") }
         if kind == CTOMLNodeType.array {
@@ -107,56 +98,5 @@ public indirect enum TOMLTree: Sendable {
         if kind == CTOMLNodeType.date { return .other("date") }
         if kind == CTOMLNodeType.timeType { return .other("time") }
         return .other("date-time")
-    }
-
-    // MARK: - Reading
-
-    public subscript(key: String) -> TOMLTree? {
-        if case .table(let values, _) = self { return values[key] }
-        return nil
-    }
-
-    /// Keys of a table in document order.
-    public var keys: [String] {
-        if case .table(_, let order) = self { return order }
-        return []
-    }
-
-    public var table: TOMLTree? {
-        if case .table = self { return self }
-        return nil
-    }
-
-    public var array: [TOMLTree]? {
-        if case .array(let values) = self { return values }
-        return nil
-    }
-
-    public var string: String? {
-        if case .string(let text) = self { return text }
-        return nil
-    }
-
-    public var int: Int? {
-        if case .integer(let number) = self { return number }
-        return nil
-    }
-
-    public var bool: Bool? {
-        if case .bool(let flag) = self { return flag }
-        return nil
-    }
-
-    /// The TOML type's name, for messages.
-    public var type: String {
-        switch self {
-        case .table: "table"
-        case .array: "array"
-        case .string: "string"
-        case .integer: "integer"
-        case .float: "float"
-        case .bool: "boolean"
-        case .other(let kind): kind
-        }
     }
 }
