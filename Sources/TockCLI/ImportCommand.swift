@@ -21,7 +21,7 @@ struct ImportCrontabCommand: ParsableCommand {
             FILE:LINE warning for every line whose meaning could surprise on stderr. Lines cron would reject \
             (malformed schedules or variables, a command starting with '*', a NUL byte) are reported and skipped \
             (exit status 1 when there were any); a last line without a final newline, which cron never runs, is \
-            imported with enabled = false.
+            imported with \(JobKey.enabled.rawValue) = false.
             """
     )
 

@@ -90,6 +90,7 @@ struct ImportCommandTests {
             imported.stderr.contains("\(path):9: error: neither a variable nor a job: text after the closing quote"))
         #expect(imported.stderr.contains("\(path):10: error: a NUL byte at column 21"))
         #expect(imported.stderr.contains("\(path):12: warning: no newline at the end of the file: cron never runs"))
+        #expect(imported.stderr.contains("\(path):8: warning: Debian's and Ubuntu's cron ignore a whole file"))
         #expect(imported.stderr.contains("4 jobs imported, 3 lines skipped"))
         let written = try String(contentsOfFile: output, encoding: .utf8)
         #expect(written.contains("[job.last-without-newline]") && written.contains("enabled = false"))

@@ -98,7 +98,7 @@ struct CrontabCorpusTests {
             try Self.text("missing-final-newline.crontab"), file: "dotfiles", system: false, userExists: { _ in false })
         #expect(
             result.warnings.map(\.description).contains(
-                "dotfiles:8: no newline at the end of the file: cron never runs this last line (crond stops reading before it; crontab(1) refuses the file: \"missing newline before EOF\"); imported with enabled = false"
+                "dotfiles:8: no newline at the end of the file: cron never runs this last line (cronie drops it, Debian's cron ignores the file, crontab(1) refuses it: \"missing newline before EOF\"); imported with enabled = false"
             ))
         #expect(result.jobs.map(\.enabled) == [true, true, false])
         #expect(result.jobs.allSatisfy { $0.shell == "/bin/bash" && $0.mailTo == "me@example.com" })

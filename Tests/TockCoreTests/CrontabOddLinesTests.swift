@@ -92,14 +92,36 @@ struct CrontabOddLinesTests {
         #expect(warning.message.contains("enabled = false"))
     }
 
-    /// A last comment, blank or variable line without a newline runs nothing anyway: no warning, every job enabled.
-    @Test(arguments: ["# end of file", "   ", "MAILTO=ops@example.com", ""])
-    func lastLineWithoutNewline_thatIsNoJob_changesNothing(_ last: String) {
+    /// A last comment, blank or variable line without a newline runs nothing anyway: every job stays enabled. A
+    /// last variable line makes Debian's cron ignore the whole file (its `load_user` bails out when `load_env`
+    /// reaches the end with text read), which one warning says.
+    @Test(arguments: [
+        ("# end of file", false), ("   ", false), ("", false), ("MAILTO=ops@example.com", true),
+    ])
+    func lastLineWithoutNewline_thatIsNoJob_changesNothing(_ last: String, _ debianIgnoresTheFile: Bool) {
         let (result, jobs, errors) = imported("0 1 * * * /bin/x\n\(last)", file: "f")
         #expect(errors.isEmpty)
         #expect(jobs.map(\.enabled) == [true])
-        #expect(!result.warnings.contains { $0.message.contains("newline") })
+        #expect(!result.warnings.contains { $0.message.contains("cron never runs this last line") })
         #expect(jobs.first?.mailTo == nil, "cron never reads a last line without a newline")
+        #expect(
+            result.warnings.filter { $0.message.hasPrefix("Debian's and Ubuntu's cron ignore a whole file") }.map(
+                \.line)
+                == (debianIgnoresTheFile ? [2] : []))
+    }
+
+    /// Debian's cron ignores a whole file for one line it rejects; cronie skips the line. The import follows
+    /// cronie and says so once, at the first such line.
+    @Test func aRejectedLine_warnsOnceThatDebiansCronIgnoresTheWholeFile() {
+        let crontab = "0 1 * * * /bin/first\n*/5 * * * * * * docker run x\nMAILTO=\"\"x\n0 2 * * * /bin/last\n"
+        let (result, jobs, _) = imported(crontab, file: "f")
+        #expect(commands(jobs) == ["/bin/first", "/bin/last"])
+        #expect(
+            result.warnings.filter { $0.message.hasPrefix("Debian's and Ubuntu's cron ignore a whole file") }.map(
+                \.line)
+                == [2])
+        let clean = imported("0 1 * * * /bin/first\n", file: "f").result
+        #expect(!clean.warnings.contains { $0.message.hasPrefix("Debian's") })
     }
 
     // MARK: 3. A command starting with `*`

@@ -95,6 +95,8 @@ public enum CrontabImporter {
         var lastComment: String?
         var usedIDs: Set<String> = []
         var sawJob = false
+        // The first line Debian's cron rejects, for which it ignores the whole file.
+        var firstRejected: Int?
 
         for source in lines {
             let number = source.number
@@ -125,7 +127,10 @@ public enum CrontabImporter {
             switch variableLine(afterBlanks(raw)) {
             case .variable(let name, let value):
                 // cron's load_env stops at the end of the file before reading a line without a newline.
-                guard source.terminated else { continue }
+                guard source.terminated else {
+                    firstRejected = firstRejected ?? number
+                    continue
+                }
                 if name.isEmpty {
                     result.warnings.append(
                         Diagnostic(
@@ -184,6 +189,7 @@ public enum CrontabImporter {
                 }
                 // A comment just above a skipped line was about that line.
                 lastComment = nil
+                firstRejected = firstRejected ?? number
                 continue
             }
             sawJob = true
@@ -196,15 +202,24 @@ public enum CrontabImporter {
             job.id = uniqueID(base: lastComment.map(slug) ?? idFromCommand(job.command), used: &usedIDs)
             lastComment = nil
             if !source.terminated {
+                firstRejected = firstRejected ?? number
                 job.enabled = false
                 result.warnings.append(
                     Diagnostic(
                         file: file, line: number,
                         message:
-                            "no newline at the end of the file: cron never runs this last line (crond stops reading before it; crontab(1) refuses the file: \"missing newline before EOF\"); imported with enabled = false"
+                            "no newline at the end of the file: cron never runs this last line (cronie drops it, Debian's cron ignores the file, crontab(1) refuses it: \"missing newline before EOF\"); imported with \(JobKey.enabled.rawValue) = false"
                     ))
             }
             result.jobs.append(job)
+        }
+        if let firstRejected {
+            result.warnings.append(
+                Diagnostic(
+                    file: file, line: firstRejected,
+                    message:
+                        "Debian's and Ubuntu's cron ignore a whole file that has a line they reject or no final newline (\"this crontab file will be ignored\"); cronie, like this import, skips only the line: if this file ran under Debian's cron, its other jobs may never have run there"
+                ))
         }
         if sawJob && !mailToSet {
             result.warnings.append(
