@@ -18,8 +18,10 @@ struct ImportCrontabCommand: ParsableCommand {
         discussion: """
             Reads what `crontab -l` prints (or /etc/crontab and /etc/cron.d files with --system; the format is \
             detected when --system is not given). Writes TOML to --output or stdout; prints a summary and a \
-            FILE:LINE warning for every line whose meaning could surprise on stderr. Malformed lines are reported \
-            and skipped (exit status 1 when there were any).
+            FILE:LINE warning for every line whose meaning could surprise on stderr. Lines cron would reject \
+            (malformed schedules or variables, a command starting with '*', a NUL byte) are reported and skipped \
+            (exit status 1 when there were any); a last line without a final newline, which cron never runs, is \
+            imported with \(JobKey.enabled.rawValue) = false.
             """
     )
 
@@ -49,13 +51,14 @@ struct ImportCrontabCommand: ParsableCommand {
             text = String(decoding: data, as: UTF8.self)
             name = file
         }
-        let result = CrontabImporter.parse(text, file: name, system: system ? true : nil)
+        var result = CrontabImporter.parse(text, file: name, system: system ? true : nil)
+        // A job Tock's reader would refuse is left out and reported: one odd line never costs the others.
+        let toml = CrontabImporter.checkedTOML(&result, source: name)
         for diagnostic in (result.errors + result.warnings).sorted(by: { ($0.line, $0.message) < ($1.line, $1.message) }
         ) {
             let kind = result.errors.contains(diagnostic) ? "error" : "warning"
             note("\(diagnostic.file):\(diagnostic.line): \(kind): \(diagnostic.message)")
         }
-        let toml = CrontabImporter.toml(result, source: name)
         // Never write what Tock itself would reject.
         let check = JobDefinitionReader.parse(toml, file: output ?? "<output>")
         if !check.errors.isEmpty {

@@ -51,6 +51,9 @@ struct JobFileExtremeValueTests {
         ("max_output", "1e400"), ("command", "\"echo a\\u0000; rm -rf /tmp/x\""),
         ("exec", "[\"/bin/echo\", \"a\\u0000b\"]"),
         ("env", "{ A = \"x\\u0000y\" }"), ("stdin", "\"a\\u0000\""), ("working_dir", "\"/tmp\\u0000/x\""),
+        // An escape whose last digit carries a combining mark is still a NUL to toml++ (Swift's Characters would
+        // read "0\u{301}" as one character that is not "0").
+        ("command", "\"echo a\\u0000\u{301}; rm -rf /tmp/x\""), ("stdin", "\"\\U00000000\u{301}\""),
     ])
     func otherKeys_refuseExtremeValues(_ key: String, _ value: String) {
         let parsed = JobDefinitionReader.parse(Self.file(key, value), file: "x.toml")

@@ -4,11 +4,17 @@ import Foundation
 /// Reads crontabs as cronie and Debian cron read them (crontab(5)) and turns each job line into a Tock job that
 /// does what cron would have done, with a warning for every line whose meaning could surprise.
 ///
-/// Kept: schedules (every field form and macro), the command, `SHELL` (→ `shell`), other variables (→ `env`),
-/// cron's minimal environment (→ `inherit_env = false`), `MAILTO` (→ `mail_to`), `CRON_TZ`/`TZ` (→ `timezone`),
+/// Kept: schedules (every field form and macro), the command with every byte cron passes on (control bytes
+/// too), `SHELL` (→ `shell`), other variables, `TZ` among them (→ `env`), cron's minimal environment
+/// (→ `inherit_env = false`), `MAILTO` (→ `mail_to`), `CRON_TZ` (→ `timezone`: cron schedules by it alone),
 /// cronie's `RANDOM_DELAY` in minutes (→ `jitter`), the user column of system crontabs (→ `user`), and `%`:
 /// the first unescaped `%` ends the command and the rest, with further `%` as newlines, becomes `stdin`; `\%` is
 /// a literal `%`.
+///
+/// Lines cron would not run are never imported as running jobs: a line that is neither a variable (cronie's
+/// `load_env` grammar) nor a job, a command starting with `*` (cron's "bad command"), a line holding a NUL byte
+/// are reported as errors at their FILE:LINE and skipped; a last line without a final newline, which cron never
+/// reads, is imported with `enabled = false` and a warning.
 public enum CrontabImporter {
     /// One imported job.
     public struct ImportedJob: Sendable, Equatable {
@@ -25,13 +31,16 @@ public enum CrontabImporter {
         public var file: String
         public var line: Int
         public var originalLine: String
+        /// `false` for a line cron never runs (the last line of a file without a final newline): imported, with
+        /// `enabled = false`, so the migration changes nothing that runs.
+        public var enabled = true
 
         public static func == (a: ImportedJob, b: ImportedJob) -> Bool {
             a.id == b.id && a.schedule == b.schedule && a.command == b.command && a.user == b.user
                 && a.shell == b.shell
                 && a.environment.map { $0.0 + "=" + $0.1 } == b.environment.map { $0.0 + "=" + $0.1 }
                 && a.mailTo == b.mailTo && a.timezone == b.timezone && a.jitterMinutes == b.jitterMinutes
-                && a.stdin == b.stdin && a.file == b.file && a.line == b.line
+                && a.stdin == b.stdin && a.file == b.file && a.line == b.line && a.enabled == b.enabled
         }
     }
 
@@ -62,14 +71,20 @@ public enum CrontabImporter {
         _ text: String, file: String, system: Bool? = nil, userExists: (String) -> Bool = { UserLookup.exists($0) }
     ) -> Result {
         var result = Result()
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-        }
-        let systemFormat = system ?? detectSystemFormat(lines, file: file, userExists: userExists)
+        let (lines, firstCRLF) = sourceLines(text)
+        let systemFormat = system ?? detectSystemFormat(lines.map(\.text), file: file, userExists: userExists)
         result.systemFormat = systemFormat
         if system == nil && systemFormat {
             result.warnings.append(
                 Diagnostic(file: file, line: 1, message: "read as a system crontab (a user column after the schedule)"))
+        }
+        if let firstCRLF {
+            result.warnings.append(
+                Diagnostic(
+                    file: file, line: firstCRLF,
+                    message:
+                        "CRLF line ends: cron keeps each line's \\r as the last byte of its command, which the shell reads as part of the last word; the import drops it"
+                ))
         }
         var environment: [(String, String)] = []
         var shell: String?
@@ -80,9 +95,12 @@ public enum CrontabImporter {
         var lastComment: String?
         var usedIDs: Set<String> = []
         var sawJob = false
+        // The first line Debian's cron rejects, for which it ignores the whole file.
+        var firstRejected: Int?
 
-        for (index, raw) in lines.enumerated() {
-            let number = index + 1
+        for source in lines {
+            let number = source.number
+            let raw = source.text
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty {
                 lastComment = nil
@@ -95,20 +113,48 @@ public enum CrontabImporter {
                 lastComment = isHeader ? nil : comment.isEmpty ? lastComment : comment
                 continue
             }
-            if let (name, value) = environmentAssignment(line) {
+            if let column = nulColumn(raw) {
+                result.errors.append(
+                    Diagnostic(
+                        file: file, line: number,
+                        message:
+                            "a NUL byte at column \(column): cron reads the line only up to it, and a job file cannot hold one; not imported"
+                    ))
+                lastComment = nil
+                continue
+            }
+            let malformedVariable: String?
+            switch variableLine(afterBlanks(raw)) {
+            case .variable(let name, let value):
+                // cron's load_env stops at the end of the file before reading a line without a newline.
+                guard source.terminated else {
+                    firstRejected = firstRejected ?? number
+                    continue
+                }
+                if name.isEmpty {
+                    result.warnings.append(
+                        Diagnostic(
+                            file: file, line: number,
+                            message:
+                                "a variable with an empty name: cron passes '=\(value)' to the jobs, which nothing reads; skipped"
+                        ))
+                    continue
+                }
                 switch name {
                 case "SHELL": shell = value
                 case "MAILTO":
                     mailTo = value
                     mailToSet = true
-                case "CRON_TZ", "TZ":
-                    if ZoneRules.rules(forIdentifier: value) == nil {
+                case "CRON_TZ":
+                    // cron schedules by CRON_TZ alone; an empty one is the daemon's own zone again.
+                    if value.isEmpty {
+                        timezone = nil
+                    } else if ZoneRules.rules(forIdentifier: value) == nil {
                         result.errors.append(
-                            Diagnostic(file: file, line: number, message: "\(name): unknown time zone '\(value)'"))
+                            Diagnostic(file: file, line: number, message: "CRON_TZ: unknown time zone '\(value)'"))
                     } else {
                         timezone = value
                     }
-                    if name == "TZ" { environment.removeAll { $0.0 == "TZ" }; environment.append(("TZ", value)) }
                 case "RANDOM_DELAY":
                     if let minutes = Int(value), minutes >= 0 {
                         jitter = minutes
@@ -119,15 +165,33 @@ public enum CrontabImporter {
                             ))
                     }
                 default:
+                    // TZ too: cron passes it to the job and never schedules by it.
                     environment.removeAll { $0.0 == name }
                     environment.append((name, value))
                 }
                 continue
+            case .notVariable: malformedVariable = nil
+            case .malformed(let reason): malformedVariable = reason
             }
+            let errorCount = result.errors.count
+            let warningCount = result.warnings.count
             guard
                 var job = jobLine(
                     line, system: systemFormat, file: file, number: number, result: &result, userExists: userExists)
-            else { continue }
+            else {
+                if let malformedVariable {
+                    // Not a job either (a line of NAME= form never is): say what broke cron's variable grammar.
+                    result.errors.removeSubrange(errorCount...)
+                    result.warnings.removeSubrange(warningCount...)
+                    result.errors.append(
+                        Diagnostic(
+                            file: file, line: number, message: "neither a variable nor a job: \(malformedVariable)"))
+                }
+                // A comment just above a skipped line was about that line.
+                lastComment = nil
+                firstRejected = firstRejected ?? number
+                continue
+            }
             sawJob = true
             job.shell = shell
             job.environment = environment
@@ -137,7 +201,25 @@ public enum CrontabImporter {
             job.originalLine = raw
             job.id = uniqueID(base: lastComment.map(slug) ?? idFromCommand(job.command), used: &usedIDs)
             lastComment = nil
+            if !source.terminated {
+                firstRejected = firstRejected ?? number
+                job.enabled = false
+                result.warnings.append(
+                    Diagnostic(
+                        file: file, line: number,
+                        message:
+                            "no newline at the end of the file: cron never runs this last line (cronie drops it, Debian's cron ignores the file, crontab(1) refuses it: \"missing newline before EOF\"); imported with \(JobKey.enabled.rawValue) = false"
+                    ))
+            }
             result.jobs.append(job)
+        }
+        if let firstRejected {
+            result.warnings.append(
+                Diagnostic(
+                    file: file, line: firstRejected,
+                    message:
+                        "Debian's and Ubuntu's cron ignore a whole file that has a line they reject or no final newline (\"this crontab file will be ignored\"); cronie, like this import, skips only the line: if this file ran under Debian's cron, its other jobs may never have run there"
+                ))
         }
         if sawJob && !mailToSet {
             result.warnings.append(
@@ -150,29 +232,152 @@ public enum CrontabImporter {
         return result
     }
 
-    /// `NAME = value`, `NAME=value`, `NAME = "quoted value"` (crontab(5)); `nil` when the line is not one.
-    static func environmentAssignment(_ line: String) -> (String, String)? {
-        guard let equals = line.firstIndex(of: "=") else { return nil }
-        let name = line[..<equals].trimmingCharacters(in: .whitespaces)
-        guard let first = name.first, first.isLetter || first == "_",
-            name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" })
-        else { return nil }
-        var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-        if value.count >= 2, let q = value.first, q == "\"" || q == "'", value.last == q {
-            value = String(value.dropFirst().dropLast())
-        }
-        return (name, value)
+    // MARK: - Lines
+
+    /// One line of the file, without its line end.
+    struct SourceLine: Equatable {
+        var number: Int
+        var text: String
+        /// `false` for a last line without a final newline.
+        var terminated: Bool
     }
+
+    /// The file's lines, split at each `\n` scalar (a `Character` would hold `\r\n` as one, and never split a
+    /// CRLF file); the `\r` of a `\r\n` is dropped, and the first line that had one is returned.
+    static func sourceLines(_ text: String) -> (lines: [SourceLine], firstCRLF: Int?) {
+        var lines: [SourceLine] = []
+        var firstCRLF: Int?
+        var current = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            guard scalar == "\n" else {
+                current.append(scalar)
+                continue
+            }
+            if current.last == "\r" {
+                current.removeLast()
+                firstCRLF = firstCRLF ?? lines.count + 1
+            }
+            lines.append(SourceLine(number: lines.count + 1, text: String(current), terminated: true))
+            current = String.UnicodeScalarView()
+        }
+        if !current.isEmpty {
+            lines.append(SourceLine(number: lines.count + 1, text: String(current), terminated: false))
+        }
+        return (lines, firstCRLF)
+    }
+
+    /// The line without its leading blanks (cron's `skip_comments`: spaces and tabs).
+    static func afterBlanks(_ line: String) -> String {
+        String(line.unicodeScalars.drop(while: { $0 == " " || $0 == "\t" }))
+    }
+
+    /// The 1-based column of the first NUL in a line, if any.
+    static func nulColumn(_ line: String) -> Int? {
+        let scalars = line.unicodeScalars
+        return scalars.firstIndex(of: "\u{0}").map { scalars.distance(from: scalars.startIndex, to: $0) + 1 }
+    }
+
+    // MARK: - Variables
+
+    /// What cron makes of a line as a variable.
+    enum VariableLine: Equatable {
+        /// `NAME=value`, quotes removed.
+        case variable(name: String, value: String)
+        /// Not a variable, nor meant as one (a job line, say).
+        case notVariable
+        /// Meant as a variable (it got as far as `=` or a quoted name), but not one to cron, for this reason.
+        case malformed(String)
+    }
+
+    /// cronie's `load_env` (src/env.c), a state machine over the line after its leading blanks: a name, quoted
+    /// (`'…'` or `"…"`, no `=` inside) or not (up to a blank or `=`); blanks; `=`; blanks; a value, quoted or not.
+    /// After a closing quote only blanks may follow; an unquoted value runs to the end of the line (a `#` is part
+    /// of it) less its trailing blanks; an empty value must be quoted. Blanks are C's `isspace`.
+    static func variableLine(_ line: String) -> VariableLine {
+        enum State { case nameStart, name, beforeEquals, afterEquals, valueStart, value, done }
+        func isSpace(_ c: Unicode.Scalar) -> Bool { c == " " || (0x09...0x0D).contains(c.value) }
+        let scalars = Array(line.unicodeScalars)
+        var state = State.nameStart
+        var quote: Unicode.Scalar?
+        var name = String.UnicodeScalarView()
+        var value = String.UnicodeScalarView()
+        var i = 0
+        while i < scalars.count {
+            let c = scalars[i]
+            switch state {
+            case .nameStart, .valueStart:
+                if c == "'" || c == "\"" {
+                    quote = c
+                    i += 1
+                }
+                state = state == .nameStart ? .name : .value
+            case .name, .value:
+                if let quote {
+                    if c == quote {
+                        state = state == .name ? .beforeEquals : .done
+                        i += 1
+                        continue
+                    }
+                    if state == .name && c == "=" { return .malformed("'=' inside a quoted name") }
+                } else if state == .name {
+                    if isSpace(c) {
+                        state = .beforeEquals
+                        i += 1
+                        continue
+                    }
+                    if c == "=" {
+                        state = .beforeEquals
+                        continue
+                    }
+                }
+                if state == .name { name.append(c) } else { value.append(c) }
+                i += 1
+            case .beforeEquals:
+                if c == "=" {
+                    state = .afterEquals
+                    quote = nil
+                } else if !isSpace(c) {
+                    return .notVariable
+                }
+                i += 1
+            case .afterEquals, .done:
+                if isSpace(c) {
+                    i += 1
+                } else if state == .afterEquals {
+                    state = .valueStart
+                } else {
+                    return .malformed("text after the closing quote of the value (cron allows only blanks there)")
+                }
+            }
+        }
+        switch state {
+        case .done:
+            return .variable(name: String(name), value: String(value))
+        case .value where quote == nil:
+            while let last = value.last, isSpace(last) { value.removeLast() }
+            return .variable(name: String(name), value: String(value))
+        case .value:
+            // Also a line ending right after the opening quote (cronie reads on past its buffer there).
+            return .malformed("the closing quote of the value is missing")
+        case .afterEquals:
+            return .malformed("an empty value must be written in quotes (\(String(name))=\"\")")
+        case .nameStart, .name, .beforeEquals, .valueStart:
+            return .notVariable
+        }
+    }
+
+    // MARK: - Jobs
 
     private static func jobLine(
         _ line: String, system: Bool, file: String, number: Int, result: inout Result, userExists: (String) -> Bool
     ) -> ImportedJob? {
-        var rest = Substring(line)
+        var rest = Substring(line).unicodeScalars
+        func isBlank(_ c: Unicode.Scalar) -> Bool { c == " " || c == "\t" }
         func word() -> String? {
-            rest = rest.drop(while: { $0 == " " || $0 == "\t" })
+            rest = rest.drop(while: isBlank)
             guard !rest.isEmpty else { return nil }
-            let token = rest.prefix(while: { $0 != " " && $0 != "\t" })
-            rest = rest.dropFirst(token.count)
+            let token = rest.prefix(while: { !isBlank($0) })
+            rest = rest[token.endIndex...]
             return String(token)
         }
         var fields: [String] = []
@@ -206,6 +411,18 @@ public enum CrontabImporter {
                 Diagnostic(file: file, line: number, message: "schedule '\(schedule)': \(error.description)"))
             return nil
         }
+        // cronie's entry.c: "check for premature EOL and catch a common typo" — a '*' right after the schedule
+        // (the user's column in the system format) is a "bad command".
+        if rest.drop(while: isBlank).first == "*" {
+            result.errors.append(
+                Diagnostic(
+                    file: file, line: number,
+                    message: system
+                        ? "the user starts with '*': cron rejects the line (\"bad command\"); a schedule of 6 or 7 fields (seconds, years) pasted into a 5-field crontab? Not imported"
+                        : "the command starts with '*': cron rejects the line (\"bad command\"); a schedule of 6 or 7 fields (seconds, years) pasted into a 5-field crontab? Not imported"
+                ))
+            return nil
+        }
         var user: String?
         if system {
             guard let name = word() else {
@@ -219,13 +436,13 @@ public enum CrontabImporter {
                     Diagnostic(file: file, line: number, message: "user '\(name)' does not exist on this machine"))
             }
         }
-        let commandText = rest.drop(while: { $0 == " " || $0 == "\t" })
+        let commandText = String(rest.drop(while: isBlank))
         guard !commandText.isEmpty else {
             result.errors.append(
                 Diagnostic(file: file, line: number, message: "the line has a schedule but no command"))
             return nil
         }
-        let (command, stdin, sawPercent) = splitPercent(String(commandText))
+        let (command, stdin, sawPercent) = splitPercent(commandText)
         if sawPercent {
             result.warnings.append(
                 Diagnostic(
@@ -365,7 +582,8 @@ public enum CrontabImporter {
         var total = 0
         for raw in lines {
             let line = raw.trimmingCharacters(in: .whitespaces)
-            guard !line.isEmpty, !line.hasPrefix("#"), environmentAssignment(line) == nil else { continue }
+            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+            if case .variable = variableLine(afterBlanks(raw)) { continue }
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             let userIndex = line.hasPrefix("@") ? 1 : 5
             guard words.count > userIndex + 1 else { continue }

@@ -36,7 +36,9 @@ extension DefinitionValue {
     /// an escape would silently cut the value short (`"rm -rf /tmp/x\u0000 …"`).
     static func firstNUL(in text: String) -> (line: Int, column: Int)? {
         let bytes = Array(text.utf8)
-        guard bytes.contains(0) || text.contains("u0000") || text.contains("U00000000") else { return nil }
+        // Bytes, not Characters: "0" followed by a combining mark is one Character that is not "0", and toml++
+        // would still read the escape.
+        guard bytes.contains(0) || bytes.contains(UInt8(ascii: "\\")) else { return nil }
         var line = 1
         var column = 1
         var backslashes = 0
