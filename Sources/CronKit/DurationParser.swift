@@ -11,8 +11,10 @@ public enum DurationParser {
     public static func parse(_ text: String) throws(CronParseError) -> Duration {
         let trimmed = text.trimmingWhitespace()
         guard !trimmed.isEmpty else { throw CronParseError(.badDuration, token: text, "empty duration") }
+        // Messages quote the token; a megabyte of digits is quoted by its start.
+        let shown = trimmed.count > 40 ? trimmed.prefix(40) + "…" : trimmed
         let tooLong = CronParseError(
-            .badDuration, token: trimmed, "'\(trimmed)' is too long (at most 36500d, about 100 years)")
+            .badDuration, token: trimmed, "'\(shown)' is too long (at most 36500d, about 100 years)")
         // Milliseconds, checked at every step: no input can overflow.
         var totalMilliseconds: Int64 = 0
         var number = ""
@@ -20,7 +22,7 @@ public enum DurationParser {
         func flush() throws(CronParseError) {
             guard !number.isEmpty, number.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
                 throw CronParseError(
-                    .badDuration, token: trimmed, "'\(trimmed)' is not a duration (write e.g. 90s, 15m, 1h30m, 2d)")
+                    .badDuration, token: trimmed, "'\(shown)' is not a duration (write e.g. 90s, 15m, 1h30m, 2d)")
             }
             let millisecondsPerUnit: Int64
             switch unit {
@@ -31,7 +33,7 @@ public enum DurationParser {
             case "d": millisecondsPerUnit = 86_400_000
             default:
                 throw CronParseError(
-                    .badDuration, token: trimmed, "unknown unit '\(unit)' in '\(trimmed)' (use ms, s, m, h, d)")
+                    .badDuration, token: trimmed, "unknown unit '\(unit)' in '\(shown)' (use ms, s, m, h, d)")
             }
             // More digits than any accepted duration has: too long, whatever they say.
             let significant = number.drop { $0 == "0" }
@@ -52,16 +54,16 @@ public enum DurationParser {
             } else if ch.isLetter {
                 guard !number.isEmpty else {
                     throw CronParseError(
-                        .badDuration, token: trimmed, "'\(trimmed)' is not a duration (write e.g. 90s, 15m, 1h30m, 2d)")
+                        .badDuration, token: trimmed, "'\(shown)' is not a duration (write e.g. 90s, 15m, 1h30m, 2d)")
                 }
                 unit.append(contentsOf: ch.lowercased())
             } else {
-                throw CronParseError(.badDuration, token: trimmed, "unexpected '\(ch)' in duration '\(trimmed)'")
+                throw CronParseError(.badDuration, token: trimmed, "unexpected '\(ch)' in duration '\(shown)'")
             }
         }
         if !number.isEmpty && unit.isEmpty {
             throw CronParseError(
-                .badDuration, token: trimmed, "'\(trimmed)' needs a unit (s, m, h, d), e.g. \(number)s")
+                .badDuration, token: trimmed, "'\(shown)' needs a unit (s, m, h, d), e.g. \(number.prefix(20))s")
         }
         try flush()
         return .milliseconds(totalMilliseconds)

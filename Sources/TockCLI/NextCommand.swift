@@ -35,7 +35,7 @@ struct NextCommand: ParsableCommand {
         guard let rules = ZoneRules.rules(forIdentifier: timeZone) else {
             fail("unknown time zone '\(timeZone)'")
         }
-        guard count >= 0 else { fail("-n must be 0 or more, got \(count)") }
+        guard (0...100_000).contains(count) else { fail("-n must be between 0 and 100000, got \(count)") }
         var start = Date()
         if let from {
             guard let parsed = Timestamp.parse(from, defaultZone: rules) else {

@@ -110,3 +110,33 @@ enum TockBinary {
             stderr: String(decoding: errData, as: UTF8.self))
     }
 }
+
+extension NextCommandTests {
+    /// Issue 11: these killed the process with SIGILL (status 132); each is a one-line error and exit status 2.
+    @Test(arguments: [
+        "@every 999999999999999999m", "@every 9223372036854775807s", "@every 10000000000000s", "@every 1e400s",
+        "@every -1s", "@every 0s", "*/99999999999999999999 * * * *", "0 0 99999999999999999999 * *", "@every 1s\u{1}",
+        // One argument may hold at most 128 KiB (the kernel's MAX_ARG_STRLEN).
+        "@every " + String(repeating: "9", count: 100_000) + "s",
+    ])
+    func next_extremeValues_areOneLineErrors(_ expression: String) throws {
+        let result = try TockBinary.run(["next", expression, "--from", "2026-01-01T00:00:00Z"])
+        #expect(result.status == 2, "\(expression.prefix(40)): status \(result.status)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.split(separator: "\n").count == 1 && !result.stderr.isEmpty)
+        #expect(result.stderr.utf8.count < 400, "the message quotes a long token shortened")
+    }
+
+    @Test func next_farFromTheYear9999_printsFiveDigitYears() throws {
+        let result = try TockBinary.run(["next", "0 0 1 1 *", "--from", "9999-06-01T00:00:00Z", "-n", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "10000-01-01T00:00:00+00:00\n10001-01-01T00:00:00+00:00\n")
+    }
+
+    @Test func next_countFarBeyondReason_isRefused() throws {
+        let result = try TockBinary.run(["next", "* * * * *", "-n", "99999999999999999999"])
+        #expect(result.status != 0 && result.status != 132)
+        let large = try TockBinary.run(["next", "* * * * *", "-n", "100000000"])
+        #expect(large.status == 2 && large.stderr.contains("between 0 and 100000"), "\(large.stderr)")
+    }
+}
