@@ -18,7 +18,8 @@ struct AuditController<Context: RequestContext>: Sendable {
         var query = AuditQuery()
         query.jobID = params.get("job_id").flatMap { $0.isEmpty ? nil : $0 }
         query.limit = try RequestParsing.int(params.get("limit"), name: "limit", range: 1...10_000) ?? 1000
-        (query.from, query.to) = try RequestParsing.timeRange(params, now: api.now(), defaultWindow: query.jobID == nil)
+        (query.from, query.to) = try RequestParsing.timeRange(
+            params, now: api.clock.now, defaultWindow: query.jobID == nil)
         let entries = try await api.store.auditLog(matching: query)
         return JSONResponse.make(.object([("logs", .array(entries.map(Render.audit)))]))
     }

@@ -58,7 +58,7 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
         }
         query.limit = try RequestParsing.int(params.get("limit"), name: "limit", range: 1...1000) ?? 100
         let (from, to) = try RequestParsing.timeRange(
-            params, now: api.now(), defaultWindow: query.jobID == nil && query.state == nil && query.after == nil)
+            params, now: api.clock.now, defaultWindow: query.jobID == nil && query.state == nil && query.after == nil)
         query.from = from
         query.to = to
         let executions = try await store.executions(matching: query)

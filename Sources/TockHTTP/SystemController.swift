@@ -50,7 +50,7 @@ struct SystemController<Context: RequestContext>: Sendable {
         } catch {
             throw APIError(.badRequest, error.description, field: "expr", extra: [("valid", false)])
         }
-        let times = expression.schedule(in: rules.timeZone)?.nextFireDates(after: api.now(), count: count) ?? []
+        let times = expression.schedule(in: rules.timeZone)?.nextFireDates(after: api.clock.now, count: count) ?? []
         return JSONResponse.make(
             .object([
                 ("expr", .string(text)), ("valid", true), ("description", .string(expression.englishDescription)),

@@ -33,22 +33,24 @@ public struct TockAPI: Sendable {
     public let metricsText: @Sendable () -> String
     /// Host allow-list, cross-origin writes, preflights: checked before every route.
     public let requestGuard: RequestGuard
-    let now: @Sendable () -> Date
+    /// The time, for default ranges and previews (tests pass a manual clock).
+    let clock: any WallClock
     let cache = JobRenderCache()
 
     public init(
         scheduler: Scheduler, store: any JobStore, kinds: Set<String> = [], defaultTimeZone: String = "UTC",
         requestGuard: RequestGuard = RequestGuard(),
-        metricsText: @escaping @Sendable () -> String = { "" }, now: @escaping @Sendable () -> Date = { Date() }
+        metricsText: @escaping @Sendable () -> String = { "" }, clock: any WallClock = SystemWallClock()
     ) {
         self.scheduler = scheduler
         self.store = store
-        self.catalog = JobCatalog(scheduler: scheduler, store: store, kinds: kinds, defaultTimeZone: defaultTimeZone)
+        self.catalog = JobCatalog(
+            scheduler: scheduler, store: store, kinds: kinds, defaultTimeZone: defaultTimeZone, clock: clock)
         self.kinds = kinds
         self.defaultTimeZone = defaultTimeZone
         self.requestGuard = requestGuard
         self.metricsText = metricsText
-        self.now = now
+        self.clock = clock
     }
 
     /// Who is acting, for the audit log. There is no authentication yet: everyone is `anonymous`; an identity in

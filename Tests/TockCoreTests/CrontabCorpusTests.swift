@@ -130,7 +130,7 @@ struct CrontabCorpusTests {
         let job = try #require(result.jobs.first)
         #expect(job.mailTo == "ops@example.com")
         #expect(
-            job.environment.map { "\($0.0)=\($0.1)" } == [
+            job.environment.map { "\($0.name)=\($0.value)" } == [
                 "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LOG DIR=/var/log/fw", "fw.mode=router", "EMPTY_OK=",
                 "NOTE=keep # this hash", "QUOTED=  padded  ",
             ])
@@ -141,7 +141,7 @@ struct CrontabCorpusTests {
             try Self.text("timezones.crontab"), file: "tz", system: false, userExists: { _ in false })
         #expect(result.jobs.map(\.timezone) == [nil, "Asia/Tokyo", nil])
         #expect(
-            result.jobs.map { $0.environment.map { "\($0.0)=\($0.1)" } } == [
+            result.jobs.map { $0.environment.map { "\($0.name)=\($0.value)" } } == [
                 ["TZ=Europe/Paris"], ["TZ=Europe/Paris"], ["TZ=Not/A_Zone"],
             ])
     }

@@ -69,7 +69,7 @@ struct CrontabImporterTests {
         #expect(backup.shell == "/bin/bash" && backup.timezone == "America/New_York" && backup.jitterMinutes == 5)
         #expect(backup.mailTo == "ops@example.com" && backup.line == 11)
         #expect(
-            backup.environment.map { "\($0.0)=\($0.1)" } == [
+            backup.environment.map { "\($0.name)=\($0.value)" } == [
                 "PATH=/usr/local/bin:/usr/bin:/bin", "BACKUP_DIR=/srv/backups with spaces",
             ])
         let dates = try #require(byID["date"])
@@ -130,7 +130,9 @@ struct CrontabImporterTests {
             #expect(job.action == .command(imported.command, shell: imported.shell ?? "/bin/sh"))
             #expect(job.user == imported.user && job.stdin == imported.stdin && job.timezone == imported.timezone)
             #expect(!job.inheritEnvironment)
-            #expect(job.environment == Dictionary(imported.environment, uniquingKeysWith: { $1 }))
+            #expect(
+                job.environment
+                    == Dictionary(imported.environment.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }))
             #expect(job.mailTo == (imported.mailTo?.isEmpty == true ? nil : imported.mailTo))
             guard job.parsedSchedule != .reboot else { continue }
             let zone = TimeZone(identifier: imported.timezone ?? "UTC")!
@@ -157,7 +159,8 @@ struct CrontabImporterTests {
         result.jobs = [
             .init(
                 id: "weird", schedule: "@daily", command: "echo \"quoted\" \\ back\ttab", user: nil, shell: nil,
-                environment: [("A.B", "x\"y"), ("N", "line\nbreak")], mailTo: nil, timezone: nil, jitterMinutes: nil,
+                environment: [.init(name: "A.B", value: "x\"y"), .init(name: "N", value: "line\nbreak")], mailTo: nil,
+                timezone: nil, jitterMinutes: nil,
                 stdin: "é\u{1}", file: "f", line: 1, originalLine: "x")
         ]
         let (jobs, errors) = JobDefinitionReader.parse(CrontabImporter.toml(result, source: "f"), file: "t.toml")

@@ -1,8 +1,17 @@
-// Formatting of API values as text: no DOM here (dom.js builds elements).
+// Formatting of API values as text, and the API's vocabulary: no DOM here (dom.js builds elements).
 
-const STATES = ['scheduled', 'running', 'succeeded', 'failed', 'timeout', 'stopped', 'skipped', 'missed',
-  'interrupted', 'scheduled error'];
-export { STATES };
+import { get } from './api.js';
+
+let states = null;
+
+/** Execution states, as the API's OpenAPI document lists them (read once). */
+export async function executionStates() {
+  if (!states) {
+    const doc = await get('/api/v1/openapi.json');
+    states = doc.components.schemas.ExecutionState.enum;
+  }
+  return states;
+}
 
 export function stateClass(state) {
   return 'state-' + String(state || 'none').replace(/\s+/g, '-');

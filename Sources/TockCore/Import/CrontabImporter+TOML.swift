@@ -16,7 +16,7 @@ extension CrontabImporter {
             if let timezone = job.timezone { out += "\(JobKey.timezone.rawValue) = \(quote(timezone))\n" }
             out += "\(JobKey.inheritEnv.rawValue) = false\n"
             if !job.environment.isEmpty {
-                let pairs = job.environment.map { "\(key($0.0)) = \(quote($0.1))" }.joined(separator: ", ")
+                let pairs = job.environment.map { "\(key($0.name)) = \(quote($0.value))" }.joined(separator: ", ")
                 out += "\(JobKey.env.rawValue) = { \(pairs) }\n"
             }
             if let mailTo = job.mailTo { out += "\(JobKey.mailTo.rawValue) = \(quote(mailTo))\n" }

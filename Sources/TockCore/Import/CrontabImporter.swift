@@ -16,6 +16,16 @@ import Foundation
 /// are reported as errors at their FILE:LINE and skipped; a last line without a final newline, which cron never
 /// reads, is imported with `enabled = false` and a warning.
 public enum CrontabImporter {
+    /// One `NAME=value` line of a crontab, in the order the file gives them.
+    public struct EnvironmentVariable: Sendable, Hashable {
+        public var name: String
+        public var value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
     /// One imported job.
     public struct ImportedJob: Sendable, Equatable {
         public var id: String
@@ -23,7 +33,7 @@ public enum CrontabImporter {
         public var command: String
         public var user: String?
         public var shell: String?
-        public var environment: [(String, String)]
+        public var environment: [EnvironmentVariable]
         public var mailTo: String?
         public var timezone: String?
         public var jitterMinutes: Int?
@@ -35,13 +45,6 @@ public enum CrontabImporter {
         /// `enabled = false`, so the migration changes nothing that runs.
         public var enabled = true
 
-        public static func == (a: ImportedJob, b: ImportedJob) -> Bool {
-            a.id == b.id && a.schedule == b.schedule && a.command == b.command && a.user == b.user
-                && a.shell == b.shell
-                && a.environment.map { $0.0 + "=" + $0.1 } == b.environment.map { $0.0 + "=" + $0.1 }
-                && a.mailTo == b.mailTo && a.timezone == b.timezone && a.jitterMinutes == b.jitterMinutes
-                && a.stdin == b.stdin && a.file == b.file && a.line == b.line && a.enabled == b.enabled
-        }
     }
 
     /// A located message: `FILE:LINE: message`.
@@ -86,7 +89,7 @@ public enum CrontabImporter {
                         "CRLF line ends: cron keeps each line's \\r as the last byte of its command, which the shell reads as part of the last word; the import drops it"
                 ))
         }
-        var environment: [(String, String)] = []
+        var environment: [EnvironmentVariable] = []
         var shell: String?
         var mailTo: String?
         var mailToSet = false
@@ -166,8 +169,8 @@ public enum CrontabImporter {
                     }
                 default:
                     // TZ too: cron passes it to the job and never schedules by it.
-                    environment.removeAll { $0.0 == name }
-                    environment.append((name, value))
+                    environment.removeAll { $0.name == name }
+                    environment.append(EnvironmentVariable(name: name, value: value))
                 }
                 continue
             case .notVariable: malformedVariable = nil

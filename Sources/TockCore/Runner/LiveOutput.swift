@@ -41,10 +41,14 @@ public final class LiveOutputHub: Sendable {
 
     private let state = Mutex(State())
 
+    /// The time, for how long finished entries are kept (the scheduler passes its clock's).
+    let now: @Sendable () -> Date
+
     public init(
         replayLimit: Int = 1 << 20, followerLimit: Int = 1 << 20, keepFinished: Int = 32,
-        keepFinishedFor: TimeInterval = 10
+        keepFinishedFor: TimeInterval = 10, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.now = now
         self.replayLimit = replayLimit
         self.followerLimit = followerLimit
         self.keepFinished = keepFinished
@@ -94,7 +98,7 @@ public final class LiveOutputHub: Sendable {
             let subscribers = Array(entry.subscribers.values)
             entry.subscribers = [:]
             state.entries[record.id] = entry
-            let now = Date()
+            let now = self.now()
             state.finishedOrder.append((record.id, now))
             while let oldest = state.finishedOrder.first,
                 state.finishedOrder.count > keepFinished || now.timeIntervalSince(oldest.at) > keepFinishedFor

@@ -34,7 +34,7 @@ public actor Scheduler: Service {
     /// Records and instants not yet written, and the retry after a failed write.
     nonisolated let writes = PendingWrites()
     /// The output of running executions, for live tails.
-    public nonisolated let liveOutput = LiveOutputHub()
+    public nonisolated let liveOutput: LiveOutputHub
     /// The loop's wake-up and flags.
     nonisolated let signals = LoopSignals()
 
@@ -51,6 +51,7 @@ public actor Scheduler: Service {
         self.configuration = configuration
         self.logger = logger
         runs = RunQueue(maxConcurrentRuns: configuration.maxConcurrentRuns)
+        liveOutput = LiveOutputHub(now: { clock.now })
         for job in jobs { self.jobs[job.id] = job }
     }
 

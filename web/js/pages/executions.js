@@ -1,7 +1,7 @@
 // Executions, newest first: filters for time range, job and state; pages by cursor.
 import { get } from '../api.js';
 import { h, replace } from '../dom.js';
-import { STATES, isoWithOffset } from '../format.js';
+import { executionStates, isoWithOffset } from '../format.js';
 import { executionsTable } from './job.js';
 
 const PAGE = 50;
@@ -15,8 +15,9 @@ export async function executionsPage(view) {
   });
   const to = h('input', { type: 'datetime-local', id: 'filter-to' });
   const job = h('input', { type: 'search', id: 'filter-job', placeholder: 'Job id', size: 14 });
+  const states = await executionStates();
   const state = h('select', { id: 'filter-state' }, h('option', { value: '' }, 'Any state'),
-    STATES.map((s) => h('option', { value: s }, s)));
+    states.map((s) => h('option', { value: s }, s)));
   const list = h('div');
   const pager = h('div', { class: 'pager' });
   const cursors = [null];
