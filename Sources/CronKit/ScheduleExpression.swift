@@ -23,7 +23,10 @@ public enum ScheduleExpression: Sendable, Hashable, CustomStringConvertible {
             guard rest.first?.isWhitespace == true else {
                 throw CronParseError(.badDuration, token: trimmed, "'@every' needs a duration, e.g. '@every 90s'")
             }
-            let duration = try DurationParser.parse(String(rest))
+            let duration: Duration
+            do { duration = try Duration(parsing: String(rest)) } catch {
+                throw CronParseError(.badDuration, token: error.token, error.message)
+            }
             let seconds = duration.components.seconds
             guard seconds >= 1 else {
                 throw CronParseError(.badDuration, token: trimmed, "'@every' needs an interval of at least 1s")

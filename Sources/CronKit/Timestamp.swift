@@ -71,7 +71,7 @@ public enum Timestamp {
     /// taken as local time in `zone` (first occurrence in an overlap, first instant after a gap).
     ///
     /// - Returns: `nil` when the text is not such a timestamp.
-    public static func parse(_ text: String, defaultZone zone: ZoneRules) -> Date? {
+    static func parse(_ text: String, defaultZone zone: ZoneRules) -> Date? {
         var scanner = Scanner(Array(text.trimmingWhitespace().utf8))
         guard let year = scanner.digits(4), scanner.skip("-"), let month = scanner.digits(2), scanner.skip("-"),
             let day = scanner.digits(2), (1...12).contains(month),
@@ -162,5 +162,14 @@ public enum Timestamp {
             }
             return n
         }
+    }
+}
+
+extension Date {
+    /// Reads an ISO 8601 time (`2026-03-08T03:00:00-07:00`, `…Z`, a date alone); a time without an offset is a
+    /// local reading in `defaultZone` (in a DST overlap, the first occurrence). `nil` when the text is not one.
+    public init?(parsing text: String, defaultZone: ZoneRules) {
+        guard let date = Timestamp.parse(text, defaultZone: defaultZone) else { return nil }
+        self = date
     }
 }

@@ -80,7 +80,7 @@ public struct TockConfiguration: Sendable, Equatable {
         }
         func duration(_ key: String) throws(Problem) -> Duration? {
             guard let text = try string(key) else { return nil }
-            do { return try DurationParser.parse(text) } catch { throw Problem("\(path): \(key): \(error)") }
+            do { return try Duration(parsing: text) } catch { throw Problem("\(path): \(key): \(error)") }
         }
         if let v = try string("listen") { listen = v }
         if let v = try string("jobs_dir") { jobsDirectory = v }

@@ -38,7 +38,7 @@ struct NextCommand: ParsableCommand {
         guard (0...100_000).contains(count) else { fail("-n must be between 0 and 100000, got \(count)") }
         var start = Date()
         if let from {
-            guard let parsed = Timestamp.parse(from, defaultZone: rules) else {
+            guard let parsed = Date(parsing: from, defaultZone: rules) else {
                 fail("--from: '\(from)' is not an ISO 8601 time such as 2026-03-08T00:00:00-08:00")
             }
             start = parsed

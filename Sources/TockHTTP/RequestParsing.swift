@@ -44,7 +44,7 @@ enum RequestParsing {
     static func timeRange(_ params: Parameters, now: Date, defaultWindow: Bool) throws(APIError) -> (Date?, Date?) {
         func read(_ name: String) throws(APIError) -> Date? {
             guard let text = params.get(name), !text.isEmpty else { return nil }
-            guard let date = Timestamp.parse(text, defaultZone: .utc) else {
+            guard let date = Date(parsing: text, defaultZone: .utc) else {
                 throw APIError(
                     .badRequest, "'\(text)' is not an ISO 8601 time such as 2026-11-29T03:06:03+00:00", field: name)
             }

@@ -33,7 +33,7 @@ struct APSchedulerCronTests {
         let cron = try APSchedulerCron(fields: ["day": "1-7", "day_of_week": "mon", "hour": "9", "minute": "0"])
         #expect(cron.expression.daysMatchBoth)
         let schedule = try #require(ScheduleExpression.cron(cron.expression).schedule(in: TimeZone(identifier: "UTC")!))
-        let start = try #require(Timestamp.parse("2026-01-01T00:00:00Z", defaultZone: .utc))
+        let start = try #require(Date(parsing: "2026-01-01T00:00:00Z", defaultZone: .utc))
         let times = schedule.nextFireDates(after: start, count: 3).map { Timestamp.string(for: $0, in: .utc) }
         #expect(times == ["2026-01-05T09:00:00+00:00", "2026-02-02T09:00:00+00:00", "2026-03-02T09:00:00+00:00"])
         #expect(cron.expression.englishDescription.contains(" and "))

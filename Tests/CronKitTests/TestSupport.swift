@@ -6,7 +6,7 @@ import Testing
 /// Formats fire times the way `tock next` prints them, so expectations read like its output.
 func fireTimes(_ expression: String, tz: String = "UTC", from: String, count: Int) throws -> [String] {
     let rules = try #require(ZoneRules.rules(forIdentifier: tz), "unknown zone \(tz)")
-    let start = try #require(Timestamp.parse(from, defaultZone: rules), "bad --from \(from)")
+    let start = try #require(Date(parsing: from, defaultZone: rules), "bad --from \(from)")
     let parsed = try ScheduleExpression(parsing: expression)
     let schedule = try #require(parsed.schedule(in: rules.timeZone))
     return schedule.nextFireDates(after: start, count: count).map { Timestamp.string(for: $0, in: rules) }

@@ -18,7 +18,7 @@ struct TimestampTests {
     ])
     func timestamp_roundTripsThroughZone(_ input: String, _ zone: String, _ expected: String) throws {
         let rules = try #require(ZoneRules.rules(forIdentifier: zone))
-        let date = try #require(Timestamp.parse(input, defaultZone: rules))
+        let date = try #require(Date(parsing: input, defaultZone: rules))
         #expect(Timestamp.string(for: date, in: rules) == expected)
     }
 
@@ -28,14 +28,14 @@ struct TimestampTests {
     ])
     func timestamp_rejectsMalformedText(_ input: String) throws {
         let rules = try #require(ZoneRules.rules(forIdentifier: "UTC"))
-        #expect(Timestamp.parse(input, defaultZone: rules) == nil)
+        #expect(Date(parsing: input, defaultZone: rules) == nil)
     }
 
     @Test func timestamp_localTimeInGap_meansFirstInstantAfterIt() throws {
         let rules = try #require(ZoneRules.rules(forIdentifier: "America/New_York"))
-        let date = try #require(Timestamp.parse("2026-03-08T02:30:00", defaultZone: rules))
+        let date = try #require(Date(parsing: "2026-03-08T02:30:00", defaultZone: rules))
         #expect(Timestamp.string(for: date, in: rules) == "2026-03-08T03:00:00-04:00")
-        let repeated = try #require(Timestamp.parse("2026-11-01T01:30:00", defaultZone: rules))
+        let repeated = try #require(Date(parsing: "2026-11-01T01:30:00", defaultZone: rules))
         #expect(Timestamp.string(for: repeated, in: rules) == "2026-11-01T01:30:00-04:00")
     }
 
@@ -44,7 +44,7 @@ struct TimestampTests {
         ("10S", 10),
     ])
     func duration_parsesEveryUnit(_ text: String, _ seconds: Double) throws {
-        let duration = try DurationParser.parse(text)
+        let duration = try Duration(parsing: text)
         let (whole, atto) = duration.components
         #expect(Double(whole) + Double(atto) / 1e18 == seconds)
     }

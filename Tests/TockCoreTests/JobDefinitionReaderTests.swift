@@ -208,11 +208,11 @@ struct JobDefinitionReaderTests {
         ("1 MiB", 1_048_576),
     ])
     func byteSize_parsesUnits(_ text: String, _ bytes: Int) {
-        #expect(ByteSize.parse(text) == bytes)
+        #expect(ByteSize(parsing: text)?.bytes == bytes)
     }
 
     @Test(arguments: ["", "MiB", "1.5MiB", "1XB", "-1"])
     func byteSize_rejectsMalformed(_ text: String) {
-        #expect(ByteSize.parse(text) == nil)
+        #expect(ByteSize(parsing: text) == nil)
     }
 }

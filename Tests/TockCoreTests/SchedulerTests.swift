@@ -42,7 +42,7 @@ struct SchedulerTests {
             try await store.executions(jobID: jobID, limit: 1000).reversed()
         }
 
-        func at(_ iso: String) -> Date { Timestamp.parse(iso, defaultZone: ZoneRules.rules(forIdentifier: "UTC")!)! }
+        func at(_ iso: String) -> Date { Date(parsing: iso, defaultZone: ZoneRules.rules(forIdentifier: "UTC")!)! }
     }
 
     static func job(_ id: String, _ schedule: String, _ configure: (inout Job) -> Void = { _ in }) -> Job {

@@ -41,7 +41,7 @@ struct JobsAPITests {
             #expect(job["schedule"] == "*/5 * * * *")
             #expect(job["source"] == "api" && job["paused"] == false)
             let next = try #require(job["next_run_time"]?.stringValue)
-            let date = try #require(Timestamp.parse(next, defaultZone: .utc))
+            let date = try #require(Date(parsing: next, defaultZone: .utc))
             #expect(next.hasSuffix("+00:00") && date > Date() && date <= Date().addingTimeInterval(300))
             #expect(Int(date.timeIntervalSince1970) % 300 == 0, "on a 5-minute boundary")
             // The same object alone.
@@ -91,7 +91,7 @@ struct JobsAPITests {
             #expect(job["on_failure"] == .object([("webhook", "https://example.com/hook")]))
             #expect(job["schedule_description"] == "At 02:30")
             let next = try #require(
-                job["next_run_time"]?.stringValue.flatMap { Timestamp.parse($0, defaultZone: .utc) })
+                job["next_run_time"]?.stringValue.flatMap { Date(parsing: $0, defaultZone: .utc) })
             let paris = try #require(ZoneRules.rules(forIdentifier: "Europe/Paris"))
             #expect(Timestamp.string(for: next, in: paris).contains("T02:30:00"), "02:30 in Paris")
 
@@ -307,7 +307,7 @@ struct JobsAPITests {
             let whole = Date(timeIntervalSince1970: seconds.rounded(.down))
             #expect(text.hasPrefix(String(Timestamp.string(for: whole, in: .utc).dropLast(6))), "\(seconds): \(text)")
             #expect(text.hasSuffix("+00:00"))
-            let back = try #require(Timestamp.parse(text, defaultZone: .utc))
+            let back = try #require(Date(parsing: text, defaultZone: .utc))
             #expect(abs(back.timeIntervalSince1970 - seconds) < 0.000_001)
         }
         #expect(TockAPI.timestamp(Date(timeIntervalSince1970: 1_795_921_800)) == "2026-11-29T03:10:00+00:00")

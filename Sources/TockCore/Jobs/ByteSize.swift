@@ -1,9 +1,16 @@
 import Foundation
 
 /// Sizes as job files write them: `512KiB`, `1MiB`, `64KB`, `1000` (bytes).
-public enum ByteSize {
-    /// Parses a size in bytes; `nil` when the text is not one.
-    public static func parse(_ text: String) -> Int? {
+public struct ByteSize: Sendable, Hashable {
+    public let bytes: Int
+
+    /// Reads a size; `nil` when the text is not one (or overflows).
+    public init?(parsing text: String) {
+        guard let bytes = Self.parse(text) else { return nil }
+        self.bytes = bytes
+    }
+
+    static func parse(_ text: String) -> Int? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, let number = Int(digits) else { return nil }

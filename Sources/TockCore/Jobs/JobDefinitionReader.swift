@@ -262,7 +262,7 @@ private struct JobReader {
         job.catchupWindow = duration(table, .catchupWindow, allowZero: true) ?? job.catchupWindow
         job.jitter = duration(table, .jitter, allowZero: true) ?? job.jitter
         if let value = table[.maxOutput] {
-            if let bytes = value.string.flatMap(ByteSize.parse) ?? value.int, bytes >= 0 {
+            if let bytes = value.string.flatMap { ByteSize(parsing: $0)?.bytes } ?? value.int, bytes >= 0 {
                 if bytes > Job.maximumOutputLimit {
                     fail(.maxOutput, "\(bytes) bytes is too large (at most 1GiB per stream)")
                 } else {
@@ -378,7 +378,7 @@ private struct JobReader {
         let key = jobKey.rawValue
         guard let text = string(table, jobKey) else { return nil }
         do {
-            let value = try DurationParser.parse(text)
+            let value = try Duration(parsing: text)
             if !allowZero && value <= .zero { fail(key, "must be longer than 0s") }
             return value
         } catch {
