@@ -136,7 +136,15 @@ class UITests(unittest.TestCase):
         return self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, selector)))
 
     def until(self, condition, message=""):
-        return self.wait.until(lambda d: condition(), message)
+        # The pages re-render (on a live tail's end, every 3 s when data changed): an element found a moment
+        # before may be replaced; that is a "not yet", not a failure.
+        def attempt(_):
+            try:
+                return condition()
+            except StaleElementReferenceException:
+                return False
+
+        return self.wait.until(attempt, message)
 
     def shot(self, name):
         time.sleep(0.3)  # let a refresh settle
@@ -232,7 +240,7 @@ class UITests(unittest.TestCase):
         self.shot("execution-live")
         self.until(lambda: "tick 3" in self.css("#output-stdout").text)
         self.until(lambda: "succeeded" in self.css("h1").text, "the end is shown without a reload")
-        self.assertEqual(self.css("#result").text, "exit status 0")
+        self.until(lambda: self.css("#result").text == "exit status 0", "the result is shown")
 
     def test_04_pause_and_resume(self):
         self.open("/jobs")
@@ -267,12 +275,13 @@ class UITests(unittest.TestCase):
     def test_05_stop_a_long_run(self):
         self.daemon.api("POST", "/api/v1/jobs", {"job_id": "sleeper", "schedule": "@yearly", "command": "sleep 300"})
         self.open("/jobs/sleeper")
-        self.css('[data-action="run"]').click()
+        self.until(lambda: self.css('[data-action="run"]').click() or True)
         self.until(lambda: "running" in self.css('tr[data-execution-id]').text)
         self.until(lambda: self.css('tr[data-execution-id] a').click() or True)
-        self.css("#stop").click()
+        # The page re-renders as the run's record fills in (pid, start): click whichever Stop button is there.
+        self.until(lambda: self.css("#stop").click() or True)
         self.until(lambda: "stopped" in self.css("h1").text)
-        self.assertIn("signal 15", self.css("#result").text)
+        self.until(lambda: "signal 15" in self.css("#result").text, "stopped by SIGTERM")
 
     def test_06_audit_log_has_every_change(self):
         self.open("/audit")
