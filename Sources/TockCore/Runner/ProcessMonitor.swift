@@ -24,6 +24,8 @@ public final class ProcessMonitor: @unchecked Sendable {
         let maxOutput: Int
         let onOutput: (@Sendable (OutputChunk) -> Void)?
         let completion: @Sendable (Result) -> Void
+        /// Made on the spawning thread, just after the spawn (not when the monitor thread takes it in).
+        let madeAt = Date()
     }
 
     struct Result: Sendable {
@@ -181,8 +183,12 @@ public final class ProcessMonitor: @unchecked Sendable {
     }
 
     private func collectExit(_ watch: Watch) {
-        // Read before reaping: a zombie still tells when it last ran.
-        let exitedAgo = ProcessTable.secondsSinceLastRan(watch.registration.pid)
+        // Read before reaping: a zombie still tells when it last ran. Only for a run that seems to have lasted
+        // more than a second (an exit seen late makes it seem so): reading /proc for each of a burst's thousand
+        // short runs would cost the burst real time.
+        let exitedAgo =
+            Date().timeIntervalSince(watch.registration.madeAt) > 1
+            ? ProcessTable.secondsSinceLastRan(watch.registration.pid) : nil
         var status: Int32 = 0
         var result: pid_t
         repeat { result = waitpid(watch.registration.pid, &status, 0) } while result < 0 && errno == EINTR
