@@ -151,3 +151,5 @@ int tock_pipe_cloexec(int fds[2]) {
 int tock_malloc_trim(void) {
     return malloc_trim(0);
 }
+
+int tock_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }

@@ -40,6 +40,7 @@ public enum TockApplication {
     ) throws -> Built {
         try configuration.validate()
         let descriptorLimit = raiseDescriptorLimit(logger: logger)
+        SystemMemory.returnLargeBuffersWhenFreed()
         let store = try openStore(configuration, logger: logger)
         let kindNames = Set(kinds.map(\.name))
         let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)

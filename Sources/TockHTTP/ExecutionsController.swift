@@ -82,7 +82,7 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
     }
 
     func getExecution(_ id: String) async throws -> Response {
-        guard var record = try await store.execution(id: id) else {
+        guard var record = try await store.execution(id: id, includeOutput: false) else {
             throw APIError(.notFound, "Execution not found: \(id)")
         }
         // Just ended: the store has the final record one loop turn after the live tail's `end`.
@@ -169,7 +169,7 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
                         ended = true
                     }
                 }
-                if !ended, let record = try? await store.execution(id: id) {
+                if !ended, let record = try? await store.execution(id: id, includeOutput: false) {
                     let data = Render.execution(record, job: nil)
                     try await writer.write(ByteBuffer(string: "event: end\ndata: \(data.jsonString)\n\n"))
                 }
@@ -184,7 +184,8 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
     {
         while true {
             if let live = hub.subscribe(id) { return live }
-            guard let record = try await store.execution(id: id), record.state == .scheduled else {
+            guard let record = try await store.execution(id: id, includeOutput: false), record.state == .scheduled
+            else {
                 return hub.subscribe(id)
             }
             try await Task.sleep(for: .milliseconds(50))

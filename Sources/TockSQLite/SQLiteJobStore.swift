@@ -154,10 +154,11 @@ public final class SQLiteJobStore: JobStore {
         MAX(COALESCE(last_scheduled_at, excluded.last_scheduled_at), excluded.last_scheduled_at)
         """
 
-    public func execution(id: String) async throws -> ExecutionRecord? {
-        try await pool.read { db in
+    public func execution(id: String, includeOutput: Bool) async throws -> ExecutionRecord? {
+        let columns = includeOutput ? Self.executionColumns : Self.columnsWithoutOutput
+        return try await pool.read { db in
             try self.executions(
-                db.cachedStatement(sql: "SELECT \(Self.executionColumns) FROM execution WHERE id = ?"), arguments: [id]
+                db.cachedStatement(sql: "SELECT \(columns) FROM execution WHERE id = ?"), arguments: [id]
             ).first
         }
     }

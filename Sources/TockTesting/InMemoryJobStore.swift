@@ -74,8 +74,13 @@ public final class InMemoryJobStore: JobStore {
         }
     }
 
-    public func execution(id: String) async throws -> ExecutionRecord? {
-        state.withLock { $0.executions[id] }
+    public func execution(id: String, includeOutput: Bool) async throws -> ExecutionRecord? {
+        guard var e = state.withLock({ $0.executions[id] }) else { return nil }
+        if !includeOutput {
+            e.stdout = []
+            e.stderr = []
+        }
+        return e
     }
 
     public func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord] {

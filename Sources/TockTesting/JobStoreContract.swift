@@ -128,6 +128,10 @@ public enum JobStoreContract {
         try await store.save(e)
         #expect(try await store.execution(id: e.id)?.state == .succeeded)
         #expect(try await store.execution(id: "missing") == nil)
+        // Without output: the same record, its output left out but counted.
+        let light = try #require(try await store.execution(id: e.id, includeOutput: false))
+        #expect(light.stdout.isEmpty && light.stderr.isEmpty && light.stdoutBytes == e.stdoutBytes)
+        #expect(light.state == .succeeded && light.exitCode == 0)
     }
 
     static func listsNewestFirstPerJob(_ store: any JobStore) async throws {

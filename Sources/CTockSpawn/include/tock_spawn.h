@@ -39,6 +39,10 @@ int tock_memfd_with_bytes(const void *bytes, size_t length);
 /// malloc_trim(0): hands memory freed after a big load (parsing jobs.d) back to the system.
 int tock_malloc_trim(void);
 
+/// mallopt(M_MMAP_THRESHOLD, bytes): allocations from this size up are mapped on their own and handed back when
+/// freed (a fixed threshold also stops glibc from raising it, up to 32 MiB, after each large free).
+int tock_set_mmap_threshold(int bytes);
+
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec, so concurrent jobs never inherit each other's pipes.
 int tock_pipe_cloexec(int fds[2]);
 

@@ -147,7 +147,7 @@ public actor JobCatalog {
         case .cancelledBeforeStart:
             break
         case .notHere:
-            guard let record = try await store.execution(id: executionID) else {
+            guard let record = try await store.execution(id: executionID, includeOutput: false) else {
                 throw Failure.unknownExecution(executionID)
             }
             throw Failure.notRunning(executionID: executionID, state: record.state)

@@ -21,16 +21,43 @@ public struct OutputCapture: Sendable {
     /// Bytes kept once but let go of with ``discardKept()``.
     private var discarded = 0
 
+    /// After ``consolidate()``: the kept bytes as one array (head, marker, tail) and the bytes dropped.
+    private var consolidated: (bytes: [UInt8], dropped: Int)?
+
     /// Bytes written but not kept.
-    public var droppedBytes: Int { totalBytes - head.count - ring.count - discarded }
+    public var droppedBytes: Int {
+        consolidated?.dropped ?? (totalBytes - head.count - ring.count - discarded)
+    }
 
     /// Frees what is kept (once it has been copied into the execution's record), keeping the counts.
     public mutating func discardKept() {
+        if consolidated != nil {
+            consolidated?.bytes = []
+            return
+        }
         discarded += head.count + ring.count
         head = []
         ring = []
         ringStart = 0
     }
+
+    /// Once the stream has ended: puts head, marker and tail into the head's own storage (reserved for the whole
+    /// budget once the tail began, so nothing moves), so that ``bytes`` hands that array out instead of a copy —
+    /// with a 64 MiB budget, a copy is 64 MiB more at the end of every run.
+    public mutating func consolidate() {
+        guard consolidated == nil else { return }
+        let dropped = droppedBytes
+        var merged = head
+        head = []
+        if dropped > 0 { merged.append(contentsOf: Self.marker(dropped)) }
+        merged.append(contentsOf: ring[ringStart...])
+        merged.append(contentsOf: ring[..<ringStart])
+        ring = []
+        ringStart = 0
+        consolidated = (merged, dropped)
+    }
+
+    static func marker(_ dropped: Int) -> [UInt8] { Array("\n[tock: \(dropped) bytes dropped]\n".utf8) }
 
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         totalBytes += bytes.count
@@ -41,6 +68,12 @@ public struct OutputCapture: Sendable {
             rest = rest.dropFirst(take)
         }
         guard !rest.isEmpty, tailLimit > 0 else { return }
+        // The tail begins: the head's storage gets room for the whole budget (untouched pages cost nothing), so
+        // that consolidating at the end appends in place.
+        if ring.isEmpty && head.capacity < limit + 64 {
+            head.reserveCapacity(limit + 64)
+            ring.reserveCapacity(tailLimit)
+        }
         if rest.count >= tailLimit {
             ring = Array(rest.suffix(tailLimit))
             ringStart = 0
@@ -69,8 +102,9 @@ public struct OutputCapture: Sendable {
 
     /// Everything kept, with the marker where bytes were dropped.
     public var bytes: [UInt8] {
+        if let consolidated { return consolidated.bytes }
         let dropped = droppedBytes
-        let marker = dropped > 0 ? Array("\n[tock: \(dropped) bytes dropped]\n".utf8) : []
+        let marker = dropped > 0 ? Self.marker(dropped) : []
         // One allocation of the final size: with a large max_output, every extra copy is the size of the cap.
         var out: [UInt8] = []
         out.reserveCapacity(head.count + marker.count + ring.count)

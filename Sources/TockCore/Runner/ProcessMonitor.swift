@@ -244,6 +244,8 @@ public final class ProcessMonitor: @unchecked Sendable {
         for fd in [watch.stdoutFD, watch.stderrFD] where fd >= 0 { closeStream(fd, of: watch) }
         watches[id] = nil
         pending.remove(id)
+        watch.stdout.consolidate()
+        watch.stderr.consolidate()
         watch.registration.completion(
             Result(
                 waitStatus: watch.waitStatus ?? 0, endedAt: watch.endedAt, stdout: watch.stdout, stderr: watch.stderr,

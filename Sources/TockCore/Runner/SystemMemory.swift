@@ -7,4 +7,11 @@ public enum SystemMemory {
     public static func releaseFreedMemory() {
         _ = tock_malloc_trim()
     }
+
+    /// Makes buffers of 256 KiB and more (captured output, live tails, blobs) mappings of their own, handed back to
+    /// the system when freed. By default glibc raises that threshold after each large free (up to 32 MiB), after
+    /// which large output buffers come from the heap and their memory stays resident once freed.
+    public static func returnLargeBuffersWhenFreed() {
+        _ = tock_set_mmap_threshold(256 * 1024)
+    }
 }

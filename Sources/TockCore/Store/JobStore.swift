@@ -27,7 +27,9 @@ public protocol JobStore: Sendable {
     /// last scheduled instant to that instant, in the same transaction: after a crash at any moment, an instant
     /// that has a row is never fired again.
     func save(_ executions: [ExecutionRecord]) async throws
-    func execution(id: String) async throws -> ExecutionRecord?
+    /// One execution; without its output (stdout and stderr empty, their byte counts kept) unless asked: a record's
+    /// output can be 2 × `max_output`, and most readers only want its state.
+    func execution(id: String, includeOutput: Bool) async throws -> ExecutionRecord?
 
     /// A page of executions matching the query, newest first (scheduled instant, then id, descending).
     func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord]
@@ -59,6 +61,11 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    /// One execution with its output.
+    public func execution(id: String) async throws -> ExecutionRecord? {
+        try await execution(id: id, includeOutput: true)
+    }
+
     /// Inserts or replaces an execution: `save([execution])`, with the same rule on a scheduled instant.
     public func save(_ execution: ExecutionRecord) async throws {
         try await save([execution])
