@@ -24,13 +24,13 @@ public struct RequestGuard: Sendable {
     public var publicURL: URL?
 
     public init(allowedHosts: some Sequence<String> = [], publicURL: URL? = nil, listenHost: String? = nil) {
-        var hosts = Set(allowedHosts.map { Self.normalize($0) })
-        if let host = publicURL?.host { hosts.insert(Self.normalize(host)) }
-        if let listenHost, !["0.0.0.0", "::", ""].contains(listenHost) { hosts.insert(Self.normalize(listenHost)) }
+        var hosts = Set(allowedHosts.map { Self.hostName(of: $0) })
+        if let host = publicURL?.host { hosts.insert(Self.hostName(of: host)) }
+        if let listenHost, !["0.0.0.0", "::", ""].contains(listenHost) { hosts.insert(Self.hostName(of: listenHost)) }
         let machine = ProcessInfo.processInfo.hostName
         if !machine.isEmpty {
-            hosts.insert(Self.normalize(machine))
-            if let short = machine.split(separator: ".").first { hosts.insert(Self.normalize(String(short))) }
+            hosts.insert(Self.hostName(of: machine))
+            if let short = machine.split(separator: ".").first { hosts.insert(Self.hostName(of: String(short))) }
         }
         self.allowedHosts = hosts
         self.publicURL = publicURL
@@ -110,8 +110,6 @@ public struct RequestGuard: Sendable {
         if !text.hasPrefix("[") && text.firstIndex(of: ":") != colon { return nil }
         return Int(text[text.index(after: colon)...])
     }
-
-    static func normalize(_ host: String) -> String { hostName(of: host) }
 
     static func isIPLiteral(_ name: String) -> Bool {
         var v4 = in_addr()

@@ -117,6 +117,11 @@ struct ServeHardeningTests {
         let numbers = line.split(separator: " ").compactMap { Int($0) }
         #expect(numbers.count == 2 && numbers[0] == numbers[1] && numbers[0] > 1024, "\(line)")
 
+        // The test process itself needs 1,100 descriptors more than usual: its soft limit up to the hard one.
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         var idle: [Int32] = []
         defer { for fd in idle { close(fd) } }
         for _ in 0..<1100 {

@@ -320,7 +320,10 @@ extension Scheduler {
                 await catchUp(job, after: due.date.addingTimeInterval(-0.001), now: now)
                 continue
             }
-            reschedule(job.id, after: due.date)
+            // The next instant is the one just computed: put it on the agenda without computing it again.
+            agenda.drop(job.id)
+            if let following { agenda.push(job.id, following) }
+            noteChanged(job.id)
             await markScheduled(job.id, due.date)
             if jobs.paused.contains(job.id) { continue }
             let record = ExecutionRecord(
