@@ -6,7 +6,7 @@ import TockCore
 import TockJSON
 
 /// `/api/v1/executions`: run now, list, read, stop, and output (whole, or live as server-sent events).
-struct ExecutionsController<Context: RequestContext>: Sendable {
+struct ExecutionsController<Context: AccessRequestContext>: Sendable {
     let api: TockAPI
 
     var scheduler: Scheduler { api.scheduler }
@@ -14,31 +14,37 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
 
     func addRoutes(to routes: inout RouteTable<Context>) {
         // One template for both meanings (run a job now; read or stop an execution), as ndscheduler has it.
-        routes.on(.post, "/api/v1/executions/{id}") { request, context in
+        routes.on(.post, "/api/v1/executions/{id}", .operator) { request, context in
             try await runNow(request, context, try context.parameters.require("id"))
         }
-        routes.on(.get, "/api/v1/executions") { request, _ in try await listExecutions(request) }
-        routes.on(.get, "/api/v1/executions/{id}") { _, context in
-            try await getExecution(try context.parameters.require("id"))
+        routes.on(.get, "/api/v1/executions", .viewer) { request, context in
+            try await listExecutions(request, context)
         }
-        routes.on(.delete, "/api/v1/executions/{id}") { _, context in
+        routes.on(.get, "/api/v1/executions/{id}", .viewer) { _, context in
+            try await getExecution(try context.parameters.require("id"), context)
+        }
+        routes.on(.delete, "/api/v1/executions/{id}", .operator) { _, context in
             try await stopExecution(context, try context.parameters.require("id"))
         }
-        routes.on(.get, "/api/v1/executions/{id}/output") { request, context in
-            try await output(request, try context.parameters.require("id"))
+        routes.on(.get, "/api/v1/executions/{id}/output", .viewer) { request, context in
+            let id = try context.parameters.require("id")
+            try await api.requireVisible(executionID: id, context)
+            return try await output(request, id)
         }
     }
 
     func runNow(_ request: Request, _ context: Context, _ jobID: String) async throws -> Response {
+        try await api.requireVisible(jobID: jobID, context)
         let force =
             request.uri.queryParameters.get("force").map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
         let id = try await api.catalog.runNow(jobID: jobID, force: force, user: api.user(context))
         return JSONResponse.make(.object([("execution_id", .string(id)), ("job_id", .string(jobID))]))
     }
 
-    func listExecutions(_ request: Request) async throws -> Response {
+    func listExecutions(_ request: Request, _ context: Context) async throws -> Response {
         let params = request.uri.queryParameters
         var query = ExecutionQuery()
+        query.jobIDs = await api.visibleJobIDs(context)
         query.jobID = params.get("job_id").flatMap { $0.isEmpty ? nil : $0 }
         // `+` is a space in a query (`state=scheduled+error`, as HTML forms and many clients write it).
         if let text = params.get("state")?.replacingOccurrences(of: "+", with: " "), !text.isEmpty {
@@ -81,8 +87,10 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
             ]))
     }
 
-    func getExecution(_ id: String) async throws -> Response {
-        guard var record = try await store.execution(id: id, includeOutput: false) else {
+    func getExecution(_ id: String, _ context: Context) async throws -> Response {
+        guard var record = try await store.execution(id: id, includeOutput: false),
+            await api.isVisible(jobID: record.jobID, context)
+        else {
             throw APIError(.notFound, "Execution not found: \(id)")
         }
         // Just ended: the store has the final record one loop turn after the live tail's `end`.
@@ -92,6 +100,7 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
     }
 
     func stopExecution(_ context: Context, _ id: String) async throws -> Response {
+        try await api.requireVisible(executionID: id, context)
         try await api.catalog.stop(executionID: id, user: api.user(context))
         return JSONResponse.make(.object([("execution_id", .string(id)), ("stopping", true)]))
     }

@@ -6,20 +6,21 @@ import TockCore
 import TockJSON
 
 /// Health, metrics, the OpenAPI document and the schedule preview.
-struct SystemController<Context: RequestContext>: Sendable {
+struct SystemController<Context: AccessRequestContext>: Sendable {
     let api: TockAPI
 
     var scheduler: Scheduler { api.scheduler }
 
     func addRoutes(to routes: inout RouteTable<Context>) {
-        routes.on(.get, "/healthz") { _, _ in await health() }
-        routes.on(.get, "/metrics") { _, _ in metrics() }
-        routes.on(.get, "/api/v1/openapi.json") { _, _ in
+        routes.on(.get, "/healthz", .public) { _, _ in await health() }
+        // Job ids and counts: readers only, unless the configuration makes them public (`public_metrics`).
+        routes.on(.get, "/metrics", api.access.settings.publicMetrics ? .public : .viewer) { _, _ in metrics() }
+        routes.on(.get, "/api/v1/openapi.json", .public) { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
         }
-        routes.on(.get, "/api/v1/schedule/preview") { request, _ in try preview(request) }
+        routes.on(.get, "/api/v1/schedule/preview", .viewer) { request, _ in try preview(request) }
     }
 
     func health() async -> Response {

@@ -180,6 +180,11 @@ public final class SQLiteJobStore: JobStore {
         try await pool.read { db in
             var filter = Filter()
             filter.add("job_id = ?", query.jobID)
+            if let ids = query.jobIDs {
+                filter.add(
+                    "job_id IN (SELECT value FROM json_each(?))",
+                    JSONValue.array(ids.sorted().map { .string($0) }).jsonString)
+            }
             filter.add("state = ?", query.state?.rawValue)
             filter.add("scheduled_at >= ?", query.from?.timeIntervalSince1970)
             filter.add("scheduled_at <= ?", query.to?.timeIntervalSince1970)
@@ -257,9 +262,19 @@ public final class SQLiteJobStore: JobStore {
         var filter = Filter()
         filter.add("job_id = ?", query.jobID)
         filter.add("created_at >= ?", query.from?.timeIntervalSince1970)
+        if let ids = query.jobIDs {
+            filter.add(
+                "job_id IN (SELECT value FROM json_each(?))",
+                JSONValue.array(ids.sorted().map { .string($0) }).jsonString)
+        }
+        if !query.includeSecurity {
+            let events = AuditEntry.Event.allCases.filter(\.isSecurity).map { "'\($0.rawValue)'" }.joined(
+                separator: ", ")
+            filter.add("event NOT IN (\(events))", [any DatabaseValueConvertible]())
+        }
         filter.add("created_at <= ?", query.to?.timeIntervalSince1970)
         let sql = """
-            SELECT id, job_id, job_name, event, user, created_at, description FROM audit_log \(filter.clause)
+            SELECT id, job_id, job_name, event, user, created_at, description, address FROM audit_log \(filter.clause)
             ORDER BY created_at DESC, id DESC LIMIT ?
             """
         let arguments = filter.arguments(then: max(0, query.limit))
@@ -324,10 +339,10 @@ public final class SQLiteJobStore: JobStore {
         try await write { db in
             try db.execute(
                 sql:
-                    "INSERT INTO audit_log (job_id, job_name, event, user, created_at, description) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO audit_log (job_id, job_name, event, user, created_at, description, address) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
                     entry.jobID, entry.jobName, entry.event.rawValue, entry.user, entry.createdAt.timeIntervalSince1970,
-                    entry.description,
+                    entry.description, entry.address,
                 ])
         }
     }

@@ -25,7 +25,7 @@ struct ServeCommandTests {
             process.arguments =
                 [
                     "serve", "--config", config.path, "--jobs-dir", "jobs", "--data-dir", "data", "--log-level",
-                    "debug", "--listen", "127.0.0.1:0",
+                    "debug", "--listen", "127.0.0.1:0", "--insecure-no-auth",
                 ] + extraArguments
             if let softDescriptorLimit {
                 process.arguments =

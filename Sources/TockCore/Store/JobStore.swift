@@ -130,25 +130,46 @@ public struct JobRuntimeState: Sendable, Hashable, Codable {
     }
 }
 
-/// One line of the audit log (SPEC §5).
+/// One line of the audit log (SPEC §5): who did what to which job, from where — or, for the security events
+/// (logins, users, tokens), to which account (`jobID` empty, `jobName` the account).
 public struct AuditEntry: Sendable, Hashable, Codable {
     public enum Event: String, Sendable, Hashable, Codable, CaseIterable {
         case added, modified, deleted, paused, resumed
         case customRun = "custom_run"
         case stopped
+        case login
+        case loginFailed = "login_failed"
+        case logout
+        case userAdded = "user_added"
+        case userModified = "user_modified"
+        case tokenCreated = "token_created"
+        case tokenRevoked = "token_revoked"
+        case setupCompleted = "setup_completed"
+
+        /// Events about accounts rather than jobs: shown to admins only.
+        public var isSecurity: Bool {
+            switch self {
+            case .added, .modified, .deleted, .paused, .resumed, .customRun, .stopped: false
+            default: true
+            }
+        }
     }
 
     public var id: Int64?
     public var jobID: String
     public var jobName: String
     public var event: Event
+    /// The actor: `alice`, `token:deploy-ci`, `local`.
     public var user: String
     public var createdAt: Date
     public var description: String
+    /// The client's address (from a trusted proxy's `X-Forwarded-For` behind one); nil for the daemon's own acts
+    /// and the CLI.
+    public var address: String?
 
     public init(
         id: Int64? = nil, jobID: String, jobName: String, event: Event, user: String, createdAt: Date,
-        description: String = ""
+        description: String = "", address: String? = nil
     ) {
         self.id = id
         self.jobID = jobID
@@ -157,5 +178,21 @@ public struct AuditEntry: Sendable, Hashable, Codable {
         self.user = user
         self.createdAt = createdAt
         self.description = description
+        self.address = address
     }
+}
+
+/// Who acts on the catalog, for the audit log: a name (`alice`, `token:ci`, `local`) and the client's address.
+public struct Actor: Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public var name: String
+    public var address: String?
+
+    public init(_ name: String, address: String? = nil) {
+        self.name = name
+        self.address = address
+    }
+
+    public init(stringLiteral value: String) { self.init(value) }
+
+    public var description: String { name }
 }
