@@ -5,10 +5,11 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TockCore
-import TockHTTP
 import TockJSON
 import TockSQLite
 import TockTesting
+
+@testable import TockHTTP
 
 /// Authentication and roles over real parts: the SQLite store's users, tokens and sessions, real bcrypt, the
 /// router with every route.
@@ -329,5 +330,62 @@ extension JSONValue {
     var items: [JSONValue] {
         if case .array(let items) = self { return items }
         return []
+    }
+}
+
+/// Behind a reverse proxy: only trusted proxies may say who the client is and whether it used HTTPS.
+@Suite struct TrustedProxyTests {
+    static func control(_ proxies: [String]) -> AccessControl {
+        var settings = AccessControl.Settings()
+        settings.trustedProxies = proxies.compactMap(AddressRange.init)
+        return AccessControl(settings: settings, store: nil)
+    }
+
+    @Test func forwardedFor_isBelievedOnlyFromATrustedProxy() {
+        let control = Self.control(["10.0.0.0/8", "::1"])
+        let headers: HTTPFields = [
+            HTTPField.Name("X-Forwarded-For")!: "198.51.100.7, 203.0.113.9, 10.0.0.7",
+            HTTPField.Name("X-Forwarded-Proto")!: "https",
+        ]
+        // The nearest hop that is not a trusted proxy: what a client cannot forge by adding its own entries.
+        #expect(control.clientAddress(peer: "10.1.2.3", headers: headers) == "203.0.113.9")
+        #expect(control.clientAddress(peer: "::1", headers: headers) == "203.0.113.9")
+        #expect(control.clientAddress(peer: "192.0.2.1", headers: headers) == "192.0.2.1")
+        #expect(control.clientAddress(peer: "10.1.2.3", headers: [:]) == "10.1.2.3")
+        #expect(control.isHTTPS(peer: "10.1.2.3", headers: headers))
+        #expect(!control.isHTTPS(peer: "192.0.2.1", headers: headers))
+        #expect(!Self.control([]).isHTTPS(peer: "10.1.2.3", headers: headers))
+    }
+
+    @Test func addressRanges_matchV4_v6_andMappedAddresses() {
+        let v4 = AddressRange("172.16.0.0/12")!
+        #expect(v4.contains("172.31.255.1") && !v4.contains("172.32.0.1") && v4.contains("::ffff:172.16.0.9"))
+        let v6 = AddressRange("fd00::/8")!
+        #expect(v6.contains("fd12::1") && !v6.contains("fe80::1") && !v6.contains("10.0.0.1"))
+        #expect(AddressRange("10.0.0.0/33") == nil && AddressRange("example.com") == nil)
+        #expect(AddressRange("127.0.0.1")!.contains("127.0.0.1") && !AddressRange("127.0.0.1")!.contains("127.0.0.2"))
+    }
+
+    @Test func theSessionCookie_isSecureOverHTTPS_andAlwaysHttpOnlyAndLax() {
+        let control = Self.control([])
+        let plain = control.sessionCookie("abc", secure: false)
+        #expect(plain.contains("HttpOnly") && plain.contains("SameSite=Lax") && !plain.contains("Secure"))
+        #expect(control.sessionCookie("abc", secure: true).hasSuffix("; Secure"))
+    }
+}
+
+@Suite struct SecretsTests {
+    @Test func tokens_areLongRandomAndPrefixed_andPasswordsFollowBcryptsLimits() throws {
+        let a = Secrets.newToken()
+        let b = Secrets.newToken()
+        #expect(a != b && a.hasPrefix("tock_") && a.count == 48)
+        #expect(Secrets.hash(a).count == 64 && Secrets.hash(a) != Secrets.hash(b))
+        #expect(throws: AccessProblem.self) { try Passwords.validate("short") }
+        #expect(throws: AccessProblem.self) { try Passwords.validate(String(repeating: "é", count: 37)) }  // 74 bytes
+        let hash = try Passwords.hash("correct horse battery", cost: 4)
+        #expect(hash.hasPrefix("$2b$04$"))
+        #expect(Passwords.verify("correct horse battery", hash: hash) && !Passwords.verify("correct horse", hash: hash))
+        // htpasswd -B writes $2y$: the same algorithm.
+        #expect(Passwords.verify("correct horse battery", hash: "$2y$" + hash.dropFirst(4)))
     }
 }

@@ -290,6 +290,8 @@ public final class AccessControl: Sendable {
             s.failures[key] = nil
             s.credentialsExist = true
         }
+        // Ended sessions are swept at each login: their number stays about the number of live ones.
+        _ = try? await store.pruneSessions(now: now)
         let id = Secrets.newSessionID()
         try await store.addSession(
             UserSession(
