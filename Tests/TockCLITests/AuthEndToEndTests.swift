@@ -89,8 +89,11 @@ struct AuthEndToEndTests {
         #expect(listed.stdout.contains("ci-viewer") && !listed.stdout.contains(tokens["viewer"]!))
 
         // Credentials exist: nothing answers without them, and the server no longer says it is locked.
-        try await eventually("required") { try open.send("GET", "/api/v1/jobs").status == 401 }
-        #expect(try open.send("GET", "/api/v1/jobs").json?["locked"] == nil)
+        // (An open or locked daemon re-reads whether credentials exist at most once a second.)
+        try await eventually("required, no longer locked") {
+            let reply = try open.send("GET", "/api/v1/jobs")
+            return reply.status == 401 && reply.json?["locked"] == nil
+        }
 
         // The CLI as each role.
         let list = try tock(["jobs", "list", "--server", server], token: tokens["viewer"])
