@@ -262,23 +262,32 @@ public final class AccessControl: Sendable {
     /// Checks a user's password (bcrypt, on a thread of its own) and opens a session.
     func logIn(name: String, password: String, address: String?) async throws -> LoginResult {
         guard let store else { return .failure("this server has no users") }
+        // Two counters: this name from this address (five tries free), and this address whatever the name (twenty):
+        // guessing one account's password, or many accounts' common ones, both slow down.
         let key = "\(name.lowercased())|\(address ?? "")"
+        let addressKey = "*|\(address ?? "")"
         let now = clock.now
-        if let blocked = state.withLock({ $0.failures[key]?.blockedUntil }), blocked > now {
-            return .throttled(Int(blocked.timeIntervalSince(now).rounded(.up)))
+        let blocked = state.withLock { s in
+            max(s.failures[key]?.blockedUntil ?? .distantPast, s.failures[addressKey]?.blockedUntil ?? .distantPast)
         }
+        if blocked > now { return .throttled(Int(blocked.timeIntervalSince(now).rounded(.up))) }
         let user = try await store.user(named: name)
         // An unknown name costs the same bcrypt as a wrong password: timing does not tell which names exist.
         let hash = user?.passwordHash ?? Self.decoyHash
         let matches = try await NIOThreadPool.singleton.runIfActive { Passwords.verify(password, hash: hash) }
         guard let user, matches, !user.disabled else {
             let failures = state.withLock { s -> Int in
-                let count = (s.failures[key]?.count ?? 0) + 1
-                // Five tries free, then a wait that doubles (2 s, 4 s, … up to 15 minutes) before the next.
-                let wait = count < 5 ? 0 : min(900, pow(2, Double(count - 4)))
-                s.failures[key] = (count, now.addingTimeInterval(wait))
+                // Free tries, then a wait that doubles (2 s, 4 s, … up to 15 minutes) before the next.
+                func count(_ key: String, free: Int) -> Int {
+                    let count = (s.failures[key]?.count ?? 0) + 1
+                    let wait = count < free ? 0 : min(900, pow(2, Double(count - free + 1)))
+                    s.failures[key] = (count, now.addingTimeInterval(wait))
+                    return count
+                }
+                let failures = count(key, free: 5)
+                _ = count(addressKey, free: 20)
                 if s.failures.count > 10_000 { s.failures = s.failures.filter { $0.value.blockedUntil > now } }
-                return count
+                return failures
             }
             logger.notice(
                 "login failed",
@@ -288,6 +297,7 @@ public final class AccessControl: Sendable {
         }
         state.withLock { s in
             s.failures[key] = nil
+            s.failures[addressKey] = nil
             s.credentialsExist = true
         }
         // Ended sessions are swept at each login: their number stays about the number of live ones.
