@@ -62,8 +62,10 @@ let package = Package(
             // The OpenAPI document, edited by hand as JSON and compiled into the binary (`PackageResources`).
             resources: [.embedInCode("openapi.json")]
         ),
-        // A small HTTP client of the API (the CLI's `jobs` and `executions`, end-to-end tests).
-        .target(name: "TockClient", dependencies: ["TockJSON"]),
+        // TLS for TockClient on the system's OpenSSL (libssl3; building needs libssl-dev): no BoringSSL in `tock`.
+        .target(name: "CTockTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // A small HTTP client of the API (the CLI's `jobs` and `executions`, end-to-end tests), http:// or https://.
+        .target(name: "TockClient", dependencies: ["TockJSON", "CTockTLS"]),
         // The SQLite store (GRDB on the system libsqlite3).
         .target(
             name: "TockSQLite",
@@ -149,7 +151,7 @@ let package = Package(
 
 // Upcoming language features on in every Swift target (as Hummingbird does): `any` spelled out for existentials, and
 // members visible only from modules a file imports (no transitive leaks).
-for target in package.targets where target.name != "CTockSpawn" {
+for target in package.targets where !["CTockSpawn", "CTockTLS"].contains(target.name) {
     target.swiftSettings =
         (target.swiftSettings ?? []) + [
             .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),
