@@ -73,9 +73,7 @@ public enum TockApplication {
                 allowedHosts: configuration.allowedHosts, publicURL: configuration.publicURL.flatMap(URL.init(string:)),
                 listenHost: host),
             metricsText: { registry.emitToString() })
-        let webDirectory = configuration.resolvedWebDirectory
-        if webDirectory == nil { logger.warning("no web UI directory (./web); serving the API only") }
-        let (router, _) = api.buildRouter(webDirectory: webDirectory, logger: logger)
+        let (router, _) = api.buildRouter(webDirectory: configuration.webDirectory, logger: logger)
         let server = Application(
             router: router, server: HTTPServerSettings.http1(),
             configuration: .init(
@@ -89,6 +87,7 @@ public enum TockApplication {
                         "address": "\(channel.localAddress?.description ?? "?")",
                         "port": "\(channel.localAddress?.port ?? port)",
                     ])
+                SystemdNotifier.notify("READY=1")
             },
             logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
@@ -144,7 +143,10 @@ public enum TockApplication {
         let directory = (path as NSString).deletingLastPathComponent
         do {
             if !directory.isEmpty {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                // Job output and environment values live here: owner only (the database file is 0600 too).
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                warnIfOthersCanRead(directory, logger: logger)
             }
             return try SQLiteJobStore(path: path, logger: logger)
         } catch {
