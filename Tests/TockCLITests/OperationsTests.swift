@@ -60,14 +60,6 @@ struct OperationsTests {
         _ = other.waitForExit()
     }
 
-    @Test func version_namesTheCommit() throws {
-        let result = try TockBinary.run(["--version"])
-        #expect(result.status == 0)
-        let line = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(
-            line.wholeMatch(of: /\d+\.\d+\.\d+ \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)/) != nil, "\(line)")
-    }
-
     @Test func checkConfig_reportsTheConfigurationAndEveryJobProblem() throws {
         try write("jobs/ok.toml", "[job.ok]\nschedule = \"@daily\"\ncommand = \"true\"\n")
         try write("tock.toml", "jobs_dir = \"\(directory.path)/jobs\"\nlog_format = \"json\"\n")
