@@ -19,7 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "A TOML configuration file.")
+    @Option(help: "A TOML configuration file (default: TOCK_CONFIG, else /etc/tock/tock.toml when it exists).")
     var config: String?
 
     @Option(help: "HOST:PORT for the HTTP API and UI (default 127.0.0.1:8888).")

@@ -102,6 +102,30 @@ struct OperationsTests {
         #expect(Double(run["duration"]?.stringValue ?? "") != nil, "duration in seconds: \(run)")
     }
 
+    @Test func underJournald_linesHaveAPriorityAndNoTimestamp() async throws {
+        // As systemd starts it: JOURNAL_STREAM names the device and inode of the stream stderr is connected to.
+        let log = directory.appendingPathComponent("journal.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        var status = stat()
+        #expect(stat(log.path, &status) == 0)
+        let process = Process()
+        process.executableURL = TockBinary.url
+        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--jobs-dir", "jobs", "--data-dir", "data"]
+        process.environment = ["JOURNAL_STREAM": "\(status.st_dev):\(status.st_ino)"]
+        process.currentDirectoryURL = directory
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        func output() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        try await eventually("listening") { output().contains("HTTP server listening") }
+        let line = try #require(output().split(separator: "\n").first { $0.contains("HTTP server listening") })
+        #expect(line.hasPrefix("<6>info HTTP server listening "), "\(line)")
+    }
+
     @Test func sigusr1AndSigusr2_changeTheLogLevel() async throws {
         let (daemon, _, _) = try await started(["--log-format", "logfmt", "--log-level", "info"])
         try await eventually("started") { daemon.output.contains("msg=\"scheduler started\"") }
