@@ -56,12 +56,14 @@ struct SQLiteSafetyTests {
         let path = directory + "/tock.sqlite"
         let store = try SQLiteJobStore(path: path)
         try await store.save((0..<200).map { record("seed", $0) })
-        // A writer saving batches as fast as it can while backups are taken.
+        // A writer saving batches while backups are taken. A batch is written synchronously on the calling thread:
+        // the pause between batches leaves the cooperative pool to the other suites running meanwhile.
         let writer = Task {
             var n = 0
             while !Task.isCancelled {
                 try await store.save((0..<20).map { record("burst", n * 20 + $0) })
                 n += 1
+                try? await Task.sleep(for: .milliseconds(3))
             }
             return n
         }
