@@ -60,7 +60,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             // The OpenAPI document, edited by hand as JSON and compiled into the binary (`PackageResources`).
-            resources: [.embedInCode("openapi.json")]
+            resources: [.embedInCode("openapi.json")],
+            // The files of web/, compiled into the binary (`EmbeddedWebUI`).
+            plugins: ["EmbedWebUI"]
         ),
         // TLS for TockClient on the system's OpenSSL (libssl3; building needs libssl-dev): no BoringSSL in `tock`.
         .target(name: "CTockTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
@@ -99,8 +101,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The commit the binary is built from, for `tock --version` (`BuildInfo`).
+            plugins: ["EmbedBuildInfo"]
         ),
+        // Build-time code generation by scripts/embed: prebuild commands, so they run on every build.
+        .plugin(name: "EmbedWebUI", capability: .buildTool()),
+        .plugin(name: "EmbedBuildInfo", capability: .buildTool()),
         // Tock as a library: a daemon with a job kind of its own.
         .executableTarget(
             name: "DiskCheckExample",
@@ -144,14 +151,17 @@ let package = Package(
         ),
         .testTarget(
             name: "TockCLITests",
-            dependencies: ["CronKit", "TockCore", "TockJSON", "TockSQLite", "TockTesting", "TockClient"]),
+            dependencies: [
+                "CronKit", "TockCore", "TockJSON", "TockSQLite", "TockTesting", "TockClient", "TockApp",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )
 
 // Upcoming language features on in every Swift target (as Hummingbird does): `any` spelled out for existentials, and
 // members visible only from modules a file imports (no transitive leaks).
-for target in package.targets where !["CTockSpawn", "CTockTLS"].contains(target.name) {
+for target in package.targets where !["CTockSpawn", "CTockTLS"].contains(target.name) && target.type != .plugin {
     target.swiftSettings =
         (target.swiftSettings ?? []) + [
             .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),

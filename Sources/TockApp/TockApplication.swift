@@ -79,9 +79,7 @@ public enum TockApplication {
                 allowedUsers: access.settings.runningAsRoot && access.settings.mode != .off
                     ? Set(configuration.apiJobUsers) : nil),
             metricsText: { registry.emitToString() })
-        let webDirectory = configuration.resolvedWebDirectory
-        if webDirectory == nil { logger.warning("no web UI directory (./web); serving the API only") }
-        let (router, _) = api.buildRouter(webDirectory: webDirectory, logger: logger)
+        let (router, _) = api.buildRouter(webDirectory: configuration.webDirectory, logger: logger)
         let server = Application(
             router: router, server: HTTPServerSettings.http1(),
             configuration: .init(
@@ -95,6 +93,7 @@ public enum TockApplication {
                     metadata: [
                         "address": "\(channel.localAddress?.description ?? "?")", "port": "\(actualPort)",
                     ])
+                SystemdNotifier.notify("READY=1")
                 Task { await announceAccess(access, configuration: configuration, port: actualPort, logger: logger) }
             },
             logger: logger)
@@ -221,7 +220,10 @@ public enum TockApplication {
         let directory = (path as NSString).deletingLastPathComponent
         do {
             if !directory.isEmpty {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                // Job output and environment values live here: owner only (the database file is 0600 too).
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                warnIfOthersCanRead(directory, logger: logger)
             }
             return try SQLiteJobStore(path: path, logger: logger)
         } catch {

@@ -98,9 +98,9 @@ public struct TockAPI: Sendable {
 }
 
 extension TockAPI {
-    /// The router `tock serve` runs, and the API tests too: every route of the API, then the web UI's files from
-    /// `webDirectory` for what no route answers (Hummingbird's `FileMiddleware` acts only on a 404, so the API
-    /// pays nothing for it), with a Content-Security-Policy that lets the UI run scripts from itself only.
+    /// The router `tock serve` runs, and the API tests too: every route of the API, then the web UI for what no
+    /// route answers — the files of `webDirectory`, or without one the UI compiled into the binary
+    /// (``EmbeddedWebUI``) — with a Content-Security-Policy that lets the UI run scripts from itself only.
     public func buildRouter(webDirectory: String?, logger: Logger) -> (
         router: Router<TockRequestContext>, routes: [Route]
     ) {
@@ -112,6 +112,8 @@ extension TockAPI {
                 middleware: FileMiddleware(
                     webDirectory, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true,
                     logger: logger))
+        } else {
+            router.add(middleware: EmbeddedWebUIMiddleware<TockRequestContext>())
         }
         return (router, routes)
     }

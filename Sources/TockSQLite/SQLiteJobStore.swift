@@ -31,14 +31,19 @@ public final class SQLiteJobStore: JobStore {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        // It holds job output and environment values: owner only (SQLite gives -wal and -shm the same mode).
+        Self.createPrivateFile(path)
         pool = try DatabasePool(path: path, configuration: configuration)
         // Two processes opening a new file at once (a daemon and `tock` CLI, two daemons) must not both run the
         // same migration: the migrator's check-then-apply is not atomic across processes.
-        try Self.withFileLock(path + ".lock") { try Self.migrator.migrate(pool) }
+        try Self.withFileLock(path + ".lock") {
+            try Self.refuseNewerDatabase(pool, path: path)
+            try Self.migrator.migrate(pool)
+        }
     }
 
     private static func withFileLock<T>(_ lockPath: String, _ body: () throws -> T) throws -> T {
-        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return try body() }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 && errno == EINTR {}

@@ -134,7 +134,9 @@ import TockTesting
     @Test func login_session_logout_andDisabling_takeEffectAtOnce() async throws {
         let h = try APIHarness(access: Self.required)
         try await h.store.addUser(
-            TockUser(name: "alice", role: .operator, passwordHash: try Passwords.hash("s3cret-pass"), createdAt: Date())
+            TockUser(
+                name: "alice", role: .operator, passwordHash: try Passwords.hash("s3cret-pass", cost: 4),
+                createdAt: Date())
         )
         try await h.test { client in
             let bad = try await client.send(
@@ -188,7 +190,9 @@ import TockTesting
     @Test func failedLogins_areThrottled_perNameAndAddress() async throws {
         let h = try APIHarness(access: Self.required)
         try await h.store.addUser(
-            TockUser(name: "bob", role: .viewer, passwordHash: try Passwords.hash("right-password"), createdAt: Date()))
+            TockUser(
+                name: "bob", role: .viewer, passwordHash: try Passwords.hash("right-password", cost: 4),
+                createdAt: Date()))
         try await h.test { client in
             var statuses: [HTTPResponse.Status] = []
             for _ in 0..<6 {

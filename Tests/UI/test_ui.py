@@ -28,7 +28,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOCK = os.environ.get("TOCK_BINARY", os.path.join(ROOT, ".build/debug/tock"))
-WEB = os.environ.get("TOCK_WEB_DIR", os.path.join(ROOT, "web"))
+# Unset: the UI compiled into the binary (what users get); set: `--web-dir` that directory.
+WEB = os.environ.get("TOCK_WEB_DIR")
 SHOTS = os.environ.get("SCREENSHOTS", os.path.join(ROOT, "docs/screenshots"))
 
 ROOT_DAEMON = os.geteuid() == 0
@@ -90,8 +91,8 @@ class Daemon:
             f.write('api_job_users = ["root"]\n')
         self.log = open(os.path.join(self.dir, "serve.log"), "w+")
         self.process = subprocess.Popen(
-            [TOCK, "serve", "--config", "tock.toml", "--listen", "127.0.0.1:0", "--web-dir", WEB, "--jobs-dir",
-             "jobs.d", "--data-dir", "data"],
+            [TOCK, "serve", "--config", "tock.toml", "--listen", "127.0.0.1:0", "--jobs-dir", "jobs.d", "--data-dir",
+             "data"] + (["--web-dir", WEB] if WEB else []),
             cwd=self.dir, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 30
         self.port = None
