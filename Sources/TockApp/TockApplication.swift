@@ -59,6 +59,8 @@ public enum TockApplication {
             retentionPerJob: configuration.retentionPerJob, retentionAge: configuration.retentionAge,
             metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry)))
         schedulerConfiguration.jobKinds = kindNames
+        let notifications = makeNotifications(
+            configuration, scheduling: &schedulerConfiguration, store: store, jobs: directory.jobs, logger: logger)
         let scheduler = Scheduler(
             jobs: directory.jobs, store: store, runner: runner ?? KindRoutingJobRunner(kinds: kinds),
             configuration: schedulerConfiguration, logger: logger)
@@ -97,6 +99,8 @@ public enum TockApplication {
             services: [
                 .init(service: server),
                 .init(service: watcher),
+                // Shut down after the scheduler: the records of runs ending in its grace still enqueue deliveries.
+                .init(service: notifications.map { $0 as any Service } ?? IdleService()),
                 .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

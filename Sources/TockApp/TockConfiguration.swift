@@ -24,6 +24,8 @@ public struct TockConfiguration: Sendable, Equatable {
     public var allowedHosts: [String] = []
     /// The address users reach the server at behind a reverse proxy (`https://cron.example.com`).
     public var publicURL: String?
+    /// `[notifications]` and `[notifier.NAME]`: where notifications go (secrets only here, never in the store).
+    public var notifications = NotificationSettings()
 
     public init() {}
 
@@ -52,6 +54,7 @@ public struct TockConfiguration: Sendable, Equatable {
     static let keys: Set<String> = [
         "listen", "jobs_dir", "data_dir", "database", "timezone", "max_concurrent_runs", "shutdown_grace",
         "retention_per_job", "retention_age", "reload_interval", "web_dir", "allowed_hosts", "public_url",
+        "notifications", "notifier",
     ]
 
     /// Applies a TOML config file.
@@ -100,6 +103,7 @@ public struct TockConfiguration: Sendable, Equatable {
             }
             allowedHosts = items
         }
+        try applyNotifications(table, path: path)
     }
 
     /// Applies the `TOCK_*` environment variables.

@@ -67,6 +67,7 @@ extension SQLiteJobStore {
                     CREATE INDEX audit_log_job_time ON audit_log(job_id, created_at);
                     """)
         }
+        registerOutboxMigrations(&migrator)
         return migrator
     }
 }

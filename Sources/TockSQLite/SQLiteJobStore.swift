@@ -62,7 +62,7 @@ public final class SQLiteJobStore: JobStore {
 
     /// GRDB's asynchronous write, with the failures that are about the disk, not the data, made
     /// ``StoreError/unavailable(_:)``.
-    private func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do { return try await pool.write(updates) } catch { throw Self.storeError(error) }
     }
 
@@ -114,7 +114,7 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    private static func insert(_ executions: [ExecutionRecord], _ db: Database) throws {
+    static func insert(_ executions: [ExecutionRecord], _ db: Database) throws {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO execution (id, job_id, state, trigger, scheduled_at, started_at, ended_at,
@@ -347,7 +347,9 @@ public final class SQLiteJobStore: JobStore {
                         ) WHERE n > ?
                     ))
                     """, arguments: [olderThan.timeIntervalSince1970, keepPerJob])
-            return db.changesCount
+            let deleted = db.changesCount
+            try Self.pruneDeliveries(db)
+            return deleted
         }
     }
 }

@@ -31,6 +31,7 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
     case mailTo = "mail_to"
     case onFailure = "on_failure"
     case onSuccess = "on_success"
+    case onRecovery = "on_recovery"
 
     /// Keys only known when an embedding package registered job kinds.
     public static let kindKeys: Set<JobKey> = [.kind, .args]
@@ -42,7 +43,7 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
 
     /// Keys of a notification table (`on_failure = { webhook = "…" }`).
     public enum NotificationKey: String, CaseIterable, Sendable {
-        case webhook, command
+        case notify, webhook, command, mail
     }
 }
 
