@@ -69,12 +69,13 @@ public enum TockApplication {
             interval: configuration.reloadInterval, logger: logger)
 
         let (host, port) = try configuration.listenAddress()
-        let api = TockAPI(
+        var api = TockAPI(
             scheduler: scheduler, store: store, kinds: kindNames, defaultTimeZone: configuration.timezone,
             requestGuard: RequestGuard(
                 allowedHosts: configuration.allowedHosts, publicURL: configuration.publicURL.flatMap(URL.init(string:)),
                 listenHost: host),
             metricsText: { registry.emitToString() })
+        api.notifications = schedulerConfiguration.notifications
         let webDirectory = configuration.resolvedWebDirectory
         if webDirectory == nil { logger.warning("no web UI directory (./web); serving the API only") }
         let (router, _) = api.buildRouter(webDirectory: webDirectory, logger: logger)

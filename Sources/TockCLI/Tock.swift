@@ -11,7 +11,7 @@ struct Tock: AsyncParsableCommand {
         version: version,
         subcommands: [
             ServeCommand.self, NextCommand.self, RunCommand.self, ValidateCommand.self, ImportCommand.self,
-            JobsCommand.self, ExecutionsCommand.self,
+            JobsCommand.self, ExecutionsCommand.self, NotificationsCommand.self,
         ]
     )
 }

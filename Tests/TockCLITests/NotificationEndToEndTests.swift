@@ -172,7 +172,7 @@ struct NotificationEndToEndTests {
 
         let receiver = try WebhookReceiver(statuses: [200], directory: directory, port: port, secret: Self.secret)
         let second = try Daemon(directory: directory)
-        _ = try await second.client()
+        let server = "http://127.0.0.1:\(try #require(try await second.client().port))"
         try await eventually("delivered after the restart") {
             try await store.deliveries(matching: NotificationQuery(executionID: id)).first?.state == .delivered
         }
@@ -184,5 +184,16 @@ struct NotificationEndToEndTests {
         let delivered = try #require(try await store.deliveries(matching: NotificationQuery(executionID: id)).first)
         #expect(delivered.attempts == 2 && delivered.lastStatus == 200)
         #expect(try await store.execution(id: id)?.state == .failed)
+
+        // The log through the CLI, and a test-send to the same notifier.
+        let listed = try TockBinary.run(["notifications", "list", "--server", server, "--job", "nightly"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("execution.failed") && listed.stdout.contains("delivered"), "\(listed.stdout)")
+        let test = try TockBinary.run(["notifications", "test", "hook", "--server", server])
+        #expect(test.status == 0 && test.stdout.hasPrefix("queued evt_test_"), "\(test.stdout)\(test.stderr)")
+        try await eventually("the test event arrived") { receiver.requests.count == 2 }
+        let testEvent = try #require(receiver.requests.last)
+        #expect(testEvent["verified"] as? Bool == true)
+        #expect((testEvent["body"] as? String)?.contains(#""type":"test""#) == true)
     }
 }

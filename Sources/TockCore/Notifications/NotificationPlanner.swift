@@ -1,3 +1,4 @@
+import CronKit
 import Foundation
 import Synchronization
 import TockJSON
@@ -152,5 +153,15 @@ public final class NotificationPlanner: Sendable {
             eventID: NotificationEvent.eventID(type: .executionOutput, executionID: record.id),
             eventType: NotificationEventType.executionOutput.rawValue, jobID: job.id, executionID: record.id,
             channel: .mail, target: to, options: options, payload: message, createdAt: date)
+    }
+}
+
+extension NotificationPlanner {
+    /// A `test` event to a named notifier, one delivery per channel it has (a notifier's test-send).
+    public func testDeliveries(notifier name: String, at date: Date) -> [NotificationDelivery] {
+        let event = NotificationEvent(testFor: name, settings: settings, at: date)
+        let job = Job(
+            id: "", schedule: .reboot, action: .command("", shell: "/bin/sh"), name: "test")
+        return deliveries(of: event, to: Notification(notify: [name]), job: job, record: nil, at: date)
     }
 }
