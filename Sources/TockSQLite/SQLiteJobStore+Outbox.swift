@@ -57,6 +57,24 @@ extension SQLiteJobStore: NotificationOutbox {
         }
     }
 
+    public func recoverInterruptedExecutions(
+        at date: Date, planning: @escaping @Sendable (ExecutionRecord) -> [NotificationDelivery]
+    ) async throws -> [ExecutionRecord] {
+        let recovered = try await recoverInterruptedExecutions(
+            at: date,
+            within: { db, pending in
+                var deliveries: [NotificationDelivery] = []
+                for var record in pending {
+                    record.state = .interrupted
+                    record.endedAt = record.endedAt ?? date
+                    record.message = record.message ?? "the daemon stopped while this execution was pending or running"
+                    deliveries += planning(record)
+                }
+                try Self.insert(deliveries, db)
+            })
+        return recovered
+    }
+
     public func enqueue(_ deliveries: [NotificationDelivery]) async throws {
         guard !deliveries.isEmpty else { return }
         try await write { db in try Self.insert(deliveries, db) }

@@ -41,6 +41,13 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
+        try await recoverInterruptedExecutions(at: date, within: { _, _ in })
+    }
+
+    /// Recovery, with `also` run in the same transaction (the outbox's deliveries of the interrupted executions).
+    func recoverInterruptedExecutions(
+        at date: Date, within also: @escaping @Sendable (Database, [ExecutionRecord]) throws -> Void
+    ) async throws -> [ExecutionRecord] {
         try await write { db in
             let pending = try self.executions(
                 db.makeStatement(
@@ -51,6 +58,7 @@ public final class SQLiteJobStore: JobStore {
                     message = COALESCE(message, 'the daemon stopped while this execution was pending or running')
                     WHERE state IN ('running', 'scheduled')
                     """, arguments: [date.timeIntervalSince1970])
+            try also(db, pending)
             return pending
         }
     }

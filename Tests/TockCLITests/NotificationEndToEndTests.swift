@@ -196,4 +196,28 @@ struct NotificationEndToEndTests {
         #expect(testEvent["verified"] as? Bool == true)
         #expect((testEvent["body"] as? String)?.contains(#""type":"test""#) == true)
     }
+
+    @Test func runInterruptedByAKill9_notifiesItsFailure_afterRestart() async throws {
+        let hook = directory.appendingPathComponent("hook.out")
+        try "shutdown_grace = \"1s\"\n".write(
+            to: directory.appendingPathComponent("tock.toml"), atomically: true, encoding: .utf8)
+        try """
+        [job.long]
+        schedule = "@daily"
+        command = "sleep 300"
+        on_failure = { command = "echo $TOCK_EVENT $TOCK_STATE $TOCK_EXECUTION_ID >> \(hook.path)" }
+        """.write(to: directory.appendingPathComponent("jobs/long.toml"), atomically: true, encoding: .utf8)
+        let first = try Daemon(directory: directory)
+        let id = try runNow(try await first.client(), "long")
+        let store = try store()
+        try await eventually("running") { try await store.execution(id: id)?.pid != nil }
+        first.kill9()
+        let second = try Daemon(directory: directory)
+        _ = try await second.client()
+        try await eventually("the hook ran") {
+            (try? String(contentsOf: hook, encoding: .utf8)) == "execution.failed interrupted \(id)\n"
+        }
+        let deliveries = try await store.deliveries(matching: NotificationQuery(executionID: id))
+        #expect(deliveries.count == 1 && deliveries.first?.state == .delivered)
+    }
 }

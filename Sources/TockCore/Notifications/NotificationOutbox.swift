@@ -11,6 +11,12 @@ public protocol NotificationOutbox: Sendable {
     /// event id and target are already in the outbox is not inserted again (a record saved twice notifies once).
     func save(_ executions: [ExecutionRecord], enqueuing deliveries: [NotificationDelivery]) async throws
 
+    /// ``JobStore/recoverInterruptedExecutions(at:)``, and the deliveries `planning` makes of each execution as it
+    /// is marked (`interrupted`, ended at `date`), in one transaction.
+    func recoverInterruptedExecutions(
+        at date: Date, planning: @escaping @Sendable (ExecutionRecord) -> [NotificationDelivery]
+    ) async throws -> [ExecutionRecord]
+
     /// Inserts deliveries that belong to no execution record (a notifier's test event, alerts).
     func enqueue(_ deliveries: [NotificationDelivery]) async throws
 

@@ -11,7 +11,7 @@ import TockJSON
 /// first time a job with notifications needs it.
 public final class NotificationPlanner: Sendable {
     public let settings: NotificationSettings
-    private let streaks = Mutex<[String: Streak]>([:])
+    let streaks = Mutex<[String: Streak]>([:])
     private let wake: @Sendable () -> Void
 
     struct Streak: Sendable {
@@ -163,5 +163,24 @@ extension NotificationPlanner {
         let job = Job(
             id: "", schedule: .reboot, action: .command("", shell: "/bin/sh"), name: "test")
         return deliveries(of: event, to: Notification(notify: [name]), job: job, record: nil, at: date)
+    }
+}
+
+extension NotificationPlanner {
+    /// The `execution.failed` deliveries of a run found interrupted at start (synchronous: planned inside the
+    /// recovery's transaction; the previous state is not read, so `previous_state` is null).
+    public func interruptedDeliveries(for record: ExecutionRecord, job: Job, at date: Date) -> [NotificationDelivery] {
+        guard let targets = job.onFailure ?? defaultFailureTargets, !targets.isEmpty else { return [] }
+        let failures = streaks.withLock { streaks in
+            var streak = streaks[job.id] ?? Streak(failures: 0, last: nil)
+            streak.failures += 1
+            streak.last = .interrupted
+            streaks[job.id] = streak
+            return streak.failures
+        }
+        let event = NotificationEvent(
+            type: .executionFailed, job: job, record: record, previousState: nil, consecutiveFailures: failures,
+            settings: settings, at: date)
+        return deliveries(of: event, to: targets, job: job, record: record, at: date)
     }
 }
