@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -7,7 +8,7 @@ extension TockApplication {
     /// The notification planner (handed to the scheduler) and the delivery worker, when the store keeps an outbox.
     static func makeNotifications(
         _ configuration: TockConfiguration, scheduling: inout SchedulerConfiguration, store: any JobStore,
-        jobs: [Job], logger: Logger
+        jobs: [Job], metrics: any MetricsFactory, logger: Logger
     ) -> NotificationDeliveryService? {
         guard let outbox = store as? any NotificationOutbox else {
             logger.warning("this store keeps no notification outbox: notifications and mail_to are off")
@@ -18,7 +19,7 @@ extension TockApplication {
         settings.publicURL = configuration.publicURL
         settings.environment = scheduling.environment
         let service = NotificationDeliveryService(
-            outbox: outbox, settings: settings, logger: logger)
+            outbox: outbox, settings: settings, logger: logger, metrics: metrics)
         scheduling.notifications = NotificationPlanner(settings: settings, wake: { service.wake() })
         if let mailer = settings.mailer, jobs.contains(where: { $0.mailTo != nil }),
             !FileManager.default.isExecutableFile(atPath: mailer)

@@ -60,7 +60,8 @@ public enum TockApplication {
             metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry)))
         schedulerConfiguration.jobKinds = kindNames
         let notifications = makeNotifications(
-            configuration, scheduling: &schedulerConfiguration, store: store, jobs: directory.jobs, logger: logger)
+            configuration, scheduling: &schedulerConfiguration, store: store, jobs: directory.jobs,
+            metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
         let scheduler = Scheduler(
             jobs: directory.jobs, store: store, runner: runner ?? KindRoutingJobRunner(kinds: kinds),
             configuration: schedulerConfiguration, logger: logger)

@@ -185,6 +185,11 @@ struct NotificationEndToEndTests {
         #expect(delivered.attempts == 2 && delivered.lastStatus == 200)
         #expect(try await store.execution(id: id)?.state == .failed)
 
+        let metrics = try APIClient(server: server).send("GET", "/metrics").text
+        #expect(metrics.contains(#"tock_notifications_total{channel="webhook",result="delivered"} 1"#), "\(metrics)")
+        #expect(
+            metrics.contains(#"tock_job_last_run_timestamp_seconds{job="nightly"}"#) == false, "ran before the restart")
+
         // The log through the CLI, and a test-send to the same notifier.
         let listed = try TockBinary.run(["notifications", "list", "--server", server, "--job", "nightly"])
         #expect(listed.status == 0, "\(listed.stderr)")
@@ -217,7 +222,9 @@ struct NotificationEndToEndTests {
         try await eventually("the hook ran") {
             (try? String(contentsOf: hook, encoding: .utf8)) == "execution.failed interrupted \(id)\n"
         }
-        let deliveries = try await store.deliveries(matching: NotificationQuery(executionID: id))
-        #expect(deliveries.count == 1 && deliveries.first?.state == .delivered)
+        try await eventually("recorded as delivered") {
+            try await store.deliveries(matching: NotificationQuery(executionID: id)).first?.state == .delivered
+        }
+        #expect(try await store.deliveries(matching: NotificationQuery(executionID: id)).count == 1)
     }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -21,6 +22,7 @@ public final class NotificationDeliveryService: Service, Sendable {
     let clock: any WallClock
     let logger: Logger
     let random: @Sendable () -> Double
+    let metrics: any MetricsFactory
     private let signal = WakeSignal()
     private let inFlight = Mutex(0)
     private let reported = Mutex<Set<String>>([])
@@ -29,8 +31,10 @@ public final class NotificationDeliveryService: Service, Sendable {
         outbox: any NotificationOutbox, settings: NotificationSettings,
         transport: any WebhookTransport = URLSessionWebhookTransport(), runner: any JobRunner = ProcessJobRunner(),
         clock: any WallClock = SystemWallClock(), logger: Logger,
-        random: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }
+        random: @escaping @Sendable () -> Double = { Double.random(in: -1...1) },
+        metrics: any MetricsFactory = MetricsSystem.factory
     ) {
+        self.metrics = metrics
         self.outbox = outbox
         self.settings = settings
         self.transport = transport
@@ -137,6 +141,11 @@ public final class NotificationDeliveryService: Service, Sendable {
         ]
         if let status = result.status { metadata["status"] = "\(status)" }
         if let error = result.error { metadata["error"] = "\(error)" }
+        // `tock_notifications_total{channel, result}`: result delivered, failed (to be retried) or abandoned.
+        Counter(
+            label: "tock_notifications_total",
+            dimensions: [("channel", delivery.channel.rawValue), ("result", state.rawValue)], factory: metrics
+        ).increment()
         switch state {
         case .delivered: logger.info("notification delivered", metadata: metadata)
         case .abandoned: logger.error("notification abandoned", metadata: metadata)
