@@ -90,14 +90,14 @@ struct NotificationEndToEndTests {
             MAILTO=ops@example.com
             MAILFROM=cron@example.com
             # talk
-            * * * * * echo hello; echo oops >&2
+            0 0 1 1 * echo hello; echo oops >&2
             # silent
-            * * * * * true
+            0 0 1 1 * true
             # silentfail
-            * * * * * exit 3
+            0 0 1 1 * exit 3
             MAILTO=""
             # nomail
-            * * * * * echo not mailed
+            0 0 1 1 * echo not mailed
 
             """
         let imported = try TockBinary.runWithInput(

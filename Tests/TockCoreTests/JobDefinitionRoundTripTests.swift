@@ -32,6 +32,8 @@ struct JobDefinitionRoundTripTests {
         full.onFailure = Notification(webhook: "https://example.com/hook")
         full.onSuccess = Notification(command: "logger ok")
         full.onRecovery = Notification(notify: ["ops-slack", "pager"], mail: "dba@example.com")
+        full.onAlert = Notification(notify: ["pager"])
+        full.alertAfterFailures = 3
         var exec = Job(
             id: "exec", schedule: try ScheduleExpression(parsing: "@every 90s"), action: .exec(["/bin/echo", "a b"]),
             timezone: "UTC")

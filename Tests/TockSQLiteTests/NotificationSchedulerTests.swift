@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TockCore
+import TockJSON
 import TockSQLite
 import TockTesting
 
@@ -57,5 +58,64 @@ struct NotificationSchedulerTests {
         #expect(recoveredDeliveries.map(\.eventType) == ["execution.recovered"], "to on_failure's targets")
         let (_, quiet) = try await runAndWait()
         #expect(quiet.isEmpty, "a success after a success notifies nobody without on_success")
+    }
+
+    @Test func alertAfterFailures_alertsOnceWhenDown_andResolvesOnce() async throws {
+        let directory = try NotificationTestSupport.temporaryDirectory()
+        let store = try SQLiteJobStore(path: directory.appendingPathComponent("tock.sqlite").path)
+        let marker = directory.appendingPathComponent("fixed").path
+        let job = try NotificationTestSupport.job(
+            """
+            [job.nightly]
+            schedule = "@daily"
+            command = "test -f \(marker)"
+            alert_after_failures = 2
+            on_failure = { command = "true" }
+            on_alert = { command = "true", mail = "oncall@example.com" }
+            """)
+        var configuration = SchedulerConfiguration(host: "test")
+        configuration.notifications = NotificationPlanner(settings: NotificationSettings())
+        let scheduler = Scheduler(
+            jobs: [job], store: store, runner: ProcessJobRunner(), configuration: configuration,
+            logger: NotificationTestSupport.quietLogger)
+        let task = Task { try await scheduler.run() }
+        defer { task.cancel() }
+        try await eventually("scheduled") { await !scheduler.nextFireTimes().isEmpty }
+
+        func events() async throws -> [String] {
+            var id = ""
+            try await eventually("run now accepted") {
+                guard let started = try? await scheduler.runNow(jobID: "nightly") else { return false }
+                id = started
+                return true
+            }
+            var types: [String] = []
+            try await eventually("final and written") {
+                guard let record = try await store.execution(id: id), record.state.isFinal else { return false }
+                types = try await store.deliveries(matching: NotificationQuery(executionID: id)).map {
+                    "\($0.eventType) \($0.channel.rawValue)"
+                }.sorted()
+                return true
+            }
+            return types
+        }
+
+        #expect(try await events() == ["execution.failed command"])
+        #expect(try await events() == ["execution.failed command", "job.down command", "job.down mail"])
+        #expect(try await events() == ["execution.failed command"], "down already: no second alert")
+        FileManager.default.createFile(atPath: marker, contents: nil)
+        #expect(
+            try await events() == ["alert.resolved command", "alert.resolved mail", "execution.recovered command"])
+        #expect(try await events() == [], "ok again: nothing")
+        let down = try #require(
+            try await store.deliveries(matching: NotificationQuery(jobID: "nightly")).first {
+                $0.eventType == "job.down" && $0.channel == .command
+            })
+        let stored = try #require(try await store.delivery(id: down.id))
+        let event = try JSONValue.parse(stored.payload)
+        let text = try #require(event["text"]?.stringValue)
+        #expect(text.hasPrefix("nightly is down on ") && text.contains(": 2 failing runs in a row (last: exit 1)"))
+        #expect(event["alert"]?["detail"]?.stringValue == "2 failing runs in a row")
+        #expect(event["consecutive_failures"] == .int(2))
     }
 }

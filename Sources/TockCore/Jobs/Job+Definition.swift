@@ -47,6 +47,8 @@ extension Job {
             (.onFailure, Self.notification(onFailure)),
             (.onSuccess, Self.notification(onSuccess)),
             (.onRecovery, Self.notification(onRecovery)),
+            (.onAlert, Self.notification(onAlert)),
+            (.alertAfterFailures, alertAfterFailures.map { .int($0) } ?? .null),
         ]
         return pairs.map { ($0.0.rawValue, $0.1) }
     }

@@ -49,6 +49,10 @@ public struct Job: Sendable, Hashable {
     public var onSuccess: Notification?
     /// The first success after failing runs; `nil`: `on_failure`'s targets.
     public var onRecovery: Notification?
+    /// Health alerts (`job.down`) and their `alert.resolved`; `nil`: `on_failure`'s targets.
+    public var onAlert: Notification?
+    /// `job.down` once this many runs in a row failed; `nil`: no streak alert.
+    public var alertAfterFailures: Int?
     public var source: Source
 
     public init(
@@ -81,6 +85,8 @@ public struct Job: Sendable, Hashable {
         self.onFailure = nil
         self.onSuccess = nil
         self.onRecovery = nil
+        self.onAlert = nil
+        self.alertAfterFailures = nil
         self.source = source
     }
 

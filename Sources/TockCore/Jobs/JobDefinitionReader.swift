@@ -279,6 +279,14 @@ private struct JobReader {
         job.onFailure = notification(table, .onFailure)
         job.onSuccess = notification(table, .onSuccess)
         job.onRecovery = notification(table, .onRecovery)
+        job.onAlert = notification(table, .onAlert)
+        if let count = int(table, .alertAfterFailures) {
+            if count < 1 || count > 1000 {
+                fail(.alertAfterFailures, "\(count) is out of range 1-1000")
+            } else {
+                job.alertAfterFailures = count
+            }
+        }
     }
 
     private mutating func notification(_ table: DefinitionValue, _ jobKey: JobKey) -> Notification? {

@@ -32,6 +32,8 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
     case onFailure = "on_failure"
     case onSuccess = "on_success"
     case onRecovery = "on_recovery"
+    case onAlert = "on_alert"
+    case alertAfterFailures = "alert_after_failures"
 
     /// Keys only known when an embedding package registered job kinds.
     public static let kindKeys: Set<JobKey> = [.kind, .args]

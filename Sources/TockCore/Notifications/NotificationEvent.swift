@@ -20,13 +20,13 @@ public struct NotificationEvent: Sendable {
     public static let outputTailBytes = 4096
 
     public static func eventID(type: NotificationEventType, executionID: String) -> String {
-        "evt_\(executionID)_\(type.rawValue.replacingOccurrences(of: "execution.", with: ""))"
+        "evt_\(executionID)_\(type.rawValue.replacingOccurrences(of: "execution.", with: "").replacingOccurrences(of: ".", with: "_"))"
     }
 
     /// The event of a run's final state.
     public init(
         type: NotificationEventType, job: Job, record e: ExecutionRecord, previousState: ExecutionState?,
-        consecutiveFailures: Int, settings: NotificationSettings, at date: Date
+        consecutiveFailures: Int, settings: NotificationSettings, at date: Date, alert: JSONValue = .null
     ) {
         self.type = type
         self.id = Self.eventID(type: type, executionID: e.id)
@@ -80,7 +80,7 @@ public struct NotificationEvent: Sendable {
             ),
             ("execution", execution), ("output", output),
             ("previous_state", previousState.map { .string($0.rawValue) } ?? .null),
-            ("consecutive_failures", .int(consecutiveFailures)), ("alert", .null),
+            ("consecutive_failures", .int(consecutiveFailures)), ("alert", alert),
         ])
     }
 
@@ -113,6 +113,11 @@ public struct NotificationEvent: Sendable {
         switch type {
         case .executionRecovered: what = "\(job.name) recovered on \(host)"
         case .executionSucceeded: what = "\(job.name) succeeded on \(host)"
+        case .alertResolved: what = "\(job.name) is up again on \(host) (alert resolved)"
+        case .jobDown:
+            what = "\(job.name) is down on \(host): \(job.alertAfterFailures ?? 0) failing runs in a row (last: "
+            what += e.exitCode.map { "exit \($0)" } ?? e.signal.map { "signal \($0)" } ?? e.state.rawValue
+            what += ")"
         default:
             what = "\(job.name) \(e.state == .timeout ? "timed out" : e.state.rawValue) on \(host)"
             if let code = e.exitCode {

@@ -7,6 +7,10 @@ public enum NotificationEventType: String, Sendable, Hashable, CaseIterable {
     case executionRecovered = "execution.recovered"
     /// A run printed something and its job has `mail_to` (cron's output mail).
     case executionOutput = "execution.output"
+    /// A health alert: `alert_after_failures` failing runs in a row.
+    case jobDown = "job.down"
+    /// The first success after a health alert.
+    case alertResolved = "alert.resolved"
     /// A notifier's test-send.
     case test
 

@@ -46,7 +46,7 @@ public final class NotificationPlanner: Sendable {
         guard failing || succeeded else { return deliveries }
         let failureTargets = job.onFailure ?? defaultFailureTargets
         let wanted =
-            (failing && failureTargets != nil)
+            job.alertAfterFailures != nil || (failing && failureTargets != nil)
             || (succeeded && (job.onSuccess != nil || job.onRecovery != nil || failureTargets != nil))
         let known = streaks.withLock { $0[job.id] }
         guard wanted || known != nil else { return deliveries }
@@ -62,17 +62,39 @@ public final class NotificationPlanner: Sendable {
         let updated = streak
         streaks.withLock { $0[job.id] = updated }
 
-        func add(_ type: NotificationEventType, _ targets: Notification?) {
+        func add(_ type: NotificationEventType, _ targets: Notification?, alert: JSONValue = .null) {
             guard let targets, !targets.isEmpty else { return }
             let event = NotificationEvent(
                 type: type, job: job, record: record, previousState: previous.last,
-                consecutiveFailures: updated.failures, settings: settings, at: date)
+                consecutiveFailures: updated.failures, settings: settings, at: date, alert: alert)
             deliveries += self.deliveries(of: event, to: targets, job: job, record: record, at: date)
         }
         if failing { add(.executionFailed, failureTargets) }
         if succeeded {
             add(.executionSucceeded, job.onSuccess)
             if previous.failures > 0 { add(.executionRecovered, job.onRecovery ?? failureTargets) }
+        }
+        // Health: `job.down` when the streak reaches the threshold (once per streak: alerts on transitions only),
+        // `alert.resolved` at the success that ends a streak that was alerted. Whether an alert went out follows
+        // from the streak itself, so a restart (which reads the streak back) keeps it.
+        if let threshold = job.alertAfterFailures {
+            let alertTargets = job.onAlert ?? failureTargets
+            if failing && updated.failures == threshold {
+                add(
+                    .jobDown, alertTargets,
+                    alert: .object([
+                        ("kind", "failures"), ("state", "down"),
+                        ("detail", .string("\(threshold) failing runs in a row")),
+                    ]))
+            }
+            if succeeded && previous.failures >= threshold {
+                add(
+                    .alertResolved, alertTargets,
+                    alert: .object([
+                        ("kind", "failures"), ("state", "ok"),
+                        ("detail", .string("succeeded after \(previous.failures) failing runs")),
+                    ]))
+            }
         }
         return deliveries
     }
