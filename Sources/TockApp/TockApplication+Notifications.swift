@@ -33,6 +33,16 @@ extension TockApplication {
     }
 }
 
+extension TockApplication {
+    /// The `warn_after` timers, when notifications are on.
+    static func overdueMonitor(_ scheduling: SchedulerConfiguration, store: any JobStore, logger: Logger)
+        -> (any Service)?
+    {
+        guard let planner = scheduling.notifications, let outbox = store as? any NotificationOutbox else { return nil }
+        return OverdueMonitor(planner: planner, outbox: outbox, clock: SystemWallClock(), logger: logger)
+    }
+}
+
 /// A service that does nothing until shutdown: the group's place for the delivery worker when there is none.
 struct IdleService: Service {
     func run() async throws {

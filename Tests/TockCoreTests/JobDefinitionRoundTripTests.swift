@@ -34,6 +34,7 @@ struct JobDefinitionRoundTripTests {
         full.onRecovery = Notification(notify: ["ops-slack", "pager"], mail: "dba@example.com")
         full.onAlert = Notification(notify: ["pager"])
         full.alertAfterFailures = 3
+        full.warnAfter = .seconds(2700)
         var exec = Job(
             id: "exec", schedule: try ScheduleExpression(parsing: "@every 90s"), action: .exec(["/bin/echo", "a b"]),
             timezone: "UTC")

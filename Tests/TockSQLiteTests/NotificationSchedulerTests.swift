@@ -119,3 +119,59 @@ struct NotificationSchedulerTests {
         #expect(event["consecutive_failures"] == .int(2))
     }
 }
+
+/// `warn_after` on the manual clock: the alert goes out while the run still runs, and its end resolves it.
+@Suite(.timeLimit(.minutes(1)))
+struct OverdueAlertTests {
+    @Test func warnAfter_alertsWhileRunning_andResolvesAtTheEnd() async throws {
+        let directory = try NotificationTestSupport.temporaryDirectory()
+        let store = try SQLiteJobStore(path: directory.appendingPathComponent("tock.sqlite").path)
+        let job = try NotificationTestSupport.job(
+            """
+            [job.backup]
+            schedule = "@daily"
+            command = "backup"
+            warn_after = "45m"
+            on_failure = { command = "true" }
+            """)
+        let clock = ManualWallClock(now: Date(timeIntervalSince1970: 1_796_000_000))
+        let runner = RecordingJobRunner(clock: clock)
+        runner.script("backup", [.hold])
+        var configuration = SchedulerConfiguration(host: "test")
+        let planner = NotificationPlanner(settings: NotificationSettings())
+        configuration.notifications = planner
+        let scheduler = Scheduler(
+            jobs: [job], store: store, runner: runner, clock: clock, configuration: configuration,
+            logger: NotificationTestSupport.quietLogger)
+        let monitor = OverdueMonitor(
+            planner: planner, outbox: store, clock: clock, logger: NotificationTestSupport.quietLogger)
+        let loop = Task { try await scheduler.run() }
+        let watch = Task { try await monitor.run() }
+        defer {
+            loop.cancel()
+            watch.cancel()
+        }
+        try await eventually("scheduled") { await !scheduler.nextFireTimes().isEmpty }
+        let id = try await scheduler.runNow(jobID: "backup")
+        try await eventually("running") { try await store.execution(id: id)?.state == .running }
+
+        clock.advance(by: 44 * 60)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await store.deliveries(matching: NotificationQuery(executionID: id)).isEmpty, "not yet")
+
+        clock.advance(by: 60)
+        try await eventually("overdue while running") {
+            try await store.deliveries(matching: NotificationQuery(executionID: id)).map(\.eventType) == ["job.overdue"]
+        }
+        #expect(try await store.execution(id: id)?.state == .running, "alerted while the run goes on")
+        clock.advance(by: 3600)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await store.deliveries(matching: NotificationQuery(executionID: id)).count == 1, "once")
+
+        runner.finish(executionID: id, exitCode: 0)
+        try await eventually("resolved at the end") {
+            try await store.deliveries(matching: NotificationQuery(executionID: id)).map(\.eventType).sorted()
+                == ["alert.resolved", "job.overdue"]
+        }
+    }
+}

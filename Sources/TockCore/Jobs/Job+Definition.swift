@@ -49,6 +49,7 @@ extension Job {
             (.onRecovery, Self.notification(onRecovery)),
             (.onAlert, Self.notification(onAlert)),
             (.alertAfterFailures, alertAfterFailures.map { .int($0) } ?? .null),
+            (.warnAfter, Self.duration(warnAfter)),
         ]
         return pairs.map { ($0.0.rawValue, $0.1) }
     }

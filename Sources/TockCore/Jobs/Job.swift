@@ -53,6 +53,8 @@ public struct Job: Sendable, Hashable {
     public var onAlert: Notification?
     /// `job.down` once this many runs in a row failed; `nil`: no streak alert.
     public var alertAfterFailures: Int?
+    /// `job.overdue` while a run is still running this long after it started (a timer, not a check at its end).
+    public var warnAfter: Duration?
     public var source: Source
 
     public init(
@@ -87,6 +89,7 @@ public struct Job: Sendable, Hashable {
         self.onRecovery = nil
         self.onAlert = nil
         self.alertAfterFailures = nil
+        self.warnAfter = nil
         self.source = source
     }
 

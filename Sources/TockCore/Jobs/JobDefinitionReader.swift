@@ -280,6 +280,7 @@ private struct JobReader {
         job.onSuccess = notification(table, .onSuccess)
         job.onRecovery = notification(table, .onRecovery)
         job.onAlert = notification(table, .onAlert)
+        job.warnAfter = duration(table, .warnAfter, allowZero: false)
         if let count = int(table, .alertAfterFailures) {
             if count < 1 || count > 1000 {
                 fail(.alertAfterFailures, "\(count) is out of range 1-1000")

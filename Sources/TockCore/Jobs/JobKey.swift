@@ -34,6 +34,7 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
     case onRecovery = "on_recovery"
     case onAlert = "on_alert"
     case alertAfterFailures = "alert_after_failures"
+    case warnAfter = "warn_after"
 
     /// Keys only known when an embedding package registered job kinds.
     public static let kindKeys: Set<JobKey> = [.kind, .args]

@@ -114,6 +114,10 @@ public struct NotificationEvent: Sendable {
         case .executionRecovered: what = "\(job.name) recovered on \(host)"
         case .executionSucceeded: what = "\(job.name) succeeded on \(host)"
         case .alertResolved: what = "\(job.name) is up again on \(host) (alert resolved)"
+        case .jobOverdue:
+            let limit = job.warnAfter.map { Int($0.timeInterval) } ?? 0
+            return "\(job.name) is overdue on \(host): still running \(limit) s after its start"
+                + (url.map { " \($0)" } ?? "")
         case .jobDown:
             what = "\(job.name) is down on \(host): \(job.alertAfterFailures ?? 0) failing runs in a row (last: "
             what += e.exitCode.map { "exit \($0)" } ?? e.signal.map { "signal \($0)" } ?? e.state.rawValue

@@ -9,7 +9,9 @@ public enum NotificationEventType: String, Sendable, Hashable, CaseIterable {
     case executionOutput = "execution.output"
     /// A health alert: `alert_after_failures` failing runs in a row.
     case jobDown = "job.down"
-    /// The first success after a health alert.
+    /// A run still running `warn_after` after its start.
+    case jobOverdue = "job.overdue"
+    /// The first success after a health alert (or the end of an overdue run).
     case alertResolved = "alert.resolved"
     /// A notifier's test-send.
     case test

@@ -12,7 +12,11 @@ import TockJSON
 public final class NotificationPlanner: Sendable {
     public let settings: NotificationSettings
     let streaks = Mutex<[String: Streak]>([:])
+    /// Running executions of jobs with `warn_after`, by execution id.
+    let overdue = Mutex<[String: OverdueWatch]>([:])
     private let wake: @Sendable () -> Void
+    /// Wakes the ``OverdueMonitor`` when a watched run starts.
+    let overdueSignal = WakeSignal()
 
     struct Streak: Sendable {
         /// Failing runs in a row, newest first.
@@ -30,12 +34,14 @@ public final class NotificationPlanner: Sendable {
     /// Tells the delivery worker that new deliveries are in the store.
     public func enqueued() { wake() }
 
+    func overdueChanged() { overdueSignal.signal() }
+
     /// The deliveries a run's final record causes (none for a stopped, skipped or missed run without output).
     public func deliveries(for record: ExecutionRecord, job: Job, store: any JobStore, at date: Date) async
         -> [NotificationDelivery]
     {
         guard record.state.isFinal else { return [] }
-        var deliveries: [NotificationDelivery] = []
+        var deliveries = endOverdueWatch(record, job: job, at: date)
         if let mailTo = job.mailTo, !mailTo.isEmpty, record.stdoutBytes + record.stderrBytes > 0,
             let mail = outputMail(to: mailTo, job: job, record: record, at: date)
         {

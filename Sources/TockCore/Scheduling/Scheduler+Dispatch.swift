@@ -72,6 +72,7 @@ extension Scheduler {
             "job.id": "\(job.id)", "execution.id": "\(record.id)", "trigger": "\(record.trigger.rawValue)",
         ]
         logger.info("run started", metadata: metadata)
+        configuration.notifications?.runStarted(job: job, record: record, at: clock.now)
 
         let request = job.attemptRequest(
             executionID: record.id, scheduledTime: record.scheduledAt, daemonEnvironment: configuration.environment)
