@@ -22,8 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
-        // HMAC-SHA256 for signed webhooks (Standard Webhooks).
+        // SHA-256 for API tokens and session ids (stored only as hashes); HMAC-SHA256 for signed webhooks.
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        // bcrypt for UI passwords (only its HummingbirdBcrypt product is built).
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
     ],
     targets: [
         // Pure schedule math: parse cron, compute fire times, describe. Foundation only, never reads the clock.
@@ -40,6 +42,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ]
         ),
         // The REST API (ndscheduler-compatible) over TockCore's protocols; never names a concrete store.
@@ -51,6 +54,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
@@ -58,8 +62,10 @@ let package = Package(
             // The OpenAPI document, edited by hand as JSON and compiled into the binary (`PackageResources`).
             resources: [.embedInCode("openapi.json")]
         ),
-        // A small HTTP client of the API (the CLI's `jobs` and `executions`, end-to-end tests).
-        .target(name: "TockClient", dependencies: ["TockJSON"]),
+        // TLS for TockClient on the system's OpenSSL (libssl3; building needs libssl-dev): no BoringSSL in `tock`.
+        .target(name: "CTockTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // A small HTTP client of the API (the CLI's `jobs` and `executions`, end-to-end tests), http:// or https://.
+        .target(name: "TockClient", dependencies: ["TockJSON", "CTockTLS"]),
         // The SQLite store (GRDB on the system libsqlite3).
         .target(
             name: "TockSQLite",
@@ -145,7 +151,7 @@ let package = Package(
 
 // Upcoming language features on in every Swift target (as Hummingbird does): `any` spelled out for existentials, and
 // members visible only from modules a file imports (no transitive leaks).
-for target in package.targets where target.name != "CTockSpawn" {
+for target in package.targets where !["CTockSpawn", "CTockTLS"].contains(target.name) {
     target.swiftSettings =
         (target.swiftSettings ?? []) + [
             .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),

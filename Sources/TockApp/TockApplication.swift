@@ -70,11 +70,17 @@ public enum TockApplication {
             interval: configuration.reloadInterval, logger: logger)
 
         let (host, port) = try configuration.listenAddress()
+        let access = accessControl(configuration, store: store, listenHost: host, logger: logger)
         var api = TockAPI(
             scheduler: scheduler, store: store, kinds: kindNames, defaultTimeZone: configuration.timezone,
             requestGuard: RequestGuard(
                 allowedHosts: configuration.allowedHosts, publicURL: configuration.publicURL.flatMap(URL.init(string:)),
                 listenHost: host),
+            access: access,
+            jobPolicy: JobCatalog.Policy(
+                apiJobsEnabled: configuration.apiJobs,
+                allowedUsers: access.settings.runningAsRoot && access.settings.mode != .off
+                    ? Set(configuration.apiJobUsers) : nil),
             metricsText: { registry.emitToString() })
         api.notifications = schedulerConfiguration.notifications
         let webDirectory = configuration.resolvedWebDirectory
@@ -87,12 +93,13 @@ public enum TockApplication {
                 availableConnectionsDelegate: HTTPServerSettings.connectionLimit(
                     descriptorLimit: descriptorLimit, logger: logger)),
             onServerRunning: { channel in
+                let actualPort = channel.localAddress?.port ?? port
                 logger.info(
                     "HTTP server listening",
                     metadata: [
-                        "address": "\(channel.localAddress?.description ?? "?")",
-                        "port": "\(channel.localAddress?.port ?? port)",
+                        "address": "\(channel.localAddress?.description ?? "?")", "port": "\(actualPort)",
                     ])
+                Task { await announceAccess(access, configuration: configuration, port: actualPort, logger: logger) }
             },
             logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
@@ -137,9 +144,79 @@ public enum TockApplication {
         return Int(wanted)
     }
 
+    /// Authentication as the configuration and the situation ask (see ``AccessControl``).
+    static func accessControl(
+        _ configuration: TockConfiguration, store: SQLiteJobStore, listenHost: String, logger: Logger
+    ) -> AccessControl {
+        var settings = AccessControl.Settings()
+        settings.mode = AccessControl.Mode(rawValue: configuration.auth) ?? .auto
+        settings.loopbackListener = TockConfiguration.isLoopback(host: listenHost)
+        settings.runningAsRoot = geteuid() == 0
+        settings.trustedProxies = configuration.trustedProxies.compactMap(AddressRange.init)
+        settings.setupCodePath = (configuration.dataDirectory as NSString).appendingPathComponent("setup-code")
+        settings.alwaysSecureCookies = configuration.publicURL?.lowercased().hasPrefix("https://") ?? false
+        settings.publicMetrics = configuration.publicMetrics
+        return AccessControl(settings: settings, store: store, logger: logger)
+    }
+
+    /// Says at start how the API is protected: a warning when it is not, and when it is locked, how to make the
+    /// first admin — the one-time setup URL on a terminal (as Jupyter does), only the code file's path in a log.
+    static func announceAccess(
+        _ access: AccessControl, configuration: TockConfiguration, port: Int, logger: Logger
+    ) async {
+        let mode = await access.currentMode()
+        switch mode {
+        case "off":
+            logger.warning(
+                "\("authentication is OFF (--insecure-no-auth): anyone who can reach this port can run commands as ")\("this daemon's user")",
+                metadata: ["listen": "\(configuration.listen)"])
+        case "open":
+            logger.info(
+                "\("no users or tokens: the API is open to local clients on loopback (audit user 'local'); ")\("it requires authentication as soon as one exists")"
+            )
+        case "locked":
+            guard let code = await access.prepareSetupCode(), let path = access.settings.setupCodePath else { return }
+            let host =
+                (try? configuration.listenAddress().host).map {
+                    TockConfiguration.isLoopback(host: $0) ? $0 : "127.0.0.1"
+                } ?? "127.0.0.1"
+            let shownHost = host.contains(":") ? "[\(host)]" : host
+            let base =
+                configuration.publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+                ?? "http://\(shownHost):\(port)"
+            logger.notice(
+                "\("Tock is locked until it has an admin: open /#/setup with the one-time code in the setup-code ")\("file, or run 'tock users add NAME --role admin' on this machine")",
+                metadata: ["setup_code_file": "\(path)"])
+            if isatty(STDERR_FILENO) == 1 {
+                FileHandle.standardError.write(
+                    Data(
+                        """
+
+                        To make the first admin, open this one-time URL in a browser:
+
+                            \(base)/#/setup?code=\(code)
+
+
+                        """.utf8))
+            }
+        default:
+            access.removeSetupCode()
+        }
+    }
+
+    /// The store of a configuration, for tools that work on it directly (`tock users`, `tock tokens`): access to
+    /// the data directory is the authority on the server itself.
+    public static func openStoreForTools(
+        _ configuration: TockConfiguration
+    ) throws(TockConfiguration.Problem) -> any JobStore & AccessStore {
+        var logger = Logger(label: "tock")
+        logger.logLevel = .error
+        return try openStore(configuration, logger: logger)
+    }
+
     static func openStore(
         _ configuration: TockConfiguration, logger: Logger
-    ) throws(TockConfiguration.Problem) -> any JobStore {
+    ) throws(TockConfiguration.Problem) -> SQLiteJobStore {
         let url = configuration.databaseURL
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             throw TockConfiguration.Problem("database: PostgreSQL is not supported yet; use sqlite:PATH")

@@ -1,6 +1,7 @@
 import CronKit
 import Foundation
 import TockCore
+import TockHTTP
 
 /// Everything `tock serve` needs, from (lowest to highest precedence) defaults, a TOML config file, environment
 /// variables (`TOCK_LISTEN`, `TOCK_DATABASE`, `TOCK_JOBS_DIR`, `TOCK_DATA_DIR`) and flags.
@@ -24,6 +25,20 @@ public struct TockConfiguration: Sendable, Equatable {
     public var allowedHosts: [String] = []
     /// The address users reach the server at behind a reverse proxy (`https://cron.example.com`).
     public var publicURL: String?
+    /// `auto` (open on a loopback listener of a daemon not running as root while no user or token exists;
+    /// otherwise required), `required`, or `off` (`--insecure-no-auth`).
+    public var auth = "auto"
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    public var trustedProxies: [String] = []
+    /// `false`: jobs live in jobs.d only; the API cannot create, change or delete them.
+    public var apiJobs = true
+    /// On a daemon running as root, the users an API job may run as (it must name one).
+    public var apiJobUsers: [String] = []
+    /// Whether `/metrics` answers without credentials.
+    public var publicMetrics = false
+    /// Set by `--insecure-no-auth` (with `auth = "off"`): the only way to serve without authentication beyond
+    /// loopback.
+    public var insecureNoAuth = false
     /// `[notifications]` and `[notifier.NAME]`: where notifications go (secrets only here, never in the store).
     public var notifications = NotificationSettings()
 
@@ -54,6 +69,7 @@ public struct TockConfiguration: Sendable, Equatable {
     static let keys: Set<String> = [
         "listen", "jobs_dir", "data_dir", "database", "timezone", "max_concurrent_runs", "shutdown_grace",
         "retention_per_job", "retention_age", "reload_interval", "web_dir", "allowed_hosts", "public_url",
+        "auth", "trusted_proxies", "api_jobs", "api_job_users", "public_metrics",
         "notifications", "notifier",
     ]
 
@@ -97,12 +113,24 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = try duration("reload_interval") { reloadInterval = v }
         if let v = try string("web_dir") { webDirectory = v }
         if let v = try string("public_url") { publicURL = v }
-        if let value = table["allowed_hosts"] {
+        func strings(_ key: String, example: String) throws(Problem) -> [String]? {
+            guard let value = table[key] else { return nil }
             guard let items = value.array?.compactMap(\.string), items.count == value.array?.count else {
-                throw Problem("\(path): allowed_hosts must be an array of host names, e.g. [\"cron.example.com\"]")
+                throw Problem("\(path): \(key) must be an array of strings, e.g. [\"\(example)\"]")
             }
-            allowedHosts = items
+            return items
         }
+        func bool(_ key: String) throws(Problem) -> Bool? {
+            guard let value = table[key] else { return nil }
+            guard let flag = value.bool else { throw Problem("\(path): \(key) must be true or false") }
+            return flag
+        }
+        if let v = try strings("allowed_hosts", example: "cron.example.com") { allowedHosts = v }
+        if let v = try string("auth") { auth = v }
+        if let v = try strings("trusted_proxies", example: "127.0.0.1") { trustedProxies = v }
+        if let v = try bool("api_jobs") { apiJobs = v }
+        if let v = try strings("api_job_users", example: "www-data") { apiJobUsers = v }
+        if let v = try bool("public_metrics") { publicMetrics = v }
         try applyNotifications(table, path: path)
     }
 
@@ -119,11 +147,29 @@ public struct TockConfiguration: Sendable, Equatable {
     public func validate() throws(Problem) {
         if TimeZone(identifier: timezone) == nil { throw Problem("timezone: unknown time zone '\(timezone)'") }
         _ = try listenAddress()
+        guard ["auto", "required", "off"].contains(auth) else {
+            throw Problem("auth: '\(auth)' is not one of auto, required, off")
+        }
+        if auth == "off", let host = try? listenAddress().host, !Self.isLoopback(host: host), !insecureNoAuth {
+            throw Problem(
+                "auth: 'off' on a listener that is not loopback (\(listen)) needs --insecure-no-auth on the command line"
+            )
+        }
+        for proxy in trustedProxies where AddressRange(proxy) == nil {
+            throw Problem("trusted_proxies: '\(proxy)' is not an IP address or a CIDR block such as 10.0.0.0/8")
+        }
         if let publicURL {
             guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                 throw Problem("public_url: '\(publicURL)' is not an http:// or https:// URL")
             }
         }
+    }
+
+    /// Whether a listen host reaches only this machine.
+    public static func isLoopback(host: String) -> Bool {
+        let name = host.lowercased()
+        if name == "localhost" || name == "::1" { return true }
+        return AddressRange("127.0.0.0/8")!.contains(name)
     }
 
     /// `listen` as host and port (`[::1]:8888` for IPv6; port 0 picks a free port, logged at start).

@@ -38,6 +38,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Flag(
+        help: """
+            Serve without authentication (auth = "off"), even beyond loopback: anyone who can reach the port can run             commands as this daemon's user. Warned about at every start.
+            """)
+    var insecureNoAuth = false
+
     func run() async throws {
         var settings = TockConfiguration()
         let environment = ProcessInfo.processInfo.environment
@@ -49,6 +55,10 @@ struct ServeCommand: AsyncParsableCommand {
             if let database { settings.database = database }
             if let dataDir { settings.dataDirectory = dataDir }
             if let webDir { settings.webDirectory = webDir }
+            if insecureNoAuth {
+                settings.auth = "off"
+                settings.insecureNoAuth = true
+            }
             try settings.validate()
         } catch {
             FileHandle.standardError.write(Data("tock serve: \(error)\n".utf8))

@@ -11,6 +11,7 @@ struct Tock: AsyncParsableCommand {
         version: version,
         subcommands: [
             ServeCommand.self, NextCommand.self, RunCommand.self, ValidateCommand.self, ImportCommand.self,
+            UsersCommand.self, TokensCommand.self,
             JobsCommand.self, ExecutionsCommand.self, NotificationsCommand.self,
         ]
     )

@@ -12,14 +12,18 @@ public struct APIError: Error, Sendable {
     public let field: String?
     /// More keys for the body (e.g. the running execution of a conflict).
     public let extra: [(String, JSONValue)]
+    /// Headers for the response (`WWW-Authenticate` on a 401, `Retry-After` on a 429).
+    public let headers: HTTPFields
 
     public init(
-        _ status: HTTPResponse.Status, _ message: String, field: String? = nil, extra: [(String, JSONValue)] = []
+        _ status: HTTPResponse.Status, _ message: String, field: String? = nil, extra: [(String, JSONValue)] = [],
+        headers: HTTPFields = [:]
     ) {
         self.status = status
         self.message = message
         self.field = field
         self.extra = extra
+        self.headers = headers
     }
 
     var body: JSONValue {
@@ -28,7 +32,11 @@ public struct APIError: Error, Sendable {
         return .object(pairs + extra)
     }
 
-    func response() -> Response { JSONResponse.make(body, status: status) }
+    func response() -> Response {
+        var response = JSONResponse.make(body, status: status)
+        response.headers.append(contentsOf: headers)
+        return response
+    }
 }
 
 enum JSONResponse {
@@ -65,6 +73,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return error.response()
         } catch let error as JobCatalog.Failure {
             return APIError(error).response()
+        } catch let error as AccessProblem {
+            return APIError(.badRequest, error.description).response()
         } catch let error as StoreError {
             // Not the request's fault and not for good: 503, so clients retry (nothing was half-written).
             return APIError(.serviceUnavailable, "\(error); try again later").response()
@@ -109,6 +119,8 @@ extension APIError {
             self.init(.conflict, failure.description, extra: [("state", .string(state.rawValue))])
         case .shuttingDown:
             self.init(.serviceUnavailable, failure.description)
+        case .apiJobsDisabled:
+            self.init(.forbidden, failure.description)
         }
     }
 }

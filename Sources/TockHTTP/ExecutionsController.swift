@@ -6,7 +6,7 @@ import TockCore
 import TockJSON
 
 /// `/api/v1/executions`: run now, list, read, stop, and output (whole, or live as server-sent events).
-struct ExecutionsController<Context: RequestContext>: Sendable {
+struct ExecutionsController<Context: AccessRequestContext>: Sendable {
     let api: TockAPI
 
     var scheduler: Scheduler { api.scheduler }
@@ -14,31 +14,37 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
 
     func addRoutes(to routes: inout RouteTable<Context>) {
         // One template for both meanings (run a job now; read or stop an execution), as ndscheduler has it.
-        routes.on(.post, "/api/v1/executions/{id}") { request, context in
+        routes.on(.post, "/api/v1/executions/{id}", .operator) { request, context in
             try await runNow(request, context, try context.parameters.require("id"))
         }
-        routes.on(.get, "/api/v1/executions") { request, _ in try await listExecutions(request) }
-        routes.on(.get, "/api/v1/executions/{id}") { _, context in
-            try await getExecution(try context.parameters.require("id"))
+        routes.on(.get, "/api/v1/executions", .viewer) { request, context in
+            try await listExecutions(request, context)
         }
-        routes.on(.delete, "/api/v1/executions/{id}") { _, context in
+        routes.on(.get, "/api/v1/executions/{id}", .viewer) { _, context in
+            try await getExecution(try context.parameters.require("id"), context)
+        }
+        routes.on(.delete, "/api/v1/executions/{id}", .operator) { _, context in
             try await stopExecution(context, try context.parameters.require("id"))
         }
-        routes.on(.get, "/api/v1/executions/{id}/output") { request, context in
-            try await output(request, try context.parameters.require("id"))
+        routes.on(.get, "/api/v1/executions/{id}/output", .viewer) { request, context in
+            let id = try context.parameters.require("id")
+            try await api.requireVisible(executionID: id, context)
+            return try await output(request, id)
         }
     }
 
     func runNow(_ request: Request, _ context: Context, _ jobID: String) async throws -> Response {
+        try await api.requireVisible(jobID: jobID, context)
         let force =
             request.uri.queryParameters.get("force").map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
         let id = try await api.catalog.runNow(jobID: jobID, force: force, user: api.user(context))
         return JSONResponse.make(.object([("execution_id", .string(id)), ("job_id", .string(jobID))]))
     }
 
-    func listExecutions(_ request: Request) async throws -> Response {
+    func listExecutions(_ request: Request, _ context: Context) async throws -> Response {
         let params = request.uri.queryParameters
         var query = ExecutionQuery()
+        query.jobIDs = await api.visibleJobIDs(context)
         query.jobID = params.get("job_id").flatMap { $0.isEmpty ? nil : $0 }
         // `+` is a space in a query (`state=scheduled+error`, as HTML forms and many clients write it).
         if let text = params.get("state")?.replacingOccurrences(of: "+", with: " "), !text.isEmpty {
@@ -81,8 +87,10 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
             ]))
     }
 
-    func getExecution(_ id: String) async throws -> Response {
-        guard var record = try await store.execution(id: id, includeOutput: false) else {
+    func getExecution(_ id: String, _ context: Context) async throws -> Response {
+        guard var record = try await store.execution(id: id, includeOutput: false),
+            await api.isVisible(jobID: record.jobID, context)
+        else {
             throw APIError(.notFound, "Execution not found: \(id)")
         }
         // Just ended: the store has the final record one loop turn after the live tail's `end`.
@@ -90,13 +98,19 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
         let job = await scheduler.jobs(withIDs: [record.jobID])[record.jobID]
         var execution = Render.execution(record, job: job)
         if case .object(var pairs) = execution {
-            pairs.append(("notifications", try await NotificationsController<Context>.deliveries(of: id, store: store)))
+            pairs.append(
+                (
+                    "notifications",
+                    try await NotificationsController<Context>.deliveries(
+                        of: id, store: store, redactTargets: context.access.principal?.role != .admin)
+                ))
             execution = .object(pairs)
         }
         return JSONResponse.make(execution)
     }
 
     func stopExecution(_ context: Context, _ id: String) async throws -> Response {
+        try await api.requireVisible(executionID: id, context)
         try await api.catalog.stop(executionID: id, user: api.user(context))
         return JSONResponse.make(.object([("execution_id", .string(id)), ("stopping", true)]))
     }
@@ -113,36 +127,45 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
         let wantsEvents = request.headers[.accept]?.contains("text/event-stream") ?? false
         if wantsEvents { return try await eventStream(id, only: only) }
         let stream = only ?? .stdout
-        var bytes: [UInt8]
-        var state: String
+        let headers = { (state: String) -> HTTPFields in
+            [.contentType: "text/plain; charset=utf-8", HTTPField.Name("X-Tock-Execution-State")!: state]
+        }
         if let live = api.scheduler.liveOutput.snapshot(id) {
-            // Running, or just ended: the live entry has it before the store does (one loop turn later).
-            bytes = stream == .stdout ? live.stdout : live.stderr
-            state = live.final?.state.rawValue ?? ExecutionState.running.rawValue
-        } else if let record = try await store.execution(id: id) {
-            bytes = stream == .stdout ? record.stdout : record.stderr
-            state = record.state.rawValue
-        } else {
+            // Running, or just ended: the live entry has it before the store does (one loop turn later). Sent in
+            // pieces: one buffer of a just-ended run's whole output would be another copy of it.
+            let bytes = stream == .stdout ? live.stdout : live.stderr
+            return Response(
+                status: .ok, headers: headers(live.final?.state.rawValue ?? ExecutionState.running.rawValue),
+                body: ResponseBody { writer in
+                    var start = 0
+                    while start < bytes.count {
+                        let end = min(start + StoredOutput.pieceSize, bytes.count)
+                        try await writer.write(ByteBuffer(bytes: bytes[start..<end]))
+                        start = end
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        guard let record = try await store.execution(id: id, includeOutput: false) else {
             throw APIError(.notFound, "Execution not found: \(id)")
         }
+        // From the store a piece at a time, never the whole output at once.
+        let store = self.store
         return Response(
-            status: .ok,
-            headers: [
-                .contentType: "text/plain; charset=utf-8", HTTPField.Name("X-Tock-Execution-State")!: state,
-            ],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            status: .ok, headers: headers(record.state.rawValue),
+            body: ResponseBody { writer in
+                try await StoredOutput.forEachPiece(store: store, id: id, stream: stream) { piece in
+                    try await writer.write(ByteBuffer(bytes: piece))
+                }
+                try await writer.finish(nil)
+            })
     }
 
     /// Server-sent events: `output` events (`{"stream": …, "text": …}`), then one `end` event with the execution.
     func eventStream(_ id: String, only: OutputChunk.Stream?) async throws -> Response {
         let hub = api.scheduler.liveOutput
-        let events: LiveFollower
-        if let live = try await Self.subscribeWhenStarted(id, hub: hub, store: store) {
-            events = live
-        } else if let record = try await store.execution(id: id) {
-            events = LiveFollower.replay(of: record)
-        } else {
-            throw APIError(.notFound, "Execution not found: \(id)")
+        guard let events = try await Self.subscribeWhenStarted(id, hub: hub, store: store) else {
+            return try await storedEventStream(id, only: only)
         }
         let store = self.store
         return Response(
@@ -178,6 +201,33 @@ struct ExecutionsController<Context: RequestContext>: Sendable {
                     let data = Render.execution(record, job: nil)
                     try await writer.write(ByteBuffer(string: "event: end\ndata: \(data.jsonString)\n\n"))
                 }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// The events of an execution known only from the store: its output, a piece at a time (each an `output`
+    /// event; stdout, then stderr), then its `end`.
+    func storedEventStream(_ id: String, only: OutputChunk.Stream?) async throws -> Response {
+        guard let record = try await store.execution(id: id, includeOutput: false) else {
+            throw APIError(.notFound, "Execution not found: \(id)")
+        }
+        let store = self.store
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+                for stream in [OutputChunk.Stream.stdout, .stderr] where only == nil || only == stream {
+                    try await StoredOutput.forEachPiece(store: store, id: id, stream: stream, wholeCharacters: true) {
+                        let data: JSONValue = .object([
+                            ("stream", .string(stream.rawValue)),
+                            ("text", .string(String(decoding: $0, as: UTF8.self))),
+                        ])
+                        try await writer.write(ByteBuffer(string: "event: output\ndata: \(data.jsonString)\n\n"))
+                    }
+                }
+                let data = Render.execution(record, job: nil)
+                try await writer.write(ByteBuffer(string: "event: end\ndata: \(data.jsonString)\n\n"))
                 try await writer.finish(nil)
             })
     }

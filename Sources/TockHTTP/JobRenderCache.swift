@@ -14,6 +14,10 @@ final class JobRenderCache: Sendable {
         let paused: Bool
         let failing: Bool
         let bytes: [UInt8]
+        /// With `env` values hidden (for callers who are not admins); nil when the job has no `env`.
+        let redactedBytes: [UInt8]?
+
+        func bytes(redacted: Bool) -> [UInt8] { redacted ? redactedBytes ?? bytes : bytes }
     }
 
     struct Snapshot: Sendable {
@@ -22,6 +26,8 @@ final class JobRenderCache: Sendable {
         let index: [String: Int]
         /// The whole unfiltered list response.
         let fullList: ByteBuffer
+        /// The same with `env` values hidden.
+        let fullListRedacted: ByteBuffer
     }
 
     private struct State {

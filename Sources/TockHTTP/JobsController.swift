@@ -8,7 +8,7 @@ import TockJSON
 /// `/api/v1/jobs`: list, read, create, replace, delete, pause and resume. The rules (conflicts, file jobs, the
 /// audit log) are ``JobCatalog``'s; this parses requests and renders answers. Job lists come from kept renders
 /// (``JobRenderCache``).
-struct JobsController<Context: RequestContext>: Sendable {
+struct JobsController<Context: AccessRequestContext>: Sendable {
     let api: TockAPI
     static var failingStates: Set<ExecutionState> { [.failed, .timeout, .scheduledError, .interrupted] }
 
@@ -16,28 +16,28 @@ struct JobsController<Context: RequestContext>: Sendable {
     var store: any JobStore { api.store }
 
     func addRoutes(to routes: inout RouteTable<Context>) {
-        routes.on(.get, "/api/v1/jobs") { request, _ in try await listJobs(request) }
-        routes.on(.post, "/api/v1/jobs") { request, context in try await createJob(request, context) }
-        routes.on(.get, "/api/v1/jobs/{job_id}") { _, context in
-            try await getJob(try context.parameters.require("job_id"))
+        routes.on(.get, "/api/v1/jobs", .viewer) { request, context in try await listJobs(request, context) }
+        routes.on(.post, "/api/v1/jobs", .admin) { request, context in try await createJob(request, context) }
+        routes.on(.get, "/api/v1/jobs/{job_id}", .viewer) { _, context in
+            try await getJob(try context.parameters.require("job_id"), context)
         }
-        routes.on(.put, "/api/v1/jobs/{job_id}") { request, context in
+        routes.on(.put, "/api/v1/jobs/{job_id}", .admin) { request, context in
             try await replaceJob(request, context, try context.parameters.require("job_id"))
         }
-        routes.on(.delete, "/api/v1/jobs/{job_id}") { _, context in
+        routes.on(.delete, "/api/v1/jobs/{job_id}", .admin) { _, context in
             try await deleteJob(context, try context.parameters.require("job_id"))
         }
         // ndscheduler's verbs: PATCH pauses, OPTIONS resumes (a CORS preflight never gets here: RequestGuard).
-        routes.on(.patch, "/api/v1/jobs/{job_id}") { _, context in
+        routes.on(.patch, "/api/v1/jobs/{job_id}", .operator) { _, context in
             try await setPaused(true, context, try context.parameters.require("job_id"))
         }
-        routes.on(.options, "/api/v1/jobs/{job_id}") { _, context in
+        routes.on(.options, "/api/v1/jobs/{job_id}", .operator) { _, context in
             try await setPaused(false, context, try context.parameters.require("job_id"))
         }
-        routes.on(.post, "/api/v1/jobs/{job_id}/pause") { _, context in
+        routes.on(.post, "/api/v1/jobs/{job_id}/pause", .operator) { _, context in
             try await setPaused(true, context, try context.parameters.require("job_id"))
         }
-        routes.on(.post, "/api/v1/jobs/{job_id}/resume") { _, context in
+        routes.on(.post, "/api/v1/jobs/{job_id}/resume", .operator) { _, context in
             try await setPaused(false, context, try context.parameters.require("job_id"))
         }
     }
@@ -68,15 +68,23 @@ struct JobsController<Context: RequestContext>: Sendable {
                 }
                 let history = recent[status.job.id] ?? []
                 let value = Render.job(status, recent: history, defaultTimeZone: zone)
+                let redacted =
+                    status.job.environment.isEmpty
+                    ? nil
+                    : Render.job(status, recent: history, defaultTimeZone: zone, redactEnvironment: true).jsonBytes
                 items.append(
                     .init(
                         job: status.job, revision: status.revision, paused: status.paused,
                         failing: history.first.map { Self.failingStates.contains($0.state) } ?? false,
-                        bytes: value.jsonBytes))
+                        bytes: value.jsonBytes, redactedBytes: redacted))
             }
             let full = Self.listBody(items[...], counts: Self.counts(items, matching: items.count))
+            let fullRedacted =
+                items.contains { $0.redactedBytes != nil }
+                ? Self.listBody(items[...], counts: Self.counts(items, matching: items.count), redacted: true) : full
             return JobRenderCache.Snapshot(
-                version: version, items: items, index: index, fullList: ByteBuffer(bytes: full))
+                version: version, items: items, index: index, fullList: ByteBuffer(bytes: full),
+                fullListRedacted: ByteBuffer(bytes: fullRedacted))
         }
     }
 
@@ -90,12 +98,14 @@ struct JobsController<Context: RequestContext>: Sendable {
         ])
     }
 
-    static func listBody(_ page: ArraySlice<JobRenderCache.Item>, counts: JSONValue) -> [UInt8] {
+    static func listBody(_ page: ArraySlice<JobRenderCache.Item>, counts: JSONValue, redacted: Bool = false)
+        -> [UInt8]
+    {
         var out: [UInt8] = Array(#"{"jobs":["#.utf8)
         out.reserveCapacity(page.reduce(128) { $0 + $1.bytes.count + 1 })
         for (n, item) in page.enumerated() {
             if n > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: item.bytes)
+            out.append(contentsOf: item.bytes(redacted: redacted))
         }
         out.append(contentsOf: #"],"counts":"#.utf8)
         counts.write(into: &out)
@@ -103,19 +113,25 @@ struct JobsController<Context: RequestContext>: Sendable {
         return out
     }
 
-    func listJobs(_ request: Request) async throws -> Response {
+    func listJobs(_ request: Request, _ context: Context) async throws -> Response {
+        let principal = context.access.principal
+        let redact = principal?.role != .admin
         let query = request.uri.queryParameters
         let tag = query.get("tag").flatMap { $0.isEmpty ? nil : $0 }
         let text = query.get("q").flatMap { $0.isEmpty ? nil : $0.lowercased() }
         let limit = try RequestParsing.int(query.get("limit"), name: "limit", range: 1...100_000)
         let offset = try RequestParsing.int(query.get("offset"), name: "offset", range: 0...Int.max) ?? 0
         let snapshot = try await snapshot()
-        if tag == nil && text == nil && limit == nil && offset == 0 {
+        let scoped = principal?.tags != nil
+        if tag == nil && text == nil && limit == nil && offset == 0 && !scoped {
             return Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                body: ResponseBody(byteBuffer: snapshot.fullList))
+                body: ResponseBody(byteBuffer: redact ? snapshot.fullListRedacted : snapshot.fullList))
         }
-        let matching = snapshot.items.filter { item in
+        // A caller limited to tags sees only those jobs, and counts of only those.
+        let visible =
+            scoped ? snapshot.items.filter { principal?.canSee(jobTags: $0.job.tags) ?? false } : snapshot.items
+        let matching = visible.filter { item in
             if let tag, !item.job.tags.contains(tag) { return false }
             if let text {
                 let haystack =
@@ -127,13 +143,15 @@ struct JobsController<Context: RequestContext>: Sendable {
         }
         let page = matching.dropFirst(offset).prefix(limit ?? matching.count)
         return JSONResponse.bytes(
-            Self.listBody(ArraySlice(page), counts: Self.counts(snapshot.items, matching: matching.count)))
+            Self.listBody(ArraySlice(page), counts: Self.counts(visible, matching: matching.count), redacted: redact))
     }
 
-    func getJob(_ id: String) async throws -> Response {
+    func getJob(_ id: String, _ context: Context) async throws -> Response {
         let snapshot = try await snapshot()
-        guard let position = snapshot.index[id] else { throw APIError(.notFound, "Job not found: \(id)") }
-        return JSONResponse.bytes(snapshot.items[position].bytes)
+        guard let position = snapshot.index[id],
+            context.access.principal?.canSee(jobTags: snapshot.items[position].job.tags) ?? false
+        else { throw APIError(.notFound, "Job not found: \(id)") }
+        return JSONResponse.bytes(snapshot.items[position].bytes(redacted: context.access.principal?.role != .admin))
     }
 
     func createJob(_ request: Request, _ context: Context) async throws -> Response {
@@ -171,6 +189,7 @@ struct JobsController<Context: RequestContext>: Sendable {
     }
 
     func setPaused(_ pause: Bool, _ context: Context, _ id: String) async throws -> Response {
+        try await api.requireVisible(jobID: id, context)
         let changed = try await api.catalog.setPaused(pause, jobID: id, user: api.user(context))
         return JSONResponse.make(
             .object([("job_id", .string(id)), ("paused", .bool(pause)), ("changed", .bool(changed))]))

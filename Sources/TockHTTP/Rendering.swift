@@ -41,13 +41,15 @@ enum Render {
     }
 
     static func job(
-        _ status: Scheduler.JobStatus, recent: [ExecutionRecord], defaultTimeZone: String
+        _ status: Scheduler.JobStatus, recent: [ExecutionRecord], defaultTimeZone: String,
+        redactEnvironment: Bool = false
     ) -> JSONValue {
         let job = status.job
         let fields = cronFields(job)
         // The canonical definition (name, schedule, timezone, then the rest), with ndscheduler's keys and the
         // job's state around it.
         var definition = job.definition(defaultTimeZone: defaultTimeZone)[...]
+        if redactEnvironment { definition = redactingEnvironment(Array(definition))[...] }
         let name = definition.removeFirst()
         let schedule = definition.removeFirst()
         var pairs: [(String, JSONValue)] = [
@@ -153,15 +155,48 @@ enum Render {
         return .object(pairs)
     }
 
-    static func audit(_ entry: AuditEntry) -> JSONValue {
-        .object([
+    /// The value every `env` entry shows to callers who are not admins.
+    static let hidden: JSONValue = "•••"
+
+    /// A definition's pairs with the values of `env` hidden (the names stay).
+    static func redactingEnvironment(_ pairs: [(String, JSONValue)]) -> [(String, JSONValue)] {
+        pairs.map { key, value in
+            guard key == "env", case .object(let entries) = value else { return (key, value) }
+            return (key, .object(entries.map { ($0.0, hidden) }))
+        }
+    }
+
+    static func audit(_ entry: AuditEntry, redactEnvironment: Bool = false) -> JSONValue {
+        var description = entry.description
+        if redactEnvironment && !entry.event.isSecurity {
+            description = redactedAuditDescription(entry)
+        }
+        return .object([
             ("job_id", .string(entry.jobID)),
             ("job_name", .string(entry.jobName)),
             ("event", .string(entry.event.rawValue)),
             ("user", .string(entry.user)),
             ("created_time", time(entry.createdAt)),
-            ("description", .string(entry.description)),
+            ("description", .string(description)),
             ("id", entry.id.map { .int(Int($0)) } ?? .null),
+            ("address", entry.address.map { .string($0) } ?? .null),
         ])
+    }
+
+    /// A job audit entry's description without `env` values: a deleted job's definition with them hidden, a
+    /// modification's `env` line reduced to the names that changed.
+    static func redactedAuditDescription(_ entry: AuditEntry) -> String {
+        switch entry.event {
+        case .deleted:
+            guard let value = try? JSONValue.parse(Array(entry.description.utf8)), case .object(let pairs) = value
+            else { return entry.description }
+            return JSONValue.object(redactingEnvironment(pairs)).jsonString
+        case .modified:
+            return entry.description.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                line.hasPrefix("env: ") ? "env: (changed; values hidden)" : String(line)
+            }.joined(separator: "\n")
+        default:
+            return entry.description
+        }
     }
 }

@@ -6,20 +6,21 @@ import TockCore
 import TockJSON
 
 /// Health, metrics, the OpenAPI document and the schedule preview.
-struct SystemController<Context: RequestContext>: Sendable {
+struct SystemController<Context: AccessRequestContext>: Sendable {
     let api: TockAPI
 
     var scheduler: Scheduler { api.scheduler }
 
     func addRoutes(to routes: inout RouteTable<Context>) {
-        routes.on(.get, "/healthz") { _, _ in await health() }
-        routes.on(.get, "/metrics") { _, _ in metrics() }
-        routes.on(.get, "/api/v1/openapi.json") { _, _ in
+        routes.on(.get, "/healthz", .public) { _, _ in await health() }
+        // Job ids and counts: readers only, unless the configuration makes them public (`public_metrics`).
+        routes.on(.get, "/metrics", api.access.settings.publicMetrics ? .public : .viewer) { _, _ in metrics() }
+        routes.on(.get, "/api/v1/openapi.json", .public) { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
         }
-        routes.on(.get, "/api/v1/schedule/preview") { request, _ in try preview(request) }
+        routes.on(.get, "/api/v1/schedule/preview", .viewer) { request, _ in try preview(request) }
     }
 
     func health() async -> Response {
@@ -44,11 +45,23 @@ struct SystemController<Context: RequestContext>: Sendable {
             throw APIError(.badRequest, "unknown time zone '\(zoneName)' (use an IANA name)", field: "tz")
         }
         let count = try RequestParsing.int(params.get("count"), name: "count", range: 1...100) ?? 5
-        let expression: ScheduleExpression
+        var expression: ScheduleExpression
         do {
             expression = try ScheduleExpression(parsing: text)
         } catch {
             throw APIError(.badRequest, error.description, field: "expr", extra: [("valid", false)])
+        }
+        // A job's `cron_days = "both"` (APScheduler's rule): day of month and day of week must both match.
+        switch params.get("cron_days") ?? "" {
+        case "", "either": break
+        case "both":
+            if case .cron(let cron) = expression,
+                let both = try? CronExpression(parsing: cron.source, daysMatchBoth: true)
+            {
+                expression = .cron(both)
+            }
+        case let other:
+            throw APIError(.badRequest, "'\(other)' is not either or both", field: "cron_days")
         }
         let times = expression.schedule(in: rules.timeZone)?.nextFireDates(after: api.clock.now, count: count) ?? []
         return JSONResponse.make(

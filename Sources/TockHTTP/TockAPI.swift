@@ -12,14 +12,15 @@ import TockJSON
 /// the composition root's business. Mount it on a Hummingbird router:
 ///
 /// ```swift
-/// let router = Router()
-/// let api = TockAPI(scheduler: scheduler, store: store)
+/// let router = Router(context: TockRequestContext.self)
+/// let api = TockAPI(scheduler: scheduler, store: store, access: AccessControl(settings: .init(), store: store))
 /// api.addRoutes(to: router)
 /// let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 8888)))
 /// ```
 ///
-/// One controller per resource (jobs, executions, audit log, system); each handler receives the request and its
-/// context, where the caller's identity will travel once there is authentication.
+/// One controller per resource (jobs, executions, audit log, system, access); each route declares who may call it
+/// (``RouteAccess``: public, viewer, operator, admin) where it is added, and each handler receives the request and
+/// its context, where the caller travels (``RequestAccess``, found by ``AccessControl``).
 public struct TockAPI: Sendable {
     public let scheduler: Scheduler
     public let store: any JobStore
@@ -33,6 +34,8 @@ public struct TockAPI: Sendable {
     public let metricsText: @Sendable () -> String
     /// Host allow-list, cross-origin writes, preflights: checked before every route.
     public let requestGuard: RequestGuard
+    /// Who is calling, and what an unauthenticated caller gets.
+    public let access: AccessControl
     /// The time, for default ranges and previews (tests pass a manual clock).
     let clock: any WallClock
     let cache = JobRenderCache()
@@ -41,13 +44,16 @@ public struct TockAPI: Sendable {
 
     public init(
         scheduler: Scheduler, store: any JobStore, kinds: Set<String> = [], defaultTimeZone: String = "UTC",
-        requestGuard: RequestGuard = RequestGuard(),
+        requestGuard: RequestGuard = RequestGuard(), access: AccessControl = .open(),
+        jobPolicy: JobCatalog.Policy = JobCatalog.Policy(),
         metricsText: @escaping @Sendable () -> String = { "" }, clock: any WallClock = SystemWallClock()
     ) {
         self.scheduler = scheduler
         self.store = store
         self.catalog = JobCatalog(
-            scheduler: scheduler, store: store, kinds: kinds, defaultTimeZone: defaultTimeZone, clock: clock)
+            scheduler: scheduler, store: store, kinds: kinds, defaultTimeZone: defaultTimeZone, policy: jobPolicy,
+            clock: clock)
+        self.access = access
         self.kinds = kinds
         self.defaultTimeZone = defaultTimeZone
         self.requestGuard = requestGuard
@@ -55,9 +61,8 @@ public struct TockAPI: Sendable {
         self.clock = clock
     }
 
-    /// Who is acting, for the audit log. There is no authentication yet: everyone is `anonymous`; an identity in
-    /// the request context will answer here.
-    func user(_ context: some RequestContext) -> String { "anonymous" }
+    /// Who is acting, for the audit log: the caller's name and address.
+    func user(_ context: some AccessRequestContext) -> Actor { context.access.actor }
 
     /// A time as the API writes it (ndscheduler's form): UTC, `+00:00`, microseconds when not whole.
     public static func timestamp(_ date: Date) -> String { Render.timeString(date) }
@@ -67,20 +72,25 @@ public struct TockAPI: Sendable {
         public let method: String
         /// With `{name}` placeholders, as OpenAPI writes them.
         public let path: String
+        /// Who may call it.
+        public let access: RouteAccess
         public var description: String { "\(method) \(path)" }
 
-        public init(method: String, path: String) {
+        public init(method: String, path: String, access: RouteAccess) {
             self.method = method
             self.path = path
+            self.access = access
         }
     }
 
     /// Adds every route (with the JSON error handling and the request guards) to the router; returns the routes.
     @discardableResult
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) -> [Route] {
+    public func addRoutes<Context: AccessRequestContext>(to router: Router<Context>) -> [Route] {
         router.add(middleware: JSONErrorMiddleware<Context>())
         router.add(middleware: RequestGuardMiddleware<Context>(guardrail: requestGuard))
+        router.add(middleware: AccessMiddleware<Context>(control: access))
         var table = RouteTable(router: router)
+        AccessController<Context>(api: self).addRoutes(to: &table)
         SystemController<Context>(api: self).addRoutes(to: &table)
         JobsController<Context>(api: self).addRoutes(to: &table)
         ExecutionsController<Context>(api: self).addRoutes(to: &table)
@@ -95,10 +105,10 @@ extension TockAPI {
     /// `webDirectory` for what no route answers (Hummingbird's `FileMiddleware` acts only on a 404, so the API
     /// pays nothing for it), with a Content-Security-Policy that lets the UI run scripts from itself only.
     public func buildRouter(webDirectory: String?, logger: Logger) -> (
-        router: Router<BasicRequestContext>, routes: [Route]
+        router: Router<TockRequestContext>, routes: [Route]
     ) {
-        let router = Router()
-        router.add(middleware: SecurityHeadersMiddleware<BasicRequestContext>())
+        let router = Router(context: TockRequestContext.self)
+        router.add(middleware: SecurityHeadersMiddleware<TockRequestContext>())
         let routes = addRoutes(to: router)
         if let webDirectory {
             router.add(
@@ -128,18 +138,24 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Mounts routes written with OpenAPI's `{name}` placeholders and keeps the list of what was mounted.
-struct RouteTable<Context: RequestContext> {
+/// Mounts routes written with OpenAPI's `{name}` placeholders, each with who may call it, and keeps the list of
+/// what was mounted: the one table of the API's routes and roles (a test walks it: 401 without credentials, 403
+/// for too small a role, success for the right one).
+struct RouteTable<Context: AccessRequestContext> {
     let router: Router<Context>
     var routes: [TockAPI.Route] = []
 
     mutating func on(
-        _ method: HTTPRequest.Method, _ path: String,
+        _ method: HTTPRequest.Method, _ path: String, _ access: RouteAccess,
         _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) {
         router.on(
             RouterPath(path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")),
-            method: method, use: handler)
-        routes.append(TockAPI.Route(method: method.rawValue, path: path))
+            method: method
+        ) { request, context in
+            try access.check(context.access)
+            return try await handler(request, context)
+        }
+        routes.append(TockAPI.Route(method: method.rawValue, path: path, access: access))
     }
 }

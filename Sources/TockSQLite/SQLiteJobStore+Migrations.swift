@@ -67,6 +67,45 @@ extension SQLiteJobStore {
                     CREATE INDEX audit_log_job_time ON audit_log(job_id, created_at);
                     """)
         }
+        migrator.registerMigration("v3: users, api tokens, sessions; the audit log's client address") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE audit_log ADD COLUMN address TEXT;
+                    CREATE TABLE user_account (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        role TEXT NOT NULL,
+                        tags TEXT,
+                        password_hash TEXT NOT NULL,
+                        disabled INTEGER NOT NULL DEFAULT 0,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL
+                    ) STRICT;
+                    CREATE TABLE api_token (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        token_hash TEXT NOT NULL UNIQUE,
+                        role TEXT NOT NULL,
+                        tags TEXT,
+                        created_by TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        expires_at REAL,
+                        last_used_at REAL,
+                        last_used_address TEXT,
+                        revoked_at REAL
+                    ) STRICT;
+                    CREATE UNIQUE INDEX api_token_live_name ON api_token(name) WHERE revoked_at IS NULL;
+                    CREATE TABLE user_session (
+                        id_hash TEXT PRIMARY KEY NOT NULL,
+                        user_name TEXT NOT NULL REFERENCES user_account(name) ON DELETE CASCADE,
+                        created_at REAL NOT NULL,
+                        last_seen_at REAL NOT NULL,
+                        expires_at REAL NOT NULL,
+                        address TEXT
+                    ) STRICT;
+                    CREATE INDEX user_session_user ON user_session(user_name);
+                    """)
+        }
+        migrator.registerMigration(outputMigrationName, migrate: migrateOutputToPieces)
         registerOutboxMigrations(&migrator)
         return migrator
     }

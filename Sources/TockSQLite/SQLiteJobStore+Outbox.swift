@@ -51,8 +51,9 @@ extension SQLiteJobStore: NotificationOutbox {
         """
 
     public func save(_ executions: [ExecutionRecord], enqueuing deliveries: [NotificationDelivery]) async throws {
+        let pieceSize = outputPieceSize
         try await write { db in
-            try Self.insert(executions, db)
+            try Self.insert(executions, pieceSize: pieceSize, db)
             try Self.insert(deliveries, db)
         }
     }

@@ -119,7 +119,8 @@ extension SQLiteJobStore {
                 id: try row.decode(forColumn: "id"), jobID: try row.decode(forColumn: "job_id"),
                 jobName: try row.decode(forColumn: "job_name"), event: known, user: try row.decode(forColumn: "user"),
                 createdAt: Date(timeIntervalSince1970: try row.decode(forColumn: "created_at")),
-                description: try row.decode(forColumn: "description"))
+                description: try row.decode(forColumn: "description"),
+                address: try row.decode(String?.self, forColumn: "address"))
         } catch let error as CorruptRow {
             throw error
         } catch {

@@ -12,14 +12,20 @@ import TockJSON
 public final class SQLiteJobStore: JobStore {
     let pool: DatabasePool
     let logger: Logger
+    /// Bytes per row of `execution_output` (see `SQLiteJobStore+Output.swift`).
+    let outputPieceSize: Int
 
     /// Opens (creating if needed) the database at `path` and migrates it.
     ///
     /// - Parameters:
     ///   - path: The database file; `-wal`, `-shm` and `.lock` files are kept next to it.
     ///   - logger: Where rows that cannot be read are reported.
-    public init(path: String, logger: Logger = Logger(label: "tock.store")) throws {
+    ///   - outputPieceSize: Bytes of output per stored piece (1 MiB; tests use small ones to cross boundaries).
+    public init(
+        path: String, logger: Logger = Logger(label: "tock.store"), outputPieceSize: Int = defaultOutputPieceSize
+    ) throws {
         self.logger = logger
+        self.outputPieceSize = max(1, outputPieceSize)
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
@@ -108,21 +114,22 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func save(_ executions: [ExecutionRecord]) async throws {
+        let pieceSize = outputPieceSize
         switch executions.count {
         case 0: return
         case 1:
             // Single rows (outcomes, pids) come from many runs at once: the asynchronous write keeps the
             // cooperative threads free while they queue for the writer.
-            try await write { db in try Self.insert(executions, db) }
+            try await write { db in try Self.insert(executions, pieceSize: pieceSize, db) }
         default:
             // The scheduler's batch of runs about to start, on the path to the processes' start: synchronous on
             // the calling thread, as a short SQLite transaction costs less than the two thread hops of an
             // asynchronous write.
-            try writeNow { db in try Self.insert(executions, db) }
+            try writeNow { db in try Self.insert(executions, pieceSize: pieceSize, db) }
         }
     }
 
-    static func insert(_ executions: [ExecutionRecord], _ db: Database) throws {
+    static func insert(_ executions: [ExecutionRecord], pieceSize: Int, _ db: Database) throws {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO execution (id, job_id, state, trigger, scheduled_at, started_at, ended_at,
@@ -130,30 +137,21 @@ public final class SQLiteJobStore: JobStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for e in executions {
-            // The output is bound without a copy of its own (SQLite makes the one it needs): with a large
-            // max_output, each copy costs the size of the cap.
-            try e.stdout.withUnsafeBytes { stdout in
-                try e.stderr.withUnsafeBytes { stderr in
-                    try statement.execute(arguments: [
-                        e.id, e.jobID, e.state.rawValue, e.trigger.rawValue, e.scheduledAt.timeIntervalSince1970,
-                        e.startedAt?.timeIntervalSince1970, e.endedAt?.timeIntervalSince1970, e.host,
-                        e.pid.map { Int64($0) }, e.attempt, e.exitCode.map { Int64($0) }, e.signal.map { Int64($0) },
-                        e.message, Self.borrowed(stdout), Self.borrowed(stderr), e.stdoutBytes, e.stderrBytes,
-                    ])
-                }
-            }
+            // The output goes to `execution_output`, piece by piece, each bound without a copy of its own: in the
+            // row, SQLite would build the whole row (the output included) in one more buffer the size of the cap.
+            try statement.execute(arguments: [
+                e.id, e.jobID, e.state.rawValue, e.trigger.rawValue, e.scheduledAt.timeIntervalSince1970,
+                e.startedAt?.timeIntervalSince1970, e.endedAt?.timeIntervalSince1970, e.host,
+                e.pid.map { Int64($0) }, e.attempt, e.exitCode.map { Int64($0) }, e.signal.map { Int64($0) },
+                e.message, Data(), Data(), e.stdoutBytes, e.stderrBytes,
+            ])
+            try writeOutput(of: e, pieceSize: pieceSize, db)
         }
         // The row of a scheduled instant and "this instant was dealt with" in one transaction (JobStore.save).
         let instants = executions.lastScheduledInstants
         guard !instants.isEmpty else { return }
         let advance = try db.cachedStatement(sql: advanceLastScheduledSQL)
         for (id, date) in instants { try advance.execute(arguments: [id, date.timeIntervalSince1970]) }
-    }
-
-    /// `Data` over bytes it does not own, valid only inside the `withUnsafeBytes` that lent them.
-    private static func borrowed(_ bytes: UnsafeRawBufferPointer) -> Data {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return Data() }
-        return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none)
     }
 
     private static let advanceLastScheduledSQL = """
@@ -165,10 +163,17 @@ public final class SQLiteJobStore: JobStore {
     public func execution(id: String, includeOutput: Bool) async throws -> ExecutionRecord? {
         let columns = includeOutput ? Self.executionColumns : Self.columnsWithoutOutput
         return try await pool.read { db in
-            try self.executions(
-                db.cachedStatement(sql: "SELECT \(columns) FROM execution WHERE id = ?"), arguments: [id]
-            ).first
+            var found = try self.executions(
+                db.cachedStatement(sql: "SELECT \(columns) FROM execution WHERE id = ?"), arguments: [id])
+            if includeOutput { try Self.attachOutput(&found, db) }
+            return found.first
         }
+    }
+
+    public func output(ofExecution id: String, stream: OutputChunk.Stream, from offset: Int, limit: Int) async throws
+        -> [UInt8]?
+    {
+        try await pool.read { db in try Self.readOutput(db, id: id, stream: stream, from: offset, limit: limit) }
     }
 
     /// Every column of an execution, named: never `SELECT *`, so that a column a migration adds or moves cannot
@@ -188,12 +193,19 @@ public final class SQLiteJobStore: JobStore {
         try await pool.read { db in
             var filter = Filter()
             filter.add("job_id = ?", query.jobID)
+            if let ids = query.jobIDs {
+                filter.add(
+                    "job_id IN (SELECT value FROM json_each(?))",
+                    JSONValue.array(ids.sorted().map { .string($0) }).jsonString)
+            }
             filter.add("state = ?", query.state?.rawValue)
             filter.add("scheduled_at >= ?", query.from?.timeIntervalSince1970)
             filter.add("scheduled_at <= ?", query.to?.timeIntervalSince1970)
-            return try self.executionPage(
+            var page = try self.executionPage(
                 db, columns: query.includeOutput ? Self.executionColumns : Self.columnsWithoutOutput, filter: filter,
                 after: query.after, limit: query.limit)
+            if query.includeOutput { try Self.attachOutput(&page, db) }
+            return page
         }
     }
 
@@ -265,9 +277,19 @@ public final class SQLiteJobStore: JobStore {
         var filter = Filter()
         filter.add("job_id = ?", query.jobID)
         filter.add("created_at >= ?", query.from?.timeIntervalSince1970)
+        if let ids = query.jobIDs {
+            filter.add(
+                "job_id IN (SELECT value FROM json_each(?))",
+                JSONValue.array(ids.sorted().map { .string($0) }).jsonString)
+        }
+        if !query.includeSecurity {
+            let events = AuditEntry.Event.allCases.filter(\.isSecurity).map { "'\($0.rawValue)'" }.joined(
+                separator: ", ")
+            filter.add("event NOT IN (\(events))", [any DatabaseValueConvertible]())
+        }
         filter.add("created_at <= ?", query.to?.timeIntervalSince1970)
         let sql = """
-            SELECT id, job_id, job_name, event, user, created_at, description FROM audit_log \(filter.clause)
+            SELECT id, job_id, job_name, event, user, created_at, description, address FROM audit_log \(filter.clause)
             ORDER BY created_at DESC, id DESC LIMIT ?
             """
         let arguments = filter.arguments(then: max(0, query.limit))
@@ -332,10 +354,10 @@ public final class SQLiteJobStore: JobStore {
         try await write { db in
             try db.execute(
                 sql:
-                    "INSERT INTO audit_log (job_id, job_name, event, user, created_at, description) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO audit_log (job_id, job_name, event, user, created_at, description, address) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
                     entry.jobID, entry.jobName, entry.event.rawValue, entry.user, entry.createdAt.timeIntervalSince1970,
-                    entry.description,
+                    entry.description, entry.address,
                 ])
         }
     }
@@ -345,16 +367,22 @@ public final class SQLiteJobStore: JobStore {
     /// The `id` of a row as a log shows it (read only when the row is being reported).
 
     public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {
-        try await write { db in
+        let condition = """
+            state NOT IN ('running', 'scheduled') AND (scheduled_at < ? OR id IN (
+                SELECT id FROM (
+                    SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY scheduled_at DESC, id DESC) AS n
+                    FROM execution
+                ) WHERE n > ?
+            ))
+            """
+        let cutoff = olderThan.timeIntervalSince1970
+        return try await write { db in
+            let arguments: StatementArguments = [cutoff, keepPerJob]
+            // The output first, while the rows that say which executions go are still there.
             try db.execute(
-                sql: """
-                    DELETE FROM execution WHERE state NOT IN ('running', 'scheduled') AND (scheduled_at < ? OR id IN (
-                        SELECT id FROM (
-                            SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY scheduled_at DESC, id DESC) AS n
-                            FROM execution
-                        ) WHERE n > ?
-                    ))
-                    """, arguments: [olderThan.timeIntervalSince1970, keepPerJob])
+                sql: "DELETE FROM execution_output WHERE execution_id IN (SELECT id FROM execution WHERE \(condition))",
+                arguments: arguments)
+            try db.execute(sql: "DELETE FROM execution WHERE \(condition)", arguments: arguments)
             let deleted = db.changesCount
             try Self.pruneDeliveries(db)
             return deleted

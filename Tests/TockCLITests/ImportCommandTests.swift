@@ -37,7 +37,9 @@ struct ImportCommandTests {
 
         let serve = Process()
         serve.executableURL = TockBinary.url
-        serve.arguments = ["serve", "--jobs-dir", "jobs", "--data-dir", "data", "--listen", "127.0.0.1:0"]
+        serve.arguments = [
+            "serve", "--jobs-dir", "jobs", "--data-dir", "data", "--listen", "127.0.0.1:0", "--insecure-no-auth",
+        ]
         serve.currentDirectoryURL = directory
         serve.standardError = FileHandle.nullDevice
         try serve.run()

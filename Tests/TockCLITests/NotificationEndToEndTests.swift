@@ -22,6 +22,8 @@ struct NotificationEndToEndTests {
             process.executableURL = TockBinary.url
             process.arguments = [
                 "serve", "--config", "tock.toml", "--jobs-dir", "jobs", "--data-dir", "data", "--listen", "127.0.0.1:0",
+                // These tests are about notifications: as root, the daemon would otherwise require credentials.
+                "--insecure-no-auth",
             ]
             process.currentDirectoryURL = directory
             process.standardError = try FileHandle(forWritingTo: log)

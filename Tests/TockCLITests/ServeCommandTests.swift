@@ -14,7 +14,11 @@ struct ServeCommandTests {
         let log: URL
 
         /// - Parameter softDescriptorLimit: start the daemon under this soft `RLIMIT_NOFILE` (as a shell's ulimit).
-        init(directory: URL, extraArguments: [String] = [], softDescriptorLimit: Int? = nil) throws {
+        /// - Parameter insecureNoAuth: serve without authentication (these tests are about other things; as root,
+        ///   the daemon would otherwise start locked). AuthEndToEndTests passes false.
+        init(
+            directory: URL, extraArguments: [String] = [], softDescriptorLimit: Int? = nil, insecureNoAuth: Bool = true
+        ) throws {
             self.directory = directory
             log = directory.appendingPathComponent("daemon-\(UUID()).log")
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -26,7 +30,7 @@ struct ServeCommandTests {
                 [
                     "serve", "--config", config.path, "--jobs-dir", "jobs", "--data-dir", "data", "--log-level",
                     "debug", "--listen", "127.0.0.1:0",
-                ] + extraArguments
+                ] + (insecureNoAuth ? ["--insecure-no-auth"] : []) + extraArguments
             if let softDescriptorLimit {
                 process.arguments =
                     ["-c", "ulimit -Sn \(softDescriptorLimit) && exec \"$0\" \"$@\"", TockBinary.url.path]

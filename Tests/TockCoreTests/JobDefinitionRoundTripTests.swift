@@ -45,7 +45,11 @@ struct JobDefinitionRoundTripTests {
             timezone: "America/New_York")
         let reboot = Job(
             id: "boot", schedule: .reboot, action: .command("true", shell: "/bin/sh"), timezone: "UTC")
-        return [full, exec, custom, reboot]
+        // APScheduler's day rule (an imported ndscheduler job): the first Monday of each month.
+        let firstMonday = Job(
+            id: "first-monday", schedule: .cron(try CronExpression(parsing: "0 9 1-7 * 1", daysMatchBoth: true)),
+            action: .exec(["/bin/true"]), timezone: "UTC")
+        return [full, exec, custom, reboot, firstMonday]
     }
 
     @Test func readingTheCanonicalDefinition_givesTheSameJob() throws {

@@ -20,7 +20,7 @@ final class APIHarness: Sendable {
     let scheduler: Scheduler
     let api: TockAPI
     let routes: [TockAPI.Route]
-    let app: Application<RouterResponder<BasicRequestContext>>
+    let app: Application<RouterResponder<TockRequestContext>>
 
     /// A file job (read-only through the API), for the 409 cases.
     static let fileJob = """
@@ -30,7 +30,12 @@ final class APIHarness: Sendable {
         tags = ["nightly"]
         """
 
-    init(maxConcurrentRuns: Int = 64) throws {
+    /// - Parameters:
+    ///   - access: the authentication in force, made over the harness's store (default: off, every caller `local`).
+    init(
+        maxConcurrentRuns: Int = 64, access: ((SQLiteJobStore) -> AccessControl)? = nil,
+        jobPolicy: JobCatalog.Policy = JobCatalog.Policy()
+    ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-api-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try SQLiteJobStore(path: directory.appendingPathComponent("tock.sqlite").path)
@@ -45,7 +50,9 @@ final class APIHarness: Sendable {
                 host: "test-host", maxConcurrentRuns: maxConcurrentRuns,
                 metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry))),
             logger: logger)
-        api = TockAPI(scheduler: scheduler, store: store, metricsText: { registry.emitToString() })
+        api = TockAPI(
+            scheduler: scheduler, store: store, access: access?(store) ?? .open(), jobPolicy: jobPolicy,
+            metricsText: { registry.emitToString() })
         let (router, routes) = api.buildRouter(webDirectory: nil, logger: logger)
         self.routes = routes
         app = Application(router: router, logger: logger)

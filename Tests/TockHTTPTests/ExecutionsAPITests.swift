@@ -202,7 +202,7 @@ struct ExecutionsAPITests {
             let all = try json(try await client.get("/api/v1/logs"))
             guard case .array(let entries)? = all["logs"] else { Issue.record("no logs"); return }
             #expect(entries.map { $0["event"]?.stringValue ?? "" } == ["paused", "added"])
-            #expect(entries.allSatisfy { $0["user"] == "anonymous" && $0["job_id"] == .string(id) })
+            #expect(entries.allSatisfy { $0["user"] == "local" && $0["job_id"] == .string(id) })
             let past = try json(
                 try await client.get(
                     "/api/v1/logs?time_range_start=2020-01-01T00:00:00Z&time_range_end=2020-01-02T00:00:00Z"))
@@ -276,12 +276,16 @@ struct ExecutionsAPITests {
                 let operation = paths[route.path]?[route.method.lowercased()]
                 #expect(operation != nil, "\(route) is missing from the OpenAPI document")
                 #expect(operation?["responses"] != nil, "\(route) documents its responses")
+                // Who may call it, as the route table says (`x-tock-role`).
+                #expect(
+                    operation?["x-tock-role"]?.stringValue == route.access.description,
+                    "\(route): x-tock-role should be \(route.access)")
             }
             // And nothing documented that the server does not serve.
             for (path, item) in paths.objectPairs ?? [] {
                 for (method, _) in item.objectPairs ?? [] where method != "parameters" {
                     #expect(
-                        h.routes.contains(TockAPI.Route(method: method.uppercased(), path: path)), "\(method) \(path)")
+                        h.routes.contains { $0.method == method.uppercased() && $0.path == path }, "\(method) \(path)")
                 }
             }
         }

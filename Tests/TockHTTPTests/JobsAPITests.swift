@@ -111,7 +111,7 @@ struct JobsAPITests {
                     return nil
                 }())
             #expect(modified["description"] == #"name: "Nightly backup" → "Nightly backup v2""#)
-            #expect(modified["user"] == "anonymous")
+            #expect(modified["user"] == "local")
         }
     }
 

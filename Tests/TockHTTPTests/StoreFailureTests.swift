@@ -22,7 +22,7 @@ struct StoreFailureTests {
         let scheduler = Scheduler(
             jobs: [job], store: store, runner: RecordingJobRunner(clock: SystemWallClock()), logger: logger)
         let api = TockAPI(scheduler: scheduler, store: store)
-        let router = Router()
+        let router = Router(context: TockRequestContext.self)
         api.addRoutes(to: router)
         let loop = Task { try await scheduler.run() }
         defer { loop.cancel() }

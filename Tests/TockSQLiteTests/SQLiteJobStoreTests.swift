@@ -137,11 +137,11 @@ struct SQLiteJobStoreTests {
                     DROP TABLE execution;
                     ALTER TABLE execution_new RENAME TO execution;
                     CREATE TABLE audit_log_new (
-                        description TEXT NOT NULL, created_at REAL NOT NULL, user TEXT NOT NULL, event TEXT NOT NULL,
+                        address TEXT, description TEXT NOT NULL, created_at REAL NOT NULL, user TEXT NOT NULL, event TEXT NOT NULL,
                         job_name TEXT NOT NULL, job_id TEXT NOT NULL, id INTEGER PRIMARY KEY AUTOINCREMENT
                     ) STRICT;
-                    INSERT INTO audit_log_new SELECT description, created_at, user, event, job_name, job_id, id
-                        FROM audit_log;
+                    INSERT INTO audit_log_new SELECT address, description, created_at, user, event, job_name, job_id,
+                        id FROM audit_log;
                     DROP TABLE audit_log;
                     ALTER TABLE audit_log_new RENAME TO audit_log;
                     CREATE TABLE job_state_new (

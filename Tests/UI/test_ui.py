@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 from selenium import webdriver
@@ -30,6 +31,7 @@ TOCK = os.environ.get("TOCK_BINARY", os.path.join(ROOT, ".build/debug/tock"))
 WEB = os.environ.get("TOCK_WEB_DIR", os.path.join(ROOT, "web"))
 SHOTS = os.environ.get("SCREENSHOTS", os.path.join(ROOT, "docs/screenshots"))
 
+ROOT_DAEMON = os.geteuid() == 0
 XSS_NAME = '<img src=x onerror="window.__xss=1">'
 FILE_JOBS = f"""
 [job.nightly-report]
@@ -57,17 +59,39 @@ max_output = "2MiB"
 """
 
 
-class Daemon:
-    """A real `tock serve` on a free port in a temporary directory."""
+ADMIN_PASSWORD = "admin-password-1"
 
-    def __init__(self, jobs_toml):
+
+def tock(directory, *args, stdin=None):
+    """Runs the tock CLI on a daemon's data directory (as an operator on the server would); returns stdout."""
+    done = subprocess.run([TOCK, *args, "--data-dir", os.path.join(directory, "data")], input=stdin, cwd=directory,
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"tock {' '.join(args)}: {done.stderr}")
+    return done.stdout
+
+
+class Daemon:
+    """A real `tock serve` on a free port in a temporary directory. It runs as CI does (root), so authentication is
+    required: with `users`, an admin user ("admin") and an admin API token (for the test's own API calls) are made
+    with the CLI first; without, the daemon starts locked, with its one-time setup code."""
+
+    def __init__(self, jobs_toml, users=True):
         self.dir = tempfile.mkdtemp(prefix="tock-ui-")
         os.makedirs(os.path.join(self.dir, "jobs.d"))
         with open(os.path.join(self.dir, "jobs.d", "jobs.toml"), "w") as f:
             f.write(jobs_toml)
+        self.token = None
+        if users:
+            tock(self.dir, "users", "add", "admin", "--role", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n")
+            self.token = tock(self.dir, "tokens", "create", "ui-test", "--role", "admin").strip()
+        # A root daemon takes API jobs only with a `user` from this list (the editor's "Run as user").
+        with open(os.path.join(self.dir, "tock.toml"), "w") as f:
+            f.write('api_job_users = ["root"]\n')
         self.log = open(os.path.join(self.dir, "serve.log"), "w+")
         self.process = subprocess.Popen(
-            [TOCK, "serve", "--listen", "127.0.0.1:0", "--web-dir", WEB, "--jobs-dir", "jobs.d", "--data-dir", "data"],
+            [TOCK, "serve", "--config", "tock.toml", "--listen", "127.0.0.1:0", "--web-dir", WEB, "--jobs-dir",
+             "jobs.d", "--data-dir", "data"],
             cwd=self.dir, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 30
         self.port = None
@@ -86,8 +110,10 @@ class Daemon:
 
     def api(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"} if data else {})
+        headers = {"Content-Type": "application/json"} if data else {}
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         with urllib.request.urlopen(request) as response:
             text = response.read().decode()
             return json.loads(text) if text.startswith(("{", "[")) else text
@@ -99,6 +125,16 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.process.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def log_in(driver, url, user, password):
+    """Logs a browser in through the login page; waits for the jobs page with the user's name in the header."""
+    driver.get(url + "/#/login")
+    wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])
+    wait.until(EC.presence_of_element_located((By.ID, "login-username"))).send_keys(user)
+    driver.find_element(By.ID, "login-password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+    wait.until(lambda d: d.find_element(By.ID, "whoami-user").text == user)
 
 
 def browser():
@@ -122,6 +158,7 @@ class UITests(unittest.TestCase):
         cls.daemon = Daemon(FILE_JOBS)
         cls.driver = browser()
         cls.wait = WebDriverWait(cls.driver, 20, ignored_exceptions=[StaleElementReferenceException])
+        log_in(cls.driver, cls.daemon.url, "admin", ADMIN_PASSWORD)
 
     @classmethod
     def tearDownClass(cls):
@@ -206,6 +243,8 @@ class UITests(unittest.TestCase):
         self.until(lambda: "Every 5 minutes" in description.text)
         self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "#schedule-next li")), 5)
         self.css("#field-command").send_keys("for i in 1 2 3; do echo tick $i; sleep 1; done")
+        if ROOT_DAEMON:
+            self.css("#field-user").send_keys("root")
         # A bad value the server rejects: its message lands next to its field.
         self.css("#field-timeout").send_keys("5x")
         self.css("#save").click()
@@ -273,7 +312,8 @@ class UITests(unittest.TestCase):
         self.assertIn("Defined in jobs.d/jobs.toml", self.css(".note").text)
 
     def test_05_stop_a_long_run(self):
-        self.daemon.api("POST", "/api/v1/jobs", {"job_id": "sleeper", "schedule": "@yearly", "command": "sleep 300"})
+        self.daemon.api("POST", "/api/v1/jobs", {"job_id": "sleeper", "schedule": "@yearly", "command": "sleep 300",
+                                                 **({"user": "root"} if ROOT_DAEMON else {})})
         self.open("/jobs/sleeper")
         self.until(lambda: self.css('[data-action="run"]').click() or True)
         self.until(lambda: "running" in self.css('tr[data-execution-id]').text)
@@ -288,8 +328,12 @@ class UITests(unittest.TestCase):
         table = self.css("#audit-table")
         self.until(lambda: "sleeper" in table.text)
         events = [r.get_attribute("data-event") for r in self.driver.find_elements(By.CSS_SELECTOR, "#audit-table tr[data-event]")]
-        for event in ["added", "custom_run", "paused", "resumed", "stopped"]:
+        for event in ["added", "custom_run", "paused", "resumed", "stopped", "login"]:
             self.assertIn(event, events)
+        users = {r.find_elements(By.TAG_NAME, "td")[1].text for r in
+                 self.driver.find_elements(By.CSS_SELECTOR, "#audit-table tr[data-event]")}
+        self.assertIn("admin", users, "the browser's acts are the logged-in user's")
+        self.assertIn("token:ui-test", users, "the test's API calls are its token's")
         self.shot("audit")
 
     def test_07_executions_page_filters(self):
@@ -397,6 +441,91 @@ class UITests(unittest.TestCase):
         self.shot("execution-notifications")
 
 
+class AccessTests(unittest.TestCase):
+    """Authentication end to end in a browser: the first admin through the one-time setup URL on a locked daemon,
+    then users of each role made by that admin; a viewer cannot run, an operator can, and the audit log names
+    each."""
+
+    def test_setup_roles_and_audit(self):
+        daemon = Daemon('[job.report]\nschedule = "@yearly"\ncommand = "echo report"\n', users=False)
+        driver = browser()
+        wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])
+        try:
+            # Locked: the API refuses, and any page leads to the setup form.
+            with self.assertRaises(urllib.error.HTTPError) as refused:
+                daemon.api("GET", "/api/v1/jobs")
+            self.assertEqual(refused.exception.code, 401)
+            code_path = os.path.join(daemon.dir, "data", "setup-code")
+            wait.until(lambda _: os.path.exists(code_path))
+            self.assertEqual(os.stat(code_path).st_mode & 0o777, 0o600)
+            with open(code_path) as f:
+                code = f.read().strip()
+            driver.get(daemon.url + "/#/setup?code=" + code)
+            wait.until(EC.presence_of_element_located((By.ID, "setup-password"))).send_keys("first-admin-pw")
+            driver.find_element(By.ID, "setup-username").clear()
+            driver.find_element(By.ID, "setup-username").send_keys("alice")
+            driver.find_element(By.ID, "setup-submit").click()
+            wait.until(lambda d: d.find_element(By.ID, "whoami-user").text == "alice")
+            self.assertFalse(os.path.exists(code_path), "the code works once")
+            # Alice (admin) makes an operator and a viewer through the API, with her session (the page's fetch).
+            for name, role in [("olivia", "operator"), ("victor", "viewer")]:
+                status = driver.execute_async_script("""
+                    const done = arguments[arguments.length - 1];
+                    fetch('/api/v1/users', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                      body: JSON.stringify({name: arguments[0], role: arguments[1], password: arguments[0] + '-password'})})
+                      .then(r => done(r.status));""", name, role)
+                self.assertEqual(status, 201)
+            driver.find_element(By.ID, "logout").click()
+            wait.until(lambda d: d.current_url.endswith("#/login"))
+
+            # A viewer sees the job but is offered no Run button, and the server refuses the run anyway.
+            log_in(driver, daemon.url, "victor", "victor-password")
+            driver.get(daemon.url + "/#/jobs/report")
+            wait.until(lambda d: "report" in d.find_element(By.TAG_NAME, "h1").text)
+            self.assertFalse(driver.find_element(By.CSS_SELECTOR, '[data-action="run"]').is_displayed())
+            status = driver.execute_async_script("""
+                const done = arguments[arguments.length - 1];
+                fetch('/api/v1/executions/report', {method: 'POST'}).then(r => done(r.status));""")
+            self.assertEqual(status, 403)
+            driver.find_element(By.ID, "logout").click()
+            wait.until(lambda d: d.current_url.endswith("#/login"))
+
+            # An operator runs it from the job page.
+            log_in(driver, daemon.url, "olivia", "olivia-password")
+            driver.get(daemon.url + "/#/jobs/report")
+            wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-action="run"]').is_displayed())
+            driver.find_element(By.CSS_SELECTOR, '[data-action="run"]').click()
+            wait.until(lambda d: "succeeded" in d.find_element(By.CSS_SELECTOR, "tr[data-execution-id]").text)
+            self.assertFalse(driver.find_element(By.ID, "add-job").is_displayed(), "an operator adds no jobs")
+
+            # The audit log, as alice: who did what.
+            driver.find_element(By.ID, "logout").click()
+            wait.until(lambda d: d.current_url.endswith("#/login"))
+            log_in(driver, daemon.url, "alice", "first-admin-pw")
+            driver.get(daemon.url + "/#/audit")
+            wait.until(lambda d: "custom_run" in d.find_element(By.ID, "audit-table").text)
+            # Read in one go (the page re-renders itself every few seconds).
+            rows = driver.execute_script(
+                "return [...document.querySelectorAll('#audit-table tr[data-event]')]"
+                ".map(r => [...r.cells].map(c => c.textContent))")
+            by_event = {}
+            for row in rows:
+                by_event.setdefault(row[2], set()).add(row[1])
+            self.assertEqual(by_event.get("custom_run"), {"olivia"})
+            self.assertIn("alice", by_event.get("setup_completed", set()))
+            self.assertEqual(by_event.get("user_added"), {"alice"})
+            self.assertTrue({"alice", "victor", "olivia"} <= by_event.get("login", set()))
+            self.assertTrue(all(row[5] == "127.0.0.1" for row in rows if row[2] in ("login", "custom_run")))
+            # No secret reached the daemon's log.
+            with open(os.path.join(daemon.dir, "serve.log")) as f:
+                log = f.read()
+            for secret in ["first-admin-pw", "olivia-password", "victor-password", code]:
+                self.assertNotIn(secret, log)
+        finally:
+            driver.quit()
+            daemon.stop()
+
+
 class OpenAPIDocumentTests(unittest.TestCase):
     """The served OpenAPI document is valid OpenAPI 3 (openapi-spec-validator from PyPI)."""
 
@@ -421,6 +550,7 @@ class ManyJobsTests(unittest.TestCase):
         driver = browser()
         try:
             wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
+            log_in(driver, daemon.url, "admin", ADMIN_PASSWORD)
             started = time.time()
             driver.get(daemon.url + "/#/jobs")
             wait.until(lambda d: "10000 total" in d.find_element(By.ID, "job-counts").text)

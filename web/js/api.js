@@ -18,6 +18,10 @@ export async function api(method, path, body) {
   const response = await fetch(path, options);
   const type = response.headers.get('content-type') || '';
   const data = type.includes('application/json') ? await response.json() : await response.text();
+  if (response.status === 401 && !path.startsWith('/api/v1/auth/') && !location.hash.startsWith('#/login')) {
+    // The session ended (logged out elsewhere, disabled, expired): back to the login page.
+    location.hash = '#/login';
+  }
   if (!response.ok) throw new APIError(response.status, typeof data === 'object' ? data : { error: data });
   return data;
 }

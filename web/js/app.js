@@ -5,7 +5,9 @@ import { executionsPage } from './pages/executions.js';
 import { executionPage } from './pages/execution.js';
 import { auditPage } from './pages/audit.js';
 import { editorPage } from './pages/editor.js';
-import { h, replace } from './dom.js';
+import { loginPage, setupPage } from './pages/login.js';
+import { h, replace, flash } from './dom.js';
+import { session, loadMe, logOut } from './session.js';
 
 const routes = [
   [/^#\/jobs\/new$/, editorPage, 'jobs'],
@@ -15,13 +17,36 @@ const routes = [
   [/^#\/executions\/([^/]+)$/, executionPage, 'executions'],
   [/^#\/executions$/, executionsPage, 'executions'],
   [/^#\/audit$/, auditPage, 'audit'],
+  [/^#\/login$/, loginPage, 'login'],
+  [/^#\/setup$/, setupPage, 'login'],
 ];
+
+/** The header's "who am I": the user and role, and Log out for a session. */
+function showUser() {
+  const box = document.getElementById('whoami');
+  const me = session.me;
+  if (!me || !me.authenticated) { replace(box); return; }
+  replace(box, h('span', { id: 'whoami-user', title: 'Role: ' + me.role }, me.user),
+    h('span', { class: 'muted small', id: 'whoami-role' }, ' ' + me.role),
+    me.kind === 'user' ? h('button', { type: 'button', id: 'logout', class: 'link', onclick: async () => {
+      try { await logOut(); } catch (error) { flash(error.message, 'error'); }
+      location.hash = '#/login';
+    } }, 'Log out') : null);
+}
 
 const REFRESH_MS = 3000;
 let current = null;
 
 async function route() {
-  const hash = location.hash.split('?')[0] || '#/jobs';
+  let hash = location.hash.split('?')[0] || '#/jobs';
+  try { await loadMe(); } catch (error) { session.me = null; }
+  showUser();
+  const me = session.me;
+  if (me && !me.authenticated && hash !== '#/login' && hash !== '#/setup') {
+    // Locked with a setup code waiting: make the first admin; otherwise log in.
+    hash = me.setup ? '#/setup' : '#/login';
+    history.replaceState(null, '', hash);
+  }
   if (current && current.dispose) current.dispose();
   current = null;
   const view = document.getElementById('view');

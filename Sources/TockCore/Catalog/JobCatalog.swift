@@ -15,17 +15,34 @@ public actor JobCatalog {
     public let kinds: Set<String>
     /// The zone written for jobs that name none, in definitions and audit diffs.
     public let defaultTimeZone: String
+    /// What jobs created through the API may be.
+    public let policy: Policy
     let clock: any WallClock
 
     public init(
         scheduler: Scheduler, store: any JobStore, kinds: Set<String> = [], defaultTimeZone: String = "UTC",
-        clock: any WallClock = SystemWallClock()
+        policy: Policy = Policy(), clock: any WallClock = SystemWallClock()
     ) {
         self.scheduler = scheduler
         self.store = store
         self.kinds = kinds
         self.defaultTimeZone = defaultTimeZone
+        self.policy = policy
         self.clock = clock
+    }
+
+    /// Limits on jobs created through the API (server configuration `api_jobs`, `api_job_users`).
+    public struct Policy: Sendable, Equatable {
+        /// `false`: jobs are kept in files only; creating, replacing and deleting through the API is refused.
+        public var apiJobsEnabled: Bool
+        /// When set, an API job must name its `user`, one of these. A daemon running as root sets it (empty when
+        /// the configuration names none), so "Tock admin" never silently means root.
+        public var allowedUsers: Set<String>?
+
+        public init(apiJobsEnabled: Bool = true, allowedUsers: Set<String>? = nil) {
+            self.apiJobsEnabled = apiJobsEnabled
+            self.allowedUsers = allowedUsers
+        }
     }
 
     /// Why an action was refused.
@@ -40,6 +57,8 @@ public actor JobCatalog {
         case alreadyRunning(jobID: String, executionID: String)
         case notRunning(executionID: String, state: ExecutionState)
         case shuttingDown
+        /// `api_jobs = false`: jobs are kept in files only.
+        case apiJobsDisabled
 
         public var description: String {
             switch self {
@@ -53,6 +72,8 @@ public actor JobCatalog {
                 "job '\(id)' is already running (execution \(execution)) and its overlap policy does not allow another run"
             case .notRunning(let id, let state): "execution \(id) is not running (state: \(state.rawValue))"
             case .shuttingDown: "the scheduler is shutting down"
+            case .apiJobsDisabled:
+                "jobs cannot be created, changed or deleted through the API on this server (api_jobs = false): edit jobs.d"
             }
         }
     }
@@ -61,7 +82,7 @@ public actor JobCatalog {
 
     /// Creates a job from a definition; it is scheduled from now.
     @discardableResult
-    public func create(_ definition: APIJobDefinition, user: String) async throws -> Job {
+    public func create(_ definition: APIJobDefinition, user: Actor) async throws -> Job {
         let job = try read(definition)
         if await scheduler.status(of: job.id) != nil { throw Failure.idTaken(job.id) }
         try await store.saveAPIJob(definition, at: clock.now)
@@ -77,7 +98,7 @@ public actor JobCatalog {
 
     /// Replaces a job created through the API; returns what changed (none: nothing recorded in the audit log).
     @discardableResult
-    public func replace(_ definition: APIJobDefinition, user: String) async throws -> [DefinitionChange] {
+    public func replace(_ definition: APIJobDefinition, user: Actor) async throws -> [DefinitionChange] {
         guard let current = await scheduler.status(of: definition.id) else {
             throw Failure.unknownJob(definition.id)
         }
@@ -96,9 +117,10 @@ public actor JobCatalog {
 
     /// Deletes a job created through the API (its history stays; runs in progress finish). Returns the job as
     /// it was and the runs still going.
-    public func delete(id: String, user: String) async throws -> (job: Job, running: [String]) {
+    public func delete(id: String, user: Actor) async throws -> (job: Job, running: [String]) {
         guard let current = await scheduler.status(of: id) else { throw Failure.unknownJob(id) }
         guard current.job.source == .api else { throw Failure.fileManaged(current.job) }
+        guard policy.apiJobsEnabled else { throw Failure.apiJobsDisabled }
         _ = try await store.deleteAPIJob(id: id)
         await scheduler.removeJob(id: id)
         // The job as it was, in the form a modification is compared on.
@@ -111,7 +133,7 @@ public actor JobCatalog {
 
     /// Pauses or resumes a job; returns whether that changed anything (an unchanged state is not audited).
     @discardableResult
-    public func setPaused(_ pause: Bool, jobID: String, user: String) async throws -> Bool {
+    public func setPaused(_ pause: Bool, jobID: String, user: Actor) async throws -> Bool {
         guard let current = await scheduler.status(of: jobID) else { throw Failure.unknownJob(jobID) }
         guard current.paused != pause else { return false }
         if pause {
@@ -124,7 +146,7 @@ public actor JobCatalog {
     }
 
     /// Starts a run now and returns its execution id at once (see ``Scheduler/runNow(jobID:force:)``).
-    public func runNow(jobID: String, force: Bool, user: String) async throws -> String {
+    public func runNow(jobID: String, force: Bool, user: Actor) async throws -> String {
         let id: String
         do {
             id = try await scheduler.runNow(jobID: jobID, force: force)
@@ -138,7 +160,7 @@ public actor JobCatalog {
     }
 
     /// Stops a running execution, or cancels one still waiting to start.
-    public func stop(executionID: String, user: String) async throws {
+    public func stop(executionID: String, user: Actor) async throws {
         switch await scheduler.stop(executionID: executionID) {
         case .stopped(let jobID):
             if let job = await scheduler.status(of: jobID)?.job {
@@ -157,8 +179,31 @@ public actor JobCatalog {
     // MARK: -
 
     func read(_ definition: APIJobDefinition) throws(Failure) -> Job {
+        guard policy.apiJobsEnabled else { throw .apiJobsDisabled }
         let (job, problems) = definition.problems(kinds: kinds)
         guard let job, problems.isEmpty else { throw .invalid(problems) }
+        // A custom kind runs in the daemon, not as a process: `user` means nothing to it.
+        if let allowed = policy.allowedUsers, !job.isCustomKind {
+            guard let user = job.user else {
+                throw .invalid([
+                    .init(
+                        field: "user",
+                        allowed.isEmpty
+                            ? "this daemon runs as root: a job created through the API must name its user, and none is "
+                                + "allowed (set api_job_users in the server configuration)"
+                            : "this daemon runs as root: name the user the job runs as, one of "
+                                + allowed.sorted().joined(separator: ", "))
+                ])
+            }
+            guard allowed.contains(user) else {
+                throw .invalid([
+                    .init(
+                        field: "user",
+                        "'\(user)' is not allowed for jobs created through the API (api_job_users: "
+                            + (allowed.isEmpty ? "none" : allowed.sorted().joined(separator: ", ")) + ")")
+                ])
+            }
+        }
         return job
     }
 
@@ -173,9 +218,10 @@ public actor JobCatalog {
 
     /// The one place audit entries are made. A failure to write one is logged by the store's caller; the action
     /// itself has happened and is not undone.
-    func audit(_ job: Job, _ event: AuditEntry.Event, user: String, description: String = "") async {
+    func audit(_ job: Job, _ event: AuditEntry.Event, user: Actor, description: String = "") async {
         let entry = AuditEntry(
-            jobID: job.id, jobName: job.name, event: event, user: user, createdAt: clock.now, description: description)
+            jobID: job.id, jobName: job.name, event: event, user: user.name, createdAt: clock.now,
+            description: description, address: user.address)
         do { try await store.append(entry) } catch {
             scheduler.logger.error(
                 "could not write an audit entry",
@@ -185,6 +231,11 @@ public actor JobCatalog {
 }
 
 extension Job {
+    var isCustomKind: Bool {
+        if case .custom = action { return true }
+        return false
+    }
+
     /// Where the job is defined: `jobs.d/x.toml:3`, or "the database" for a job created through the API.
     public var location: String {
         if case .file(let path, let line) = source { return "\(path):\(line)" }

@@ -14,6 +14,9 @@ extension Job {
             (.schedule, .string(schedule)),
             (.timezone, .string(timezone ?? defaultTimeZone)),
         ]
+        if case .cron(let expression) = parsedSchedule, expression.daysMatchBoth {
+            pairs.append((.cronDays, "both"))
+        }
         switch action {
         case .command(let command, let shell):
             pairs.append((.command, .string(command)))

@@ -130,6 +130,20 @@ private struct JobReader {
                 fail(.schedule, "'\(text)': \(error.description)")
             }
         }
+        if let days = string(table, .cronDays) {
+            switch (days, schedule) {
+            case ("either", _), (_, nil): break
+            case ("both", .cron(let expression)?):
+                schedule = .cron((try? CronExpression(parsing: expression.source, daysMatchBoth: true)) ?? expression)
+            case ("both", _):
+                fail(.cronDays, "applies to a cron schedule only")
+            default:
+                fail(
+                    .cronDays,
+                    "must be \"either\" (cron's rule: the day of the month or the day of the week) or \"both\" "
+                        + "(APScheduler's rule, as in ndscheduler: both must match)")
+            }
+        }
         let command = string(table, .command)
         let exec = stringArray(table, .exec)
         let shell = string(table, .shell) ?? "/bin/sh"

@@ -5,6 +5,9 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
     case name
     case schedule
     case timezone
+    /// `"both"`: a cron schedule's day of month and day of week must both match (APScheduler's rule, as
+    /// ndscheduler's jobs have it); `"either"` (the default): cron's rule when both are restricted.
+    case cronDays = "cron_days"
     case command
     case shell
     case exec

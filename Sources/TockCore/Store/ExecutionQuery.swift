@@ -3,6 +3,8 @@ import Foundation
 /// A page of executions, newest first (by scheduled instant, then id): the API's `GET /api/v1/executions`.
 public struct ExecutionQuery: Sendable, Hashable {
     public var jobID: String?
+    /// Only executions of these jobs (a tag-scoped reader's); `nil`: any.
+    public var jobIDs: Set<String>?
     public var state: ExecutionState?
     /// Scheduled at or after.
     public var from: Date?
@@ -30,6 +32,7 @@ public struct ExecutionQuery: Sendable, Hashable {
     /// Whether an execution belongs to the query (ignoring `limit`); what every store's SQL must agree with.
     public func matches(_ e: ExecutionRecord) -> Bool {
         if let jobID, e.jobID != jobID { return false }
+        if let jobIDs, !jobIDs.contains(e.jobID) { return false }
         if let state, e.state != state { return false }
         if let from, e.scheduledAt < from { return false }
         if let to, e.scheduledAt > to { return false }
@@ -70,12 +73,21 @@ public struct ExecutionCursor: Sendable, Hashable, CustomStringConvertible {
 /// A range of the audit log, newest first.
 public struct AuditQuery: Sendable, Hashable {
     public var jobID: String?
+    /// Only entries about these jobs (a tag-scoped reader's); `nil`: any.
+    public var jobIDs: Set<String>?
+    /// Whether logins, users and tokens events are included (admins only).
+    public var includeSecurity: Bool
     public var from: Date?
     public var to: Date?
     public var limit: Int
 
-    public init(jobID: String? = nil, from: Date? = nil, to: Date? = nil, limit: Int = 1000) {
+    public init(
+        jobID: String? = nil, jobIDs: Set<String>? = nil, includeSecurity: Bool = true, from: Date? = nil,
+        to: Date? = nil, limit: Int = 1000
+    ) {
         self.jobID = jobID
+        self.jobIDs = jobIDs
+        self.includeSecurity = includeSecurity
         self.from = from
         self.to = to
         self.limit = limit
@@ -83,6 +95,8 @@ public struct AuditQuery: Sendable, Hashable {
 
     public func matches(_ entry: AuditEntry) -> Bool {
         if let jobID, entry.jobID != jobID { return false }
+        if let jobIDs, !jobIDs.contains(entry.jobID) { return false }
+        if !includeSecurity, entry.event.isSecurity { return false }
         if let from, entry.createdAt < from { return false }
         if let to, entry.createdAt > to { return false }
         return true

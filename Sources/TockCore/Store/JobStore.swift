@@ -30,6 +30,14 @@ public protocol JobStore: Sendable {
     /// One execution; without its output (stdout and stderr empty, their byte counts kept) unless asked: a record's
     /// output can be 2 × `max_output`, and most readers only want its state.
     func execution(id: String, includeOutput: Bool) async throws -> ExecutionRecord?
+    /// Up to `limit` bytes of one stream of an execution's stored output (what was kept, the dropped-bytes marker
+    /// included), from byte `offset`: empty at or past its end, `nil` when there is no such execution.
+    ///
+    /// For readers that must not hold a whole output at once (the API's output endpoint reads 1 MiB at a time): a
+    /// store keeps large output outside the execution's row, in pieces, and reads only the pieces asked for. The
+    /// default implementation reads the whole record.
+    func output(ofExecution id: String, stream: OutputChunk.Stream, from offset: Int, limit: Int) async throws
+        -> [UInt8]?
 
     /// A page of executions matching the query, newest first (scheduled instant, then id, descending).
     func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord]
@@ -61,6 +69,15 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    public func output(ofExecution id: String, stream: OutputChunk.Stream, from offset: Int, limit: Int) async throws
+        -> [UInt8]?
+    {
+        guard let record = try await execution(id: id, includeOutput: true) else { return nil }
+        let bytes = stream == .stdout ? record.stdout : record.stderr
+        let start = min(max(0, offset), bytes.count)
+        return Array(bytes[start..<(start + min(max(0, limit), bytes.count - start))])
+    }
+
     /// One execution with its output.
     public func execution(id: String) async throws -> ExecutionRecord? {
         try await execution(id: id, includeOutput: true)
@@ -130,25 +147,46 @@ public struct JobRuntimeState: Sendable, Hashable, Codable {
     }
 }
 
-/// One line of the audit log (SPEC §5).
+/// One line of the audit log (SPEC §5): who did what to which job, from where — or, for the security events
+/// (logins, users, tokens), to which account (`jobID` empty, `jobName` the account).
 public struct AuditEntry: Sendable, Hashable, Codable {
     public enum Event: String, Sendable, Hashable, Codable, CaseIterable {
         case added, modified, deleted, paused, resumed
         case customRun = "custom_run"
         case stopped
+        case login
+        case loginFailed = "login_failed"
+        case logout
+        case userAdded = "user_added"
+        case userModified = "user_modified"
+        case tokenCreated = "token_created"
+        case tokenRevoked = "token_revoked"
+        case setupCompleted = "setup_completed"
+
+        /// Events about accounts rather than jobs: shown to admins only.
+        public var isSecurity: Bool {
+            switch self {
+            case .added, .modified, .deleted, .paused, .resumed, .customRun, .stopped: false
+            default: true
+            }
+        }
     }
 
     public var id: Int64?
     public var jobID: String
     public var jobName: String
     public var event: Event
+    /// The actor: `alice`, `token:deploy-ci`, `local`.
     public var user: String
     public var createdAt: Date
     public var description: String
+    /// The client's address (from a trusted proxy's `X-Forwarded-For` behind one); nil for the daemon's own acts
+    /// and the CLI.
+    public var address: String?
 
     public init(
         id: Int64? = nil, jobID: String, jobName: String, event: Event, user: String, createdAt: Date,
-        description: String = ""
+        description: String = "", address: String? = nil
     ) {
         self.id = id
         self.jobID = jobID
@@ -157,5 +195,21 @@ public struct AuditEntry: Sendable, Hashable, Codable {
         self.user = user
         self.createdAt = createdAt
         self.description = description
+        self.address = address
     }
+}
+
+/// Who acts on the catalog, for the audit log: a name (`alice`, `token:ci`, `local`) and the client's address.
+public struct Actor: Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public var name: String
+    public var address: String?
+
+    public init(_ name: String, address: String? = nil) {
+        self.name = name
+        self.address = address
+    }
+
+    public init(stringLiteral value: String) { self.init(value) }
+
+    public var description: String { name }
 }

@@ -24,16 +24,19 @@ export async function auditPage(view) {
     lastKey = key;
     replace(list, h('div', { class: 'table-wrap' }, h('table', { id: 'audit-table' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Time'), h('th', {}, 'User'), h('th', {}, 'Event'), h('th', {}, 'Job'),
-        h('th', {}, 'Details'))),
+        h('th', {}, 'Details'), h('th', {}, 'From'))),
       h('tbody', {}, logs.length ? logs.map((entry) => h('tr', { 'data-event': entry.event },
         h('td', {}, time(entry.created_time)),
         h('td', {}, entry.user || '—'),
         h('td', {}, entry.event),
-        h('td', {}, h('a', { href: `#/jobs/${enc(entry.job_id)}` }, entry.job_name || entry.job_id)),
+        h('td', {}, entry.job_id
+          ? h('a', { href: `#/jobs/${enc(entry.job_id)}` }, entry.job_name || entry.job_id)
+          : h('span', { title: 'An account' }, entry.job_name)),
         h('td', {}, entry.event === 'custom_run' && entry.description
           ? h('a', { href: `#/executions/${enc(entry.description)}` }, entry.description)
-          : h('pre', { class: 'mono audit-description' }, entry.description))))
-        : h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'Nothing in this range.'))))));
+          : h('pre', { class: 'mono audit-description' }, entry.description)),
+        h('td', { class: 'muted small' }, entry.address || '—')))
+        : h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'Nothing in this range.'))))));
   }
 
   await load();

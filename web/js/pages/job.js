@@ -132,8 +132,8 @@ export async function jobPage(view, id) {
               },
               'Pause'
             ),
-        isFile ? null : h('a', { class: 'button', href: `#/jobs/${enc(id)}/edit` }, 'Edit'),
-        isFile ? null : h('button', { type: 'button', class: 'danger', onclick: async () => {
+        isFile ? null : h('a', { class: 'button', href: `#/jobs/${enc(id)}/edit`, 'data-action': 'edit' }, 'Edit'),
+        isFile ? null : h('button', { type: 'button', class: 'danger', 'data-action': 'delete', onclick: async () => {
           if (!confirm(`Delete job ${id}? Its history stays.`)) return;
           try { await api('DELETE', `/api/v1/jobs/${enc(id)}`); flash('Deleted ' + id); location.hash = '#/jobs'; }
           catch (error) { flash(error.message, 'error'); }
@@ -146,6 +146,7 @@ export async function jobPage(view, id) {
       try {
         const preview = await get(
           `/api/v1/schedule/preview?expr=${enc(job.schedule)}&tz=${enc(job.timezone)}&count=10`
+            + (job.cron_days ? `&cron_days=${enc(job.cron_days)}` : '')
         );
         replace(next, fireTimes(preview.next_run_times));
       } catch (error) {

@@ -1,0 +1,371 @@
+import Foundation
+import Glibc
+import HTTPTypes
+import Logging
+import NIOPosix
+import Synchronization
+import TockCore
+
+/// Who may call the API: finds the caller of each request (an API token, a UI session, or nobody), decides what
+/// an unauthenticated caller gets (SPEC §5 and ARCHITECTURE.md, "Authentication"), and logs people in and out.
+///
+/// Modes:
+/// - **open** (`auth = "auto"`, a loopback listener, a daemon not running as root, and no user or token in the
+///   store): every caller is `local`, with every right — today's behaviour for one person on their own machine.
+/// - **required**: any user or token exists, or the daemon runs as root, or listens beyond loopback, or
+///   `auth = "required"`. A request without valid credentials gets 401.
+/// - **locked**: required, and there are no credentials yet: 401 saying how to make the first admin (`tock users
+///   add` on the server, or `/setup` with the one-time code in the data directory). Never a default password.
+/// - **off** (`--insecure-no-auth`): every caller is `local`, whatever the listener; a warning at every start.
+///
+/// Once any credential exists, an open daemon requires authentication from then on (checked at most once a second,
+/// so a user added with `tock users add` on a running open daemon closes it within a second).
+public final class AccessControl: Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        case auto, required, off
+    }
+
+    public struct Settings: Sendable {
+        public var mode: Mode = .auto
+        /// Whether every address the server listens on is a loopback one.
+        public var loopbackListener = true
+        /// Whether the daemon runs as root (then an open API would be a root shell for every local user).
+        public var runningAsRoot = getuid() == 0
+        /// Proxies allowed to set `X-Forwarded-For` and `X-Forwarded-Proto`.
+        public var trustedProxies: [AddressRange] = []
+        /// The one-time setup code's file (`<data_dir>/setup-code`), while the daemon is locked.
+        public var setupCodePath: String?
+        /// Whether the session cookie is marked `Secure` even when the request did not arrive over HTTPS (set when
+        /// `public_url` is https).
+        public var alwaysSecureCookies = false
+        /// Whether `/metrics` answers without credentials (for a Prometheus that sends none).
+        public var publicMetrics = false
+
+        public init() {}
+    }
+
+    public let settings: Settings
+    let store: (any AccessStore)?
+    let clock: any WallClock
+    let logger: Logger
+
+    private struct State {
+        /// Latched true once any credential was seen.
+        var credentialsExist = false
+        var credentialsCheckedAt: Date?
+        /// Last time each token's use was written.
+        var tokenTouched: [String: Date] = [:]
+        /// Failed logins by `user|address`: count and the time before which no attempt is checked.
+        var failures: [String: (count: Int, blockedUntil: Date)] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init(
+        settings: Settings, store: (any AccessStore)?, clock: any WallClock = SystemWallClock(),
+        logger: Logger = Logger(label: "tock.access")
+    ) {
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// No authentication at all: every caller is `local` (library use and tests of other things).
+    public static func open() -> AccessControl {
+        var settings = Settings()
+        settings.mode = .off
+        return AccessControl(settings: settings, store: nil)
+    }
+
+    /// Whether an unauthenticated caller may act as `local` when no credential exists.
+    var openWithoutCredentials: Bool {
+        switch settings.mode {
+        case .off: true
+        case .required: false
+        case .auto: settings.loopbackListener && !settings.runningAsRoot
+        }
+    }
+
+    /// The mode in force now: `open`, `required`, `locked` or `off`.
+    public func currentMode() async -> String {
+        if settings.mode == .off { return "off" }
+        let exist = await credentialsExist()
+        if exist { return "required" }
+        return openWithoutCredentials ? "open" : "locked"
+    }
+
+    /// Whether any user or token exists; latched, and read from the store at most once a second until it is true.
+    func credentialsExist() async -> Bool {
+        let now = clock.now
+        let cached: Bool? = state.withLock { s in
+            if s.credentialsExist { return true }
+            if let at = s.credentialsCheckedAt, now.timeIntervalSince(at) < 1 { return false }
+            return nil
+        }
+        if let cached { return cached }
+        let exists = (try? await store?.hasCredentials()) ?? false
+        state.withLock { s in
+            s.credentialsExist = s.credentialsExist || exists
+            s.credentialsCheckedAt = now
+        }
+        return exists
+    }
+
+    /// Forgets the cached answer (after the API created or removed a credential).
+    func credentialsChanged() {
+        state.withLock { s in s.credentialsCheckedAt = nil }
+    }
+
+    // MARK: - Identifying a request
+
+    /// The client's address: the peer, or behind a trusted proxy the nearest untrusted hop of `X-Forwarded-For`.
+    public func clientAddress(peer: String?, headers: HTTPFields) -> String? {
+        guard let peer, isTrustedProxy(peer) else { return peer }
+        let forwarded = headers[values: HTTPField.Name("X-Forwarded-For")!]
+            .flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        for hop in forwarded.reversed() where !hop.isEmpty {
+            if !isTrustedProxy(hop) { return hop }
+        }
+        return forwarded.first ?? peer
+    }
+
+    func isTrustedProxy(_ address: String) -> Bool {
+        settings.trustedProxies.contains { $0.contains(address) }
+    }
+
+    /// Whether the request reached the proxy or the server over HTTPS (for the cookie's `Secure`).
+    func isHTTPS(peer: String?, headers: HTTPFields) -> Bool {
+        if settings.alwaysSecureCookies { return true }
+        guard let peer, isTrustedProxy(peer),
+            let proto = headers[HTTPField.Name("X-Forwarded-Proto")!]?.split(separator: ",").first
+        else { return false }
+        return proto.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+    }
+
+    /// Why a request has no principal: said in the 401's body.
+    public enum Refusal: Error, Sendable, Equatable {
+        /// No credentials sent, and they are needed.
+        case required
+        /// No credentials exist yet and the daemon is not open: how to make the first admin.
+        case locked
+        /// Credentials were sent and are not valid (unknown, revoked, expired, disabled, logged out).
+        case invalid(String)
+    }
+
+    /// Finds who sent a request.
+    public func identify(headers: HTTPFields, address: String?) async -> Result<Principal, Refusal> {
+        // Authentication off: credentials are not even looked at.
+        if settings.mode == .off { return .success(.local) }
+        if let authorization = headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                return .failure(.invalid("Authorization must be 'Bearer <token>'"))
+            }
+            return await identify(token: String(parts[1]).trimmingCharacters(in: .whitespaces), address: address)
+        }
+        if let session = Self.cookie(named: Self.sessionCookie, in: headers) {
+            switch await identify(session: session) {
+            case .success(let principal): return .success(principal)
+            case .failure(let refusal):
+                // A stale cookie is no credential: an open daemon still lets the caller in.
+                if openWithoutCredentials, !(await credentialsExist()) { return .success(.local) }
+                return .failure(refusal)
+            }
+        }
+        if await credentialsExist() { return .failure(.required) }
+        return openWithoutCredentials ? .success(.local) : .failure(.locked)
+    }
+
+    func identify(token: String, address: String?) async -> Result<Principal, Refusal> {
+        guard token.hasPrefix(Secrets.tokenPrefix), let store else {
+            return .failure(.invalid("the bearer token is not a Tock token (tock_…)"))
+        }
+        let found: APIToken?
+        do { found = try await store.token(hash: Secrets.hash(token)) } catch {
+            return .failure(.invalid("tokens cannot be checked right now: \(error)"))
+        }
+        guard let found else { return .failure(.invalid("the bearer token is unknown or revoked")) }
+        let now = clock.now
+        if let expiry = found.expiresAt, expiry <= now {
+            return .failure(.invalid("the bearer token '\(found.name)' expired at \(Render.timeString(expiry))"))
+        }
+        state.withLock { $0.credentialsExist = true }
+        let touch = state.withLock { s in
+            if let last = s.tokenTouched[found.id], now.timeIntervalSince(last) < 60 { return false }
+            s.tokenTouched[found.id] = now
+            return true
+        }
+        if touch { try? await store.touchToken(id: found.id, at: now, address: address) }
+        return .success(
+            Principal(
+                name: "token:\(found.name)", kind: .token, role: found.role,
+                tags: found.role == .admin ? nil : found.tags, account: found.name))
+    }
+
+    func identify(session id: String) async -> Result<Principal, Refusal> {
+        guard let store else { return .failure(.invalid("no session store")) }
+        let hash = Secrets.hash(id)
+        let found: (UserSession, TockUser)?
+        do { found = try await store.session(hash: hash) } catch {
+            return .failure(.invalid("sessions cannot be checked right now: \(error)"))
+        }
+        let now = clock.now
+        guard let (session, user) = found, session.isValid(at: now), !user.disabled else {
+            return .failure(.invalid("your session has ended; log in again"))
+        }
+        state.withLock { $0.credentialsExist = true }
+        if now.timeIntervalSince(session.lastSeenAt) >= 60 { try? await store.touchSession(hash: hash, at: now) }
+        return .success(
+            Principal(
+                name: user.name, kind: .user, role: user.role, tags: user.role == .admin ? nil : user.tags,
+                account: user.name))
+    }
+
+    // MARK: - Logging in
+
+    public static let sessionCookie = "tock_session"
+
+    /// A cookie's value from the request's `Cookie` headers.
+    static func cookie(named name: String, in headers: HTTPFields) -> String? {
+        for field in headers[values: .cookie] {
+            for pair in field.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name {
+                    return parts[1].trimmingCharacters(in: .whitespaces)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The `Set-Cookie` value for a new session (or, with `nil`, one that ends the cookie).
+    func sessionCookie(_ id: String?, secure: Bool) -> String {
+        var parts = ["\(Self.sessionCookie)=\(id ?? "")", "Path=/", "HttpOnly", "SameSite=Lax"]
+        if id == nil {
+            parts.append("Max-Age=0")
+        } else {
+            parts.append("Max-Age=\(Int(UserSession.absoluteTimeout))")
+        }
+        if secure { parts.append("Secure") }
+        return parts.joined(separator: "; ")
+    }
+
+    public enum LoginResult: Sendable {
+        case success(TockUser, sessionID: String)
+        case failure(String)
+        /// Too many failures from this address for this name: try again after this many seconds.
+        case throttled(Int)
+    }
+
+    /// Checks a user's password (bcrypt, on a thread of its own) and opens a session.
+    func logIn(name: String, password: String, address: String?) async throws -> LoginResult {
+        guard let store else { return .failure("this server has no users") }
+        // Two counters: this name from this address (five tries free), and this address whatever the name (twenty):
+        // guessing one account's password, or many accounts' common ones, both slow down.
+        let key = "\(name.lowercased())|\(address ?? "")"
+        let addressKey = "*|\(address ?? "")"
+        let now = clock.now
+        let blocked = state.withLock { s in
+            max(s.failures[key]?.blockedUntil ?? .distantPast, s.failures[addressKey]?.blockedUntil ?? .distantPast)
+        }
+        if blocked > now { return .throttled(Int(blocked.timeIntervalSince(now).rounded(.up))) }
+        let user = try await store.user(named: name)
+        // An unknown name costs the same bcrypt as a wrong password: timing does not tell which names exist.
+        let hash = user?.passwordHash ?? Self.decoyHash
+        let matches = try await NIOThreadPool.singleton.runIfActive { Passwords.verify(password, hash: hash) }
+        guard let user, matches, !user.disabled else {
+            let failures = state.withLock { s -> Int in
+                // Free tries, then a wait that doubles (2 s, 4 s, … up to 15 minutes) before the next.
+                func count(_ key: String, free: Int) -> Int {
+                    let count = (s.failures[key]?.count ?? 0) + 1
+                    let wait = count < free ? 0 : min(900, pow(2, Double(count - free + 1)))
+                    s.failures[key] = (count, now.addingTimeInterval(wait))
+                    return count
+                }
+                let failures = count(key, free: 5)
+                _ = count(addressKey, free: 20)
+                if s.failures.count > 10_000 { s.failures = s.failures.filter { $0.value.blockedUntil > now } }
+                return failures
+            }
+            logger.notice(
+                "login failed",
+                metadata: ["user": "\(name)", "address": "\(address ?? "?")", "failures": "\(failures)"])
+            return .failure(
+                user?.disabled == true && matches ? "this user is disabled" : "wrong user name or password")
+        }
+        state.withLock { s in
+            s.failures[key] = nil
+            s.failures[addressKey] = nil
+            s.credentialsExist = true
+        }
+        // Ended sessions are swept at each login: their number stays about the number of live ones.
+        _ = try? await store.pruneSessions(now: now)
+        let id = Secrets.newSessionID()
+        try await store.addSession(
+            UserSession(
+                hash: Secrets.hash(id), userName: user.name, createdAt: now, lastSeenAt: now,
+                expiresAt: now.addingTimeInterval(UserSession.absoluteTimeout), address: address))
+        return .success(user, sessionID: id)
+    }
+
+    /// A bcrypt hash of a random password at the real cost, checked when the name is unknown.
+    static let decoyHash: String = (try? Passwords.hash(Secrets.newSetupCode())) ?? ""
+
+    /// Ends the session whose cookie came with the request; returns its user, if it was one.
+    func logOut(headers: HTTPFields) async throws -> String? {
+        guard let store, let id = Self.cookie(named: Self.sessionCookie, in: headers) else { return nil }
+        let hash = Secrets.hash(id)
+        let user = try await store.session(hash: hash)?.1.name
+        try await store.deleteSession(hash: hash)
+        return user
+    }
+
+    // MARK: - The first admin
+
+    /// The one-time setup code, if the daemon is locked and has written one.
+    func setupCode() -> String? {
+        guard let path = settings.setupCodePath,
+            let text = try? String(contentsOfFile: path, encoding: .utf8)
+        else { return nil }
+        let code = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return code.isEmpty ? nil : code
+    }
+
+    /// Writes a new setup code to `setupCodePath` (0600) when the daemon is locked; removes a stale one otherwise.
+    /// Returns the code written.
+    public func prepareSetupCode() async -> String? {
+        guard let path = settings.setupCodePath else { return nil }
+        guard await currentMode() == "locked" else {
+            try? FileManager.default.removeItem(atPath: path)
+            return nil
+        }
+        let code = Secrets.newSetupCode()
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            logger.error("could not write the setup code", metadata: ["path": "\(path)", "errno": "\(errno)"])
+            return nil
+        }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        let bytes = Array((code + "\n").utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { return nil }
+        return code
+    }
+
+    /// Removes the setup code's file (credentials exist now, or the daemon is open).
+    public func removeSetupCode() {
+        if let path = settings.setupCodePath { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// Makes the first admin with the setup code; false if the code is wrong or an admin already exists.
+    func completeSetup(code: String, user: TockUser) async throws -> Bool {
+        guard let store, let expected = setupCode(), Secrets.constantTimeEqual(code, expected) else { return false }
+        guard !(try await store.hasCredentials()) else { return false }
+        try await store.addUser(user)
+        if let path = settings.setupCodePath { try? FileManager.default.removeItem(atPath: path) }
+        state.withLock { $0.credentialsExist = true }
+        return true
+    }
+}
