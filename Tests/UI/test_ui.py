@@ -417,7 +417,8 @@ class UITests(unittest.TestCase):
     def test_12_execution_page_lists_notifications_with_retry(self):
         self.daemon.api("POST", "/api/v1/jobs", {
             "job_id": "ui-notify", "schedule": "@yearly", "command": "echo failing; exit 2",
-            "on_failure": {"command": "echo receiver down >&2; exit 1"}})
+            "on_failure": {"command": "echo receiver down >&2; exit 1"},
+            **({"user": "root"} if ROOT_DAEMON else {})})
         execution = self.daemon.api("POST", "/api/v1/executions/ui-notify")["execution_id"]
         deadline = time.time() + 15
         while time.time() < deadline:
