@@ -22,7 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
-        // SHA-256 for API tokens and session ids (stored only as hashes).
+        // SHA-256 for API tokens and session ids (stored only as hashes); HMAC-SHA256 for signed webhooks.
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // bcrypt for UI passwords (only its HummingbirdBcrypt product is built).
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),

@@ -59,6 +59,9 @@ public enum TockApplication {
             retentionPerJob: configuration.retentionPerJob, retentionAge: configuration.retentionAge,
             metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry)))
         schedulerConfiguration.jobKinds = kindNames
+        let notifications = makeNotifications(
+            configuration, scheduling: &schedulerConfiguration, store: store, jobs: directory.jobs,
+            metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
         let scheduler = Scheduler(
             jobs: directory.jobs, store: store, runner: runner ?? KindRoutingJobRunner(kinds: kinds),
             configuration: schedulerConfiguration, logger: logger)
@@ -68,7 +71,7 @@ public enum TockApplication {
 
         let (host, port) = try configuration.listenAddress()
         let access = accessControl(configuration, store: store, listenHost: host, logger: logger)
-        let api = TockAPI(
+        var api = TockAPI(
             scheduler: scheduler, store: store, kinds: kindNames, defaultTimeZone: configuration.timezone,
             requestGuard: RequestGuard(
                 allowedHosts: configuration.allowedHosts, publicURL: configuration.publicURL.flatMap(URL.init(string:)),
@@ -79,6 +82,7 @@ public enum TockApplication {
                 allowedUsers: access.settings.runningAsRoot && access.settings.mode != .off
                     ? Set(configuration.apiJobUsers) : nil),
             metricsText: { registry.emitToString() })
+        api.notifications = schedulerConfiguration.notifications
         let (router, _) = api.buildRouter(webDirectory: configuration.webDirectory, logger: logger)
         let server = Application(
             router: router, server: HTTPServerSettings.http1(),
@@ -103,6 +107,9 @@ public enum TockApplication {
             services: [
                 .init(service: server),
                 .init(service: watcher),
+                // Shut down after the scheduler: the records of runs ending in its grace still enqueue deliveries.
+                .init(service: notifications.map { $0 as any Service } ?? IdleService()),
+                .init(service: overdueMonitor(schedulerConfiguration, store: store, logger: logger) ?? IdleService()),
                 .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -44,6 +44,8 @@ public struct TockConfiguration: Sendable, Equatable {
     public var logFormat: LogFormat = .text
     /// The lowest level logged (`log_level`, `TOCK_LOG_LEVEL`, `--log-level`; re-read from the file on SIGHUP).
     public var logLevel: Logger.Level = .info
+    /// `[notifications]` and `[notifier.NAME]`: where notifications go (secrets only here, never in the store).
+    public var notifications = NotificationSettings()
 
     public init() {}
 
@@ -62,6 +64,7 @@ public struct TockConfiguration: Sendable, Equatable {
         "retention_per_job", "retention_age", "reload_interval", "web_dir", "allowed_hosts", "public_url",
         "auth", "trusted_proxies", "api_jobs", "api_job_users", "public_metrics",
         "log_format", "log_level",
+        "notifications", "notifier",
     ]
 
     /// Applies a TOML config file.
@@ -126,6 +129,7 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = try bool("api_jobs") { apiJobs = v }
         if let v = try strings("api_job_users", example: "www-data") { apiJobUsers = v }
         if let v = try bool("public_metrics") { publicMetrics = v }
+        try applyNotifications(table, path: path)
     }
 
     /// Applies the `TOCK_*` environment variables.

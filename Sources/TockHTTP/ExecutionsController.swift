@@ -96,7 +96,17 @@ struct ExecutionsController<Context: AccessRequestContext>: Sendable {
         // Just ended: the store has the final record one loop turn after the live tail's `end`.
         if !record.state.isFinal, let final = api.scheduler.liveOutput.snapshot(id)?.final { record = final }
         let job = await scheduler.jobs(withIDs: [record.jobID])[record.jobID]
-        return JSONResponse.make(Render.execution(record, job: job))
+        var execution = Render.execution(record, job: job)
+        if case .object(var pairs) = execution {
+            pairs.append(
+                (
+                    "notifications",
+                    try await NotificationsController<Context>.deliveries(
+                        of: id, store: store, redactTargets: context.access.principal?.role != .admin)
+                ))
+            execution = .object(pairs)
+        }
+        return JSONResponse.make(execution)
     }
 
     func stopExecution(_ context: Context, _ id: String) async throws -> Response {

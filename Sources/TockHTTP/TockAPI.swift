@@ -39,6 +39,8 @@ public struct TockAPI: Sendable {
     /// The time, for default ranges and previews (tests pass a manual clock).
     let clock: any WallClock
     let cache = JobRenderCache()
+    /// Named notifiers (test-send) and the delivery worker's wake-up (retry); `nil` when notifications are off.
+    public var notifications: NotificationPlanner?
 
     public init(
         scheduler: Scheduler, store: any JobStore, kinds: Set<String> = [], defaultTimeZone: String = "UTC",
@@ -93,6 +95,7 @@ public struct TockAPI: Sendable {
         JobsController<Context>(api: self).addRoutes(to: &table)
         ExecutionsController<Context>(api: self).addRoutes(to: &table)
         AuditController<Context>(api: self).addRoutes(to: &table)
+        NotificationsController<Context>(api: self).addRoutes(to: &table)
         return table.routes
     }
 }

@@ -106,6 +106,7 @@ extension SQLiteJobStore {
                     """)
         }
         migrator.registerMigration(outputMigrationName, migrate: migrateOutputToPieces)
+        registerOutboxMigrations(&migrator)
         return migrator
     }
 }

@@ -52,6 +52,13 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
+        try await recoverInterruptedExecutions(at: date, within: { _, _ in })
+    }
+
+    /// Recovery, with `also` run in the same transaction (the outbox's deliveries of the interrupted executions).
+    func recoverInterruptedExecutions(
+        at date: Date, within also: @escaping @Sendable (Database, [ExecutionRecord]) throws -> Void
+    ) async throws -> [ExecutionRecord] {
         try await write { db in
             let pending = try self.executions(
                 db.makeStatement(
@@ -62,6 +69,7 @@ public final class SQLiteJobStore: JobStore {
                     message = COALESCE(message, 'the daemon stopped while this execution was pending or running')
                     WHERE state IN ('running', 'scheduled')
                     """, arguments: [date.timeIntervalSince1970])
+            try also(db, pending)
             return pending
         }
     }
@@ -73,7 +81,7 @@ public final class SQLiteJobStore: JobStore {
 
     /// GRDB's asynchronous write, with the failures that are about the disk, not the data, made
     /// ``StoreError/unavailable(_:)``.
-    private func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do { return try await pool.write(updates) } catch { throw Self.storeError(error) }
     }
 
@@ -126,7 +134,7 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    private static func insert(_ executions: [ExecutionRecord], pieceSize: Int, _ db: Database) throws {
+    static func insert(_ executions: [ExecutionRecord], pieceSize: Int, _ db: Database) throws {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO execution (id, job_id, state, trigger, scheduled_at, started_at, ended_at,
@@ -380,7 +388,9 @@ public final class SQLiteJobStore: JobStore {
                 sql: "DELETE FROM execution_output WHERE execution_id IN (SELECT id FROM execution WHERE \(condition))",
                 arguments: arguments)
             try db.execute(sql: "DELETE FROM execution WHERE \(condition)", arguments: arguments)
-            return db.changesCount
+            let deleted = db.changesCount
+            try Self.pruneDeliveries(db)
+            return deleted
         }
     }
 }

@@ -31,6 +31,10 @@ struct JobDefinitionRoundTripTests {
         full.mailTo = "ops@example.com"
         full.onFailure = Notification(webhook: "https://example.com/hook")
         full.onSuccess = Notification(command: "logger ok")
+        full.onRecovery = Notification(notify: ["ops-slack", "pager"], mail: "dba@example.com")
+        full.onAlert = Notification(notify: ["pager"])
+        full.alertAfterFailures = 3
+        full.warnAfter = .seconds(2700)
         var exec = Job(
             id: "exec", schedule: try ScheduleExpression(parsing: "@every 90s"), action: .exec(["/bin/echo", "a b"]),
             timezone: "UTC")

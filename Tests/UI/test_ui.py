@@ -415,6 +415,33 @@ class UITests(unittest.TestCase):
             reached.add(active.get_attribute("id") or active.get_attribute("class") or active.tag_name)
         self.assertIn("job-search", reached)
 
+    def test_12_execution_page_lists_notifications_with_retry(self):
+        self.daemon.api("POST", "/api/v1/jobs", {
+            "job_id": "ui-notify", "schedule": "@yearly", "command": "echo failing; exit 2",
+            "on_failure": {"command": "echo receiver down >&2; exit 1"},
+            **({"user": "root"} if ROOT_DAEMON else {})})
+        execution = self.daemon.api("POST", "/api/v1/executions/ui-notify")["execution_id"]
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            own = self.daemon.api("GET", f"/api/v1/executions/{execution}").get("notifications", [])
+            if own and own[0]["attempts"] >= 1:
+                break
+            time.sleep(0.1)
+        self.open(f"/executions/{execution}")
+        section = self.css("#notifications h2")
+        self.assertEqual(section.text, "Notifications")
+        row = self.css("#notifications tr[data-notification-id]")
+        self.until(lambda: "execution.failed" in self.css("#notifications tr[data-notification-id]").text)
+        text = self.css("#notifications tr[data-notification-id]").text
+        self.assertIn("command", text)
+        self.assertIn("failed", text)
+        self.assertIn("command exited with status 1", text)
+        self.css("#notifications button.retry").click()
+        self.until(lambda: "Retrying" in self.css("#flash").text, "the retry is acknowledged")
+        self.until(lambda: self.daemon.api("GET", f"/api/v1/executions/{execution}")["notifications"][0]["attempts"]
+                   >= 2, "the retry was attempted")
+        self.shot("execution-notifications")
+
 
 class AccessTests(unittest.TestCase):
     """Authentication end to end in a browser: the first admin through the one-time setup URL on a locked daemon,

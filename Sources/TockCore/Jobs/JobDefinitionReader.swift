@@ -292,6 +292,16 @@ private struct JobReader {
         if let mail = string(table, .mailTo) { job.mailTo = mail.isEmpty ? nil : mail }
         job.onFailure = notification(table, .onFailure)
         job.onSuccess = notification(table, .onSuccess)
+        job.onRecovery = notification(table, .onRecovery)
+        job.onAlert = notification(table, .onAlert)
+        job.warnAfter = duration(table, .warnAfter, allowZero: false)
+        if let count = int(table, .alertAfterFailures) {
+            if count < 1 || count > 1000 {
+                fail(.alertAfterFailures, "\(count) is out of range 1-1000")
+            } else {
+                job.alertAfterFailures = count
+            }
+        }
     }
 
     private mutating func notification(_ table: DefinitionValue, _ jobKey: JobKey) -> Notification? {
@@ -302,8 +312,20 @@ private struct JobReader {
             return nil
         }
         for unknown in inner.keys.sorted() where !JobDefinitionReader.notificationKeys.contains(unknown) {
-            fail(key, "unknown key '\(unknown)' (expected webhook, command)")
+            fail(key, "unknown key '\(unknown)' (expected notify, webhook, command, mail)")
         }
+        var notify: [String] = []
+        if let value = inner[JobKey.NotificationKey.notify.rawValue] {
+            if let names = value.array?.compactMap(\.string), names.count == value.array?.count {
+                notify = names
+            } else if let name = value.string {
+                notify = [name]
+            } else {
+                fail(key, "notify must be an array of notifier names, e.g. notify = [\"ops-slack\"]")
+            }
+        }
+        let mail = inner[JobKey.NotificationKey.mail.rawValue]?.string
+        if inner[JobKey.NotificationKey.mail.rawValue] != nil && mail == nil { fail(key, "mail must be a string") }
         let webhook = inner[JobKey.NotificationKey.webhook.rawValue]?.string
         let command = inner[JobKey.NotificationKey.command.rawValue]?.string
         if inner[JobKey.NotificationKey.webhook.rawValue] != nil && webhook == nil {
@@ -315,7 +337,8 @@ private struct JobReader {
         if let webhook, !(webhook.hasPrefix("http://") || webhook.hasPrefix("https://")) {
             fail(key, "webhook '\(webhook)' must be an http:// or https:// URL")
         }
-        return Notification(webhook: webhook, command: command)
+        return Notification(
+            notify: notify, webhook: webhook, command: command, mail: mail?.isEmpty == true ? nil : mail)
     }
 
     private mutating func string(_ table: DefinitionValue, _ jobKey: JobKey, required: Bool = false) -> String? {

@@ -34,6 +34,10 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
     case mailTo = "mail_to"
     case onFailure = "on_failure"
     case onSuccess = "on_success"
+    case onRecovery = "on_recovery"
+    case onAlert = "on_alert"
+    case alertAfterFailures = "alert_after_failures"
+    case warnAfter = "warn_after"
 
     /// Keys only known when an embedding package registered job kinds.
     public static let kindKeys: Set<JobKey> = [.kind, .args]
@@ -45,7 +49,7 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
 
     /// Keys of a notification table (`on_failure = { webhook = "…" }`).
     public enum NotificationKey: String, CaseIterable, Sendable {
-        case webhook, command
+        case notify, webhook, command, mail
     }
 }
 
