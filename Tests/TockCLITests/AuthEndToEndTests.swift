@@ -23,30 +23,9 @@ struct AuthEndToEndTests {
         """.write(to: directory.appendingPathComponent("jobs/report.toml"), atomically: true, encoding: .utf8)
     }
 
-    /// Runs `tock` in the test's directory with extra environment; stdin as given.
+    /// Runs `tock` in the test's directory with `TOCK_TOKEN` set (or unset); stdin as given.
     func tock(_ arguments: [String], token: String? = nil, input: String? = nil) throws -> TockBinary.Result {
-        let process = Process()
-        process.executableURL = TockBinary.url
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment["TOCK_TOKEN"] = token
-        process.environment = environment
-        let (out, err, stdin) = (Pipe(), Pipe(), Pipe())
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-        try process.run()
-        if let input {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try stdin.fileHandleForWriting.close()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return TockBinary.Result(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+        try TockBinary.runWithInput(arguments, input: input, in: directory, environment: ["TOCK_TOKEN": token])
     }
 
     @Test func cliUsersAndTokens_rolesHold_andTheAuditNamesEachActor() async throws {

@@ -43,22 +43,8 @@ struct NdschedulerImportTests {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    func tock(_ arguments: [String], token: String? = nil) throws -> TockBinary.Result {
-        let process = Process()
-        process.executableURL = TockBinary.url
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let (out, err) = (Pipe(), Pipe())
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return TockBinary.Result(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+    func tock(_ arguments: [String]) throws -> TockBinary.Result {
+        try TockBinary.runWithInput(arguments, input: nil, in: directory)
     }
 
     /// APScheduler's own next fire times for split cron fields.

@@ -1,6 +1,4 @@
-import Dispatch
 import Foundation
-import Glibc
 import Logging
 import Testing
 import TockApp
@@ -108,12 +106,14 @@ struct OperationsTests {
         // As systemd starts it: JOURNAL_STREAM names the device and inode of the stream stderr is connected to.
         let log = directory.appendingPathComponent("journal.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        var status = stat()
-        #expect(stat(log.path, &status) == 0)
+        // journald's JOURNAL_STREAM is DEVICE:INODE of the stream (st_dev, st_ino).
+        let attributes = try FileManager.default.attributesOfItem(atPath: log.path)
+        let device = try #require(attributes[.systemNumber] as? NSNumber).uint64Value
+        let inode = try #require(attributes[.systemFileNumber] as? NSNumber).uint64Value
         let process = Process()
         process.executableURL = TockBinary.url
         process.arguments = ["serve", "--listen", "127.0.0.1:0", "--jobs-dir", "jobs", "--data-dir", "data"]
-        process.environment = ["JOURNAL_STREAM": "\(status.st_dev):\(status.st_ino)"]
+        process.environment = ["JOURNAL_STREAM": "\(device):\(inode)"]
         process.currentDirectoryURL = directory
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
