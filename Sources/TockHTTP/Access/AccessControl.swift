@@ -55,6 +55,8 @@ public final class AccessControl: Sendable {
         var credentialsCheckedAt: Date?
         /// Last time each token's use was written.
         var tokenTouched: [String: Date] = [:]
+        /// Tokens (or their absence) by hash, and when they were read from the store.
+        var tokens: [String: (token: APIToken?, readAt: Date)] = [:]
         /// Failed logins by `user|address`: count and the time before which no attempt is checked.
         var failures: [String: (count: Int, blockedUntil: Date)] = [:]
     }
@@ -114,8 +116,16 @@ public final class AccessControl: Sendable {
 
     /// Forgets the cached answer (after the API created or removed a credential).
     func credentialsChanged() {
-        state.withLock { s in s.credentialsCheckedAt = nil }
+        state.withLock { s in
+            s.credentialsCheckedAt = nil
+            s.tokens.removeAll()
+        }
     }
+
+    /// How long a token read from the store is believed (found or not found). A request with a bearer token then
+    /// costs a SHA-256 and a dictionary lookup, not a database read; a token revoked through the API stops working
+    /// at once (the cache is cleared), one revoked with `tock tokens revoke` on the store within this time.
+    static let tokenCacheTTL: TimeInterval = 1
 
     // MARK: - Identifying a request
 
@@ -182,12 +192,23 @@ public final class AccessControl: Sendable {
         guard token.hasPrefix(Secrets.tokenPrefix), let store else {
             return .failure(.invalid("the bearer token is not a Tock token (tock_…)"))
         }
+        let hash = Secrets.hash(token)
+        let now = clock.now
         let found: APIToken?
-        do { found = try await store.token(hash: Secrets.hash(token)) } catch {
-            return .failure(.invalid("tokens cannot be checked right now: \(error)"))
+        if let cached = state.withLock({ $0.tokens[hash] }), now.timeIntervalSince(cached.readAt) < Self.tokenCacheTTL,
+            now >= cached.readAt
+        {
+            found = cached.token
+        } else {
+            do { found = try await store.token(hash: hash) } catch {
+                return .failure(.invalid("tokens cannot be checked right now: \(error)"))
+            }
+            state.withLock { s in
+                if s.tokens.count >= 10_000 { s.tokens.removeAll(keepingCapacity: true) }
+                s.tokens[hash] = (found, now)
+            }
         }
         guard let found else { return .failure(.invalid("the bearer token is unknown or revoked")) }
-        let now = clock.now
         if let expiry = found.expiresAt, expiry <= now {
             return .failure(.invalid("the bearer token '\(found.name)' expired at \(Render.timeString(expiry))"))
         }
@@ -197,7 +218,7 @@ public final class AccessControl: Sendable {
             s.tokenTouched[found.id] = now
             return true
         }
-        if touch { try? await store.touchToken(id: found.id, at: now, address: address) }
+        if touch { Task { try? await store.touchToken(id: found.id, at: now, address: address) } }
         return .success(
             Principal(
                 name: "token:\(found.name)", kind: .token, role: found.role,

@@ -246,6 +246,7 @@ struct AccessController<Context: AccessRequestContext>: Sendable {
         guard let token = try await store.revokeToken(id, at: api.clock.now) else {
             throw APIError(.notFound, "Token not found: \(id)")
         }
+        control.credentialsChanged()
         try await audit(.tokenRevoked, account: token.name, actor: api.user(context), description: "id \(token.id)")
         return JSONResponse.make(Self.render(token))
     }
