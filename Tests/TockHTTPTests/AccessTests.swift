@@ -384,6 +384,8 @@ extension JSONValue {
         let b = Secrets.newToken()
         #expect(a != b && a.hasPrefix("tock_") && a.count == 48)
         #expect(Secrets.hash(a).count == 64 && Secrets.hash(a) != Secrets.hash(b))
+        // FIPS 180-2's test vector.
+        #expect(Secrets.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(throws: AccessProblem.self) { try Passwords.validate("short") }
         #expect(throws: AccessProblem.self) { try Passwords.validate(String(repeating: "é", count: 37)) }  // 74 bytes
         let hash = try Passwords.hash("correct horse battery", cost: 4)

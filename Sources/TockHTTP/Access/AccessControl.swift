@@ -212,8 +212,8 @@ public final class AccessControl: Sendable {
         if let expiry = found.expiresAt, expiry <= now {
             return .failure(.invalid("the bearer token '\(found.name)' expired at \(Render.timeString(expiry))"))
         }
-        state.withLock { $0.credentialsExist = true }
         let touch = state.withLock { s in
+            s.credentialsExist = true
             if let last = s.tokenTouched[found.id], now.timeIntervalSince(last) < 60 { return false }
             s.tokenTouched[found.id] = now
             return true
