@@ -370,6 +370,15 @@ extension JSONValue {
         #expect(AddressRange("127.0.0.1")!.contains("127.0.0.1") && !AddressRange("127.0.0.1")!.contains("127.0.0.2"))
     }
 
+    @Test func bearerValues_areReadInAnyCase_andOthersRefused() {
+        #expect(AccessControl.bearerToken("Bearer tock_abc") == "tock_abc")
+        #expect(AccessControl.bearerToken("bearer   tock_abc \t") == "tock_abc")
+        #expect(AccessControl.bearerToken("BEARER tock_abc") == "tock_abc")
+        #expect(AccessControl.bearerToken("Basic dXNlcjpwYXNz") == nil)
+        #expect(AccessControl.bearerToken("Bearer") == nil && AccessControl.bearerToken("Bearer   ") == nil)
+        #expect(AccessControl.bearerToken("Bearertock_abc") == nil)
+    }
+
     @Test func theSessionCookie_isSecureOverHTTPS_andAlwaysHttpOnlyAndLax() {
         let control = Self.control([])
         let plain = control.sessionCookie("abc", secure: false)

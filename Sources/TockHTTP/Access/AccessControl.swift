@@ -169,11 +169,10 @@ public final class AccessControl: Sendable {
         // Authentication off: credentials are not even looked at.
         if settings.mode == .off { return .success(.local) }
         if let authorization = headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            guard let token = Self.bearerToken(authorization) else {
                 return .failure(.invalid("Authorization must be 'Bearer <token>'"))
             }
-            return await identify(token: String(parts[1]).trimmingCharacters(in: .whitespaces), address: address)
+            return await identify(token: token, address: address)
         }
         if let session = Self.cookie(named: Self.sessionCookie, in: headers) {
             switch await identify(session: session) {
@@ -186,6 +185,25 @@ public final class AccessControl: Sendable {
         }
         if await credentialsExist() { return .failure(.required) }
         return openWithoutCredentials ? .success(.local) : .failure(.locked)
+    }
+
+    /// The token of an `Authorization: Bearer TOKEN` value (scheme in any case, blanks around the token ignored).
+    static func bearerToken(_ value: String) -> String? {
+        let utf8 = value.utf8
+        guard utf8.count > 7 else { return nil }
+        var scheme = utf8.prefix(6).makeIterator()
+        for expected in "bearer".utf8 {
+            guard let byte = scheme.next(), byte | 0x20 == expected else { return nil }
+        }
+        let rest = utf8.dropFirst(6)
+        guard rest.first == UInt8(ascii: " ") else { return nil }
+        let token = rest.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        var end = token.endIndex
+        while end > token.startIndex, [UInt8(ascii: " "), UInt8(ascii: "\t")].contains(utf8[utf8.index(before: end)]) {
+            end = utf8.index(before: end)
+        }
+        let trimmed = token[..<end]
+        return trimmed.isEmpty ? nil : String(Substring(trimmed))
     }
 
     func identify(token: String, address: String?) async -> Result<Principal, Refusal> {
