@@ -46,7 +46,7 @@ struct ImportNdschedulerCommand: AsyncParsableCommand {
         var options = NdschedulerImporter.Options()
         options.timezone = timezone
         options.curlFailsOnHTTPError = !curlKeepStatus
-        var result = NdschedulerImporter.convert(jobs, options: options)
+        let result = NdschedulerImporter.convert(jobs, options: options)
 
         for diagnostic in result.skipped { note("skipped: \(diagnostic)") }
         for diagnostic in result.warnings { note("warning: \(diagnostic)") }
