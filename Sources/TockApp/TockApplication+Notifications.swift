@@ -20,7 +20,7 @@ extension TockApplication {
         settings.environment = scheduling.environment
         let service = NotificationDeliveryService(
             outbox: outbox, settings: settings, logger: logger, metrics: metrics)
-        scheduling.notifications = NotificationPlanner(settings: settings, wake: { service.wake() })
+        scheduling.notifications = NotificationPlanner(settings: settings, metrics: metrics, wake: { service.wake() })
         if let mailer = settings.mailer, jobs.contains(where: { $0.mailTo != nil }),
             !FileManager.default.isExecutableFile(atPath: mailer)
         {
@@ -34,12 +34,13 @@ extension TockApplication {
 }
 
 extension TockApplication {
-    /// The `warn_after` timers, when notifications are on.
-    static func overdueMonitor(_ scheduling: SchedulerConfiguration, store: any JobStore, logger: Logger)
+    /// The health timers (`warn_after`, `start_grace`, `max_age`, missed instants), when notifications are on.
+    static func healthMonitor(_ scheduling: SchedulerConfiguration, store: any JobStore, logger: Logger)
         -> (any Service)?
     {
         guard let planner = scheduling.notifications, let outbox = store as? any NotificationOutbox else { return nil }
-        return OverdueMonitor(planner: planner, outbox: outbox, clock: SystemWallClock(), logger: logger)
+        return JobHealthMonitor(
+            planner: planner, outbox: outbox, store: store, clock: SystemWallClock(), logger: logger)
     }
 }
 

@@ -109,7 +109,7 @@ public enum TockApplication {
                 .init(service: watcher),
                 // Shut down after the scheduler: the records of runs ending in its grace still enqueue deliveries.
                 .init(service: notifications.map { $0 as any Service } ?? IdleService()),
-                .init(service: overdueMonitor(schedulerConfiguration, store: store, logger: logger) ?? IdleService()),
+                .init(service: healthMonitor(schedulerConfiguration, store: store, logger: logger) ?? IdleService()),
                 .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -5,10 +5,11 @@ import TockCore
 extension TockConfiguration {
     static let notificationKeys: Set<String> = [
         "default_on_failure", "mailer", "mail_from", "mail_cron_env", "secret_file", "retry_delays", "webhook_timeout",
-        "command_timeout", "max_in_flight",
+        "command_timeout", "max_in_flight", "max_per_hour",
     ]
     static let notifierKeys: Set<String> = [
         "webhook", "command", "mail", "format", "secret", "secret_file", "timeout", "include_output",
+        "max_per_hour",
     ]
 
     /// Reads `[notifications]` and every `[notifier.NAME]` of a config file.
@@ -54,6 +55,12 @@ extension TockConfiguration {
                 }
                 notifications.maxInFlight = number
             }
+            if let value = section["max_per_hour"] {
+                guard let number = value.int, number >= 0 else {
+                    throw Problem("\(path): notifications.max_per_hour must be 0 (no limit) or a positive integer")
+                }
+                notifications.maxPerHour = number
+            }
         }
         if let section = table["notifier"] {
             guard section.table != nil else {
@@ -92,6 +99,12 @@ extension TockConfiguration {
                         throw Problem("\(path): \(where_).include_output must be true or false")
                     }
                     notifier.includeOutput = flag
+                }
+                if let value = entry["max_per_hour"] {
+                    guard let number = value.int, number >= 0 else {
+                        throw Problem("\(path): \(where_).max_per_hour must be 0 (no limit) or a positive integer")
+                    }
+                    notifier.maxPerHour = number
                 }
                 notifications.notifiers[name] = notifier
             }

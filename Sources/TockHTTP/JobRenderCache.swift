@@ -13,6 +13,7 @@ final class JobRenderCache: Sendable {
         let revision: Int
         let paused: Bool
         let failing: Bool
+        let health: JobHealth.State
         let bytes: [UInt8]
         /// With `env` values hidden (for callers who are not admins); nil when the job has no `env`.
         let redactedBytes: [UInt8]?

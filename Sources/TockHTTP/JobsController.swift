@@ -76,6 +76,7 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                     .init(
                         job: status.job, revision: status.revision, paused: status.paused,
                         failing: history.first.map { Self.failingStates.contains($0.state) } ?? false,
+                        health: Render.health(status, recent: history).state,
                         bytes: value.jsonBytes, redactedBytes: redacted))
             }
             let full = Self.listBody(items[...], counts: Self.counts(items, matching: items.count))
@@ -95,6 +96,13 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
             ("paused", .int(items.filter(\.paused).count)),
             ("failing", .int(items.filter(\.failing).count)),
             ("matching", .int(matching)),
+            (
+                "health",
+                .object(
+                    JobHealth.State.allCases.map { state in
+                        (state.rawValue, .int(items.lazy.filter { $0.health == state }.count))
+                    })
+            ),
         ])
     }
 
@@ -121,9 +129,10 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         let text = query.get("q").flatMap { $0.isEmpty ? nil : $0.lowercased() }
         let limit = try RequestParsing.int(query.get("limit"), name: "limit", range: 1...100_000)
         let offset = try RequestParsing.int(query.get("offset"), name: "offset", range: 0...Int.max) ?? 0
+        let health = try Self.healthFilter(query.get("health"))
         let snapshot = try await snapshot()
         let scoped = principal?.tags != nil
-        if tag == nil && text == nil && limit == nil && offset == 0 && !scoped {
+        if tag == nil && text == nil && health == nil && limit == nil && offset == 0 && !scoped {
             return Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                 body: ResponseBody(byteBuffer: redact ? snapshot.fullListRedacted : snapshot.fullList))
@@ -133,6 +142,7 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
             scoped ? snapshot.items.filter { principal?.canSee(jobTags: $0.job.tags) ?? false } : snapshot.items
         let matching = visible.filter { item in
             if let tag, !item.job.tags.contains(tag) { return false }
+            if let health, !health.contains(item.health) { return false }
             if let text {
                 let haystack =
                     [item.job.id, item.job.name, item.job.description, item.job.schedule]
@@ -144,6 +154,23 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         let page = matching.dropFirst(offset).prefix(limit ?? matching.count)
         return JSONResponse.bytes(
             Self.listBody(ArraySlice(page), counts: Self.counts(visible, matching: matching.count), redacted: redact))
+    }
+
+    /// `health=down,late`: jobs in any of these states.
+    static func healthFilter(_ text: String?) throws -> Set<JobHealth.State>? {
+        guard let text, !text.isEmpty else { return nil }
+        var states: Set<JobHealth.State> = []
+        for name in text.split(separator: ",") {
+            guard let state = JobHealth.State(rawValue: String(name)) else {
+                throw APIError(
+                    .badRequest,
+                    "health: unknown state '\(name)' (one of "
+                        + JobHealth.State.allCases.map(\.rawValue).joined(separator: ", ") + ")",
+                    field: "health")
+            }
+            states.insert(state)
+        }
+        return states
     }
 
     func getJob(_ id: String, _ context: Context) async throws -> Response {

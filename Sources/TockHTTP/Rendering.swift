@@ -77,11 +77,23 @@ enum Render {
             pairs.append(("line", .int(line)))
         }
         pairs.append(("paused", .bool(status.paused)))
+        pairs.append(("health", health(Self.health(status, recent: recent))))
         pairs.append(("running", strings(status.runningExecutionIDs.sorted())))
         pairs.append(("last_execution", recent.first.map(executionSummary) ?? .null))
         // Oldest first, for a strip of results.
         pairs.append(("recent_results", .array(recent.reversed().map { .string($0.state.rawValue) })))
         return .object(pairs)
+    }
+
+    static func health(_ status: Scheduler.JobStatus, recent: [ExecutionRecord]) -> JobHealth {
+        JobHealth.evaluate(job: status.job, paused: status.paused, recent: recent, alerts: status.alerts)
+    }
+
+    static func health(_ health: JobHealth) -> JSONValue {
+        .object([
+            ("state", .string(health.state.rawValue)), ("since", time(health.since)),
+            ("detail", health.detail.map { .string($0) } ?? .null),
+        ])
     }
 
     static func executionSummary(_ e: ExecutionRecord) -> JSONValue {

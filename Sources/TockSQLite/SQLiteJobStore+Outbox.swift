@@ -204,7 +204,7 @@ extension SQLiteJobStore: NotificationOutbox {
         try db.execute(
             sql: """
                 DELETE FROM notification_delivery WHERE execution_id IS NOT NULL
-                AND state IN ('delivered', 'abandoned')
+                AND state IN ('delivered', 'abandoned', 'suppressed')
                 AND NOT EXISTS (SELECT 1 FROM execution WHERE execution.id = notification_delivery.execution_id)
                 """)
     }

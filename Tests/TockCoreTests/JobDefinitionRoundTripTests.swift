@@ -35,6 +35,9 @@ struct JobDefinitionRoundTripTests {
         full.onAlert = Notification(notify: ["pager"])
         full.alertAfterFailures = 3
         full.warnAfter = .seconds(2700)
+        full.startGrace = .seconds(600)
+        full.maxAge = .seconds(26 * 3600)
+        full.alertOnMissed = false
         var exec = Job(
             id: "exec", schedule: try ScheduleExpression(parsing: "@every 90s"), action: .exec(["/bin/echo", "a b"]),
             timezone: "UTC")

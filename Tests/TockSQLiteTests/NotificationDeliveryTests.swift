@@ -301,3 +301,63 @@ extension JSONValue {
         return nil
     }
 }
+
+/// `max_per_hour`: a flood of events to one notifier is held back, then summed up once an hour later.
+@Suite(.timeLimit(.minutes(1)))
+struct FloodControlTests {
+    @Test func overTheLimit_heldBack_thenOneSummary() async throws {
+        let directory = try NotificationTestSupport.temporaryDirectory()
+        let store = try SQLiteJobStore(path: directory.appendingPathComponent("tock.sqlite").path)
+        let receiver = try NotificationTestSupport.Receiver(
+            statuses: [200], directory: directory, secret: NotificationTestSupport.secret)
+        var settings = NotificationSettings()
+        settings.host = "db1"
+        // One at a time: the test receiver serves one connection at a time.
+        settings.maxInFlight = 1
+        var ops = NotifierConfiguration(name: "ops", webhook: receiver.url)
+        ops.maxPerHour = 2
+        settings.notifiers["ops"] = ops
+        let job = try NotificationTestSupport.job(
+            "[job.flappy]\nschedule = \"* * * * *\"\ncommand = \"x\"\non_failure = { notify = [\"ops\"] }\n")
+        let planner = NotificationPlanner(settings: settings)
+        let clock = ManualWallClock(now: Date(timeIntervalSince1970: 1_796_000_000))
+        var ids: [String] = []
+        for _ in 0..<5 {
+            let record = NotificationTestSupport.record(job, state: .failed)
+            ids.append(record.id)
+            let deliveries = await planner.deliveries(for: record, job: job, store: store, at: clock.now)
+            try await store.save([record], enqueuing: deliveries)
+        }
+        let worker = NotificationDeliveryService(
+            outbox: store, settings: settings, clock: clock, logger: NotificationTestSupport.quietLogger)
+        let task = Task { try await worker.run() }
+        defer { task.cancel() }
+        func states() async throws -> [String] {
+            try await store.deliveries(matching: NotificationQuery(jobID: "flappy")).map(\.state.rawValue).sorted()
+        }
+        try await eventually("two sent, three held back") {
+            try await states() == ["delivered", "delivered", "suppressed", "suppressed", "suppressed"]
+        }
+        let held = try #require(
+            try await store.deliveries(matching: NotificationQuery(state: .suppressed)).first)
+        #expect(held.lastError?.contains("max_per_hour") == true)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(receiver.requests.count == 2)
+
+        clock.advance(by: 3600)
+        try await eventually("the summary is delivered") { receiver.requests.count == 3 }
+        let body = try #require(receiver.requests.last?["body"] as? String)
+        let event = try JSONValue.parse(Array(body.utf8))
+        #expect(event["type"]?.stringValue == "notifications.suppressed")
+        #expect(event["suppressed"]?["count"] == .int(3))
+        #expect(event["suppressed"]?["by_type"]?["execution.failed"] == .int(3))
+        #expect(event["text"]?.stringValue?.hasPrefix("Tock on db1 held back 3 notifications to notifier:ops") == true)
+
+        // A new hour: events go through again.
+        let record = NotificationTestSupport.record(job, state: .failed)
+        try await store.save(
+            [record], enqueuing: await planner.deliveries(for: record, job: job, store: store, at: clock.now))
+        worker.wake()
+        try await eventually("sent again") { receiver.requests.count == 4 }
+    }
+}

@@ -143,7 +143,7 @@ struct OverdueAlertTests {
         let scheduler = Scheduler(
             jobs: [job], store: store, runner: runner, clock: clock, configuration: configuration,
             logger: NotificationTestSupport.quietLogger)
-        let monitor = OverdueMonitor(
+        let monitor = JobHealthMonitor(
             planner: planner, outbox: store, clock: clock, logger: NotificationTestSupport.quietLogger)
         let loop = Task { try await scheduler.run() }
         let watch = Task { try await monitor.run() }

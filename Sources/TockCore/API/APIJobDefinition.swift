@@ -22,7 +22,7 @@ public struct APIJobDefinition: Sendable, Hashable {
     /// Keys a response carries that a request may send back; ignored.
     static let responseOnlyKeys: Set<String> = [
         "job_id", "id", "next_run_time", "source", "file", "line", "paused", "last_execution", "running",
-        "schedule_description", "task_name", "recent_results",
+        "schedule_description", "task_name", "recent_results", "health",
     ]
 
     /// A body that cannot become a job: the key at fault (if one) and what is wrong.

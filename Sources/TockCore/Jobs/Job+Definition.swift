@@ -53,6 +53,9 @@ extension Job {
             (.onAlert, Self.notification(onAlert)),
             (.alertAfterFailures, alertAfterFailures.map { .int($0) } ?? .null),
             (.warnAfter, Self.duration(warnAfter)),
+            (.startGrace, Self.duration(startGrace)),
+            (.maxAge, Self.duration(maxAge)),
+            (.alertOnMissed, .bool(alertOnMissed)),
         ]
         return pairs.map { ($0.0.rawValue, $0.1) }
     }

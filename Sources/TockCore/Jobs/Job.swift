@@ -55,6 +55,12 @@ public struct Job: Sendable, Hashable {
     public var alertAfterFailures: Int?
     /// `job.overdue` while a run is still running this long after it started (a timer, not a check at its end).
     public var warnAfter: Duration?
+    /// `job.late` when a due instant has not started this long after it (queues, a full machine, a stall).
+    public var startGrace: Duration?
+    /// `job.down` when no run has succeeded for this long (paused by mistake, always skipped, never started).
+    public var maxAge: Duration?
+    /// `job.missed` (one per gap) when instants were found missed after downtime; on unless set to false.
+    public var alertOnMissed: Bool
     public var source: Source
 
     public init(
@@ -90,6 +96,9 @@ public struct Job: Sendable, Hashable {
         self.onAlert = nil
         self.alertAfterFailures = nil
         self.warnAfter = nil
+        self.startGrace = nil
+        self.maxAge = nil
+        self.alertOnMissed = true
         self.source = source
     }
 

@@ -295,6 +295,9 @@ struct JobReader {
         job.onRecovery = notification(table, .onRecovery)
         job.onAlert = notification(table, .onAlert)
         job.warnAfter = duration(table, .warnAfter, allowZero: false)
+        job.startGrace = duration(table, .startGrace, allowZero: false)
+        job.maxAge = duration(table, .maxAge, allowZero: false)
+        if let missed = bool(table, .alertOnMissed) { job.alertOnMissed = missed }
         if let count = int(table, .alertAfterFailures) {
             if count < 1 || count > 1000 {
                 fail(.alertAfterFailures, "\(count) is out of range 1-1000")

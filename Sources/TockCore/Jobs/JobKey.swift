@@ -38,6 +38,9 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
     case onAlert = "on_alert"
     case alertAfterFailures = "alert_after_failures"
     case warnAfter = "warn_after"
+    case startGrace = "start_grace"
+    case maxAge = "max_age"
+    case alertOnMissed = "alert_on_missed"
 
     /// Keys only known when an embedding package registered job kinds.
     public static let kindKeys: Set<JobKey> = [.kind, .args]

@@ -17,9 +17,11 @@ public struct NotificationDelivery: Sendable, Hashable {
     /// Where a delivery stands. `failed` means "an attempt failed; another is due at `nextAttemptAt`".
     public enum State: String, Sendable, Hashable, CaseIterable, Codable {
         case pending, delivering, delivered, failed, abandoned
+        /// Held back by its target's `max_per_hour`; counted in the next `notifications.suppressed` summary.
+        case suppressed
 
         /// Whether nothing will be attempted any more (short of a retry asked for by a user).
-        public var isFinal: Bool { self == .delivered || self == .abandoned }
+        public var isFinal: Bool { self == .delivered || self == .abandoned || self == .suppressed }
     }
 
     /// A 32-hex-digit id.

@@ -26,6 +26,7 @@ public final class NotificationDeliveryService: Service, Sendable {
     private let signal = WakeSignal()
     private let inFlight = Mutex(0)
     private let reported = Mutex<Set<String>>([])
+    let gate = FloodGate()
 
     public init(
         outbox: any NotificationOutbox, settings: NotificationSettings,
@@ -59,6 +60,7 @@ public final class NotificationDeliveryService: Service, Sendable {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 while !stopping.withLock({ $0 }) && !Task.isCancelled {
+                    await enqueueSummaries()
                     let free = settings.maxInFlight - inFlight.withLock { $0 }
                     var storeFailed = false
                     if free > 0 {
@@ -77,9 +79,10 @@ public final class NotificationDeliveryService: Service, Sendable {
                             logger.error("could not read due deliveries", metadata: ["error": "\(error)"])
                         }
                     }
-                    let next: Date? =
+                    let due: Date? =
                         storeFailed
                         ? clock.now.addingTimeInterval(5) : ((try? await outbox.nextDeliveryDue()) ?? nil)
+                    let next = [due, gate.nextSummary].compactMap { $0 }.min()
                     // With every slot busy, the next due delivery waits for a slot: a finished one wakes the loop.
                     await sleep(until: inFlight.withLock { $0 } >= settings.maxInFlight ? nil : next)
                 }
@@ -113,8 +116,75 @@ public final class NotificationDeliveryService: Service, Sendable {
         }
     }
 
+    /// The `max_per_hour` that applies to a delivery; `nil` for what is never held back (cron's output mail,
+    /// summaries, test-sends).
+    func floodLimit(_ delivery: NotificationDelivery) -> Int? {
+        let exempt: Set<String> = [
+            NotificationEventType.executionOutput.rawValue, NotificationEventType.notificationsSuppressed.rawValue,
+            NotificationEventType.test.rawValue,
+        ]
+        guard !exempt.contains(delivery.eventType) else { return nil }
+        if delivery.target.hasPrefix("notifier:"),
+            let limit = settings.notifiers[String(delivery.target.dropFirst("notifier:".count))]?.maxPerHour
+        {
+            return limit
+        }
+        return settings.maxPerHour
+    }
+
+    /// Writes the summaries of what `max_per_hour` held back, once they are due.
+    private func enqueueSummaries() async {
+        let now = clock.now
+        let held = gate.dueSummaries(at: now)
+        guard !held.isEmpty else { return }
+        let summaries = held.map { summary(of: $0, at: now) }
+        await retryingStore("record a summary of held-back notifications") {
+            try await self.outbox.enqueue(summaries)
+        }
+        for held in held {
+            logger.warning(
+                "notifications were held back by max_per_hour",
+                metadata: ["target": "\(held.sample.target)", "count": "\(held.count)", "limit": "\(held.limit)"])
+        }
+    }
+
+    func summary(of held: FloodGate.Held, at now: Date) -> NotificationDelivery {
+        let event = NotificationEvent(
+            suppressed: held.count, target: held.sample.target, byType: held.byType, limit: held.limit,
+            settings: settings, at: now)
+        var payload = event.json.jsonBytes
+        if held.sample.channel == .mail {
+            let name = held.sample.target.hasPrefix("notifier:") ? String(held.sample.target.dropFirst(9)) : nil
+            let to = name.flatMap { settings.notifiers[$0]?.mail } ?? held.sample.target
+            payload = CronMail.summary(
+                eventText: event.json["text"]?.stringValue ?? event.type.rawValue, eventJSON: payload, to: to,
+                from: settings.mailFrom, host: settings.host)
+        }
+        return NotificationDelivery(
+            eventID: event.id, eventType: event.type.rawValue, jobID: "", executionID: nil,
+            channel: held.sample.channel, target: held.sample.target, options: held.sample.options, payload: payload,
+            createdAt: now)
+    }
+
     /// Makes one attempt and records it.
     func attempt(_ delivery: NotificationDelivery) async {
+        if delivery.attempts == 0, let limit = floodLimit(delivery), !gate.admit(delivery, limit: limit, at: clock.now)
+        {
+            let now = clock.now
+            let held = DeliveryAttempt(
+                .abandoned,
+                error: "held back: more than \(limit) notifications to \(delivery.target) in an hour (max_per_hour); "
+                    + "counted in the next notifications.suppressed summary")
+            Counter(
+                label: "tock_notifications_total",
+                dimensions: [("channel", delivery.channel.rawValue), ("result", "suppressed")], factory: metrics
+            ).increment()
+            await retryingStore("record a held-back delivery") {
+                try await self.outbox.recordAttempt(
+                    deliveryID: delivery.id, state: .suppressed, at: now, nextAttemptAt: nil, attempt: held)
+            }
+            return
+        }
         let result = await send(delivery)
         let now = clock.now
         let attempts = delivery.attempts + 1

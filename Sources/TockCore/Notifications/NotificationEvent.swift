@@ -140,3 +140,88 @@ public struct NotificationEvent: Sendable {
         return what
     }
 }
+
+extension NotificationEvent {
+    /// A job-level event of no single run: an alert found by a timer (`job.late`, `job.missed`, `job.down` of
+    /// `max_age`) or its `alert.resolved`.
+    init(
+        alert: JobAlert, resolved: Bool, job: Job, settings: NotificationSettings, at date: Date,
+        resolution: String? = nil
+    ) {
+        type = resolved ? .alertResolved : alert.kind.eventType
+        id = resolved ? alert.eventID + "_resolved" : alert.eventID
+        timestamp = date
+        let base = settings.publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        let jobURL = base.map { "\($0)/#/jobs/\(job.id)" }
+        var text: String
+        if resolved {
+            text = "\(job.name) is up again on \(settings.host) (alert resolved: \(resolution ?? alert.detail))"
+        } else {
+            let state = alert.kind.state.rawValue
+            text = "\(job.name) is \(state) on \(settings.host): \(alert.detail)"
+        }
+        if let jobURL { text += " \(jobURL)" }
+        let time: (Date) -> JSONValue = { .string(Timestamp.string(for: $0, in: .utc, microseconds: true)) }
+        json = .object([
+            ("type", .string(type.rawValue)), ("id", .string(id)), ("timestamp", time(date)), ("text", .string(text)),
+            (
+                "tock",
+                .object([
+                    ("host", .string(settings.host)), ("url", base.map { .string($0) } ?? .null),
+                    ("version", .string(settings.version)),
+                ])
+            ),
+            (
+                "job",
+                .object([
+                    ("job_id", .string(job.id)), ("name", .string(job.name)), ("schedule", .string(job.schedule)),
+                    ("timezone", job.timezone.map { .string($0) } ?? .null),
+                    ("tags", .array(job.tags.map { .string($0) })), ("url", jobURL.map { .string($0) } ?? .null),
+                ])
+            ),
+            ("execution", .null), ("output", .null), ("previous_state", .null), ("consecutive_failures", .int(0)),
+            (
+                "alert",
+                .object([
+                    ("kind", .string(alert.kind.rawValue)),
+                    ("state", .string(resolved ? "ok" : alert.kind.state.rawValue)), ("since", time(alert.since)),
+                    ("detail", .string(resolved ? resolution ?? alert.detail : alert.detail)),
+                ])
+            ),
+        ])
+    }
+
+    /// The summary a notifier gets once its `max_per_hour` lets events through again.
+    init(
+        suppressed count: Int, target: String, byType: [String: Int], limit: Int, settings: NotificationSettings,
+        at date: Date
+    ) {
+        type = .notificationsSuppressed
+        id = "evt_suppressed_\(RandomID.make())"
+        timestamp = date
+        let kinds = byType.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let text =
+            "Tock on \(settings.host) held back \(count) notification\(count == 1 ? "" : "s") to \(target) "
+            + "(max_per_hour = \(limit)): \(kinds). See the delivery log (state suppressed)."
+        json = .object([
+            ("type", .string(type.rawValue)), ("id", .string(id)),
+            ("timestamp", .string(Timestamp.string(for: date, in: .utc, microseconds: true))), ("text", .string(text)),
+            (
+                "tock",
+                .object([
+                    ("host", .string(settings.host)), ("url", settings.publicURL.map { .string($0) } ?? .null),
+                    ("version", .string(settings.version)),
+                ])
+            ),
+            ("job", .null), ("execution", .null), ("output", .null), ("previous_state", .null),
+            ("consecutive_failures", .int(0)),
+            (
+                "suppressed",
+                .object([
+                    ("count", .int(count)), ("target", .string(target)), ("max_per_hour", .int(limit)),
+                    ("by_type", .object(byType.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+                ])
+            ),
+        ])
+    }
+}

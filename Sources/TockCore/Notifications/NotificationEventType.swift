@@ -7,10 +7,16 @@ public enum NotificationEventType: String, Sendable, Hashable, CaseIterable {
     case executionRecovered = "execution.recovered"
     /// A run printed something and its job has `mail_to` (cron's output mail).
     case executionOutput = "execution.output"
-    /// A health alert: `alert_after_failures` failing runs in a row.
+    /// A health alert: `alert_after_failures` failing runs in a row, or no success within `max_age`.
     case jobDown = "job.down"
     /// A run still running `warn_after` after its start.
     case jobOverdue = "job.overdue"
+    /// A due instant not started within `start_grace`.
+    case jobLate = "job.late"
+    /// Instants missed while the daemon was down (one event per gap).
+    case jobMissed = "job.missed"
+    /// A notifier's `max_per_hour` held events back: one summary of them.
+    case notificationsSuppressed = "notifications.suppressed"
     /// The first success after a health alert (or the end of an overdue run).
     case alertResolved = "alert.resolved"
     /// A notifier's test-send.

@@ -13,6 +13,7 @@ extension NotificationPlanner {
 
     /// Called when a run starts: a job with `warn_after` is watched until it ends.
     public func runStarted(job: Job, record: ExecutionRecord, at date: Date) {
+        healthRunStarted(job: job, at: date)
         guard let warnAfter = job.warnAfter else { return }
         var started = record
         started.startedAt = started.startedAt ?? date
@@ -36,6 +37,7 @@ extension NotificationPlanner {
             }
             return due
         }
+        for watch in due { healthChanged(watch.job.id) }
         return due.flatMap { watch -> [NotificationDelivery] in
             guard let targets = watch.job.onAlert ?? watch.job.onFailure ?? defaultFailureTargets else { return [] }
             let event = NotificationEvent(

@@ -1,3 +1,4 @@
+import CoreMetrics
 import CronKit
 import Foundation
 import Synchronization
@@ -15,8 +16,12 @@ public final class NotificationPlanner: Sendable {
     /// Running executions of jobs with `warn_after`, by execution id.
     let overdue = Mutex<[String: OverdueWatch]>([:])
     private let wake: @Sendable () -> Void
-    /// Wakes the ``OverdueMonitor`` when a watched run starts.
+    /// Wakes the ``JobHealthMonitor`` when a watched run starts or a health timer changes.
     let overdueSignal = WakeSignal()
+    /// Each job's health timers and open alerts.
+    let book = Mutex(HealthBook())
+    let changeHandler = Mutex<(@Sendable (String) -> Void)?>(nil)
+    let metrics: any MetricsFactory
 
     struct Streak: Sendable {
         /// Failing runs in a row, newest first.
@@ -26,8 +31,12 @@ public final class NotificationPlanner: Sendable {
     }
 
     /// - Parameter wake: called once deliveries are in the store (the delivery worker's wake-up).
-    public init(settings: NotificationSettings, wake: @escaping @Sendable () -> Void = {}) {
+    public init(
+        settings: NotificationSettings, metrics: any MetricsFactory = MetricsSystem.factory,
+        wake: @escaping @Sendable () -> Void = {}
+    ) {
         self.settings = settings
+        self.metrics = metrics
         self.wake = wake
     }
 
@@ -42,6 +51,7 @@ public final class NotificationPlanner: Sendable {
     {
         guard record.state.isFinal else { return [] }
         var deliveries = endOverdueWatch(record, job: job, at: date)
+        defer { healthChanged(job.id) }
         if let mailTo = job.mailTo, !mailTo.isEmpty, record.stdoutBytes + record.stderrBytes > 0,
             let mail = outputMail(to: mailTo, job: job, record: record, at: date)
         {
@@ -49,12 +59,14 @@ public final class NotificationPlanner: Sendable {
         }
         let failing = NotificationEventType.isFailing(record.state)
         let succeeded = record.state == .succeeded
+        let known = streaks.withLock { $0[job.id] }
+        deliveries += healthRunEnded(
+            record, job: job, failures: known.map { failing ? $0.failures + 1 : 0 }, at: date)
         guard failing || succeeded else { return deliveries }
         let failureTargets = job.onFailure ?? defaultFailureTargets
         let wanted =
             job.alertAfterFailures != nil || (failing && failureTargets != nil)
             || (succeeded && (job.onSuccess != nil || job.onRecovery != nil || failureTargets != nil))
-        let known = streaks.withLock { $0[job.id] }
         guard wanted || known != nil else { return deliveries }
         var streak: Streak
         if let known {
@@ -67,6 +79,8 @@ public final class NotificationPlanner: Sendable {
         streak.last = record.state
         let updated = streak
         streaks.withLock { $0[job.id] = updated }
+        Gauge(label: "tock_job_consecutive_failures", dimensions: [("job", job.id)], factory: metrics)
+            .record(updated.failures)
 
         func add(_ type: NotificationEventType, _ targets: Notification?, alert: JSONValue = .null) {
             guard let targets, !targets.isEmpty else { return }

@@ -23,6 +23,10 @@ public struct NotificationSettings: Sendable, Equatable {
     public var commandTimeout: Duration = .seconds(30)
     /// Deliveries attempted at once; a receiver that hangs holds one slot for at most its timeout.
     public var maxInFlight = 16
+    /// Events sent to one target (a notifier, an inline webhook or command) in any hour; more are held back
+    /// (`suppressed`) and summed up in one `notifications.suppressed` event an hour later. 0: no limit. cron's
+    /// output mail (`mail_to`) is never held back.
+    public var maxPerHour = 60
     /// Links in messages (`https://tock.example.com`).
     public var publicURL: String?
     /// This machine, as events and mail name it.
@@ -64,6 +68,8 @@ public struct NotifierConfiguration: Sendable, Hashable {
     public var timeout: Duration?
     /// Whether the event carries the tail of the run's output.
     public var includeOutput = true
+    /// This notifier's own limit (else `[notifications] max_per_hour`).
+    public var maxPerHour: Int?
 
     public init(name: String, webhook: String? = nil, command: String? = nil, mail: String? = nil) {
         self.name = name

@@ -17,6 +17,7 @@ extension Scheduler {
                 pending.record.endedAt = clock.now
                 await persist(pending.record)
                 configuration.metrics.recordEnd(pending.record)
+                configuration.notifications?.instantSkipped(jobID: job.id, instant: pending.record.scheduledAt)
                 logger.info(
                     "run skipped: previous run still running",
                     metadata: ["job.id": "\(job.id)", "execution.id": "\(pending.record.id)"])

@@ -31,7 +31,10 @@ extension Scheduler {
                         await flushExecutions()
                     }
                     await pruneIfDue()
-                    await sleepUntilNextEvent(deadline: nextDeadline())
+                    let now = clock.now
+                    configuration.metrics.beat(now)
+                    let heartbeat = now.addingTimeInterval(Self.heartbeatInterval)
+                    await sleepUntilNextEvent(deadline: min(nextDeadline() ?? heartbeat, heartbeat))
                 }
                 await drain()
             }
@@ -165,6 +168,7 @@ extension Scheduler {
         let zone =
             job.timezone.flatMap { ZoneRules.rules(forIdentifier: $0)?.timeZone } ?? configuration.defaultTimeZone
         agenda.setSchedule(job.parsedSchedule.schedule(in: zone), of: job.id)
+        trackHealth(job.id)
     }
 
     /// Puts the job's first instant after `date` on the agenda.
@@ -242,6 +246,7 @@ extension Scheduler {
                 "more missed instants than recorded", metadata: ["job.id": "\(job.id)", "not.recorded": "\(overflow)"])
         }
         var runs: [(Date, ExecutionTrigger)] = []
+        var recordedMissed: [Date] = []
         if !jobs.paused.contains(job.id) {
             for (index, instant) in missed.enumerated() {
                 let runIt =
@@ -258,6 +263,7 @@ extension Scheduler {
                     : "a later instant was already due when the scheduler came to this one"
                 await persist(record)
                 configuration.metrics.recordEnd(record)
+                recordedMissed.append(instant)
             }
             if onTimeQueued, let onTime { runs.append((onTime, .schedule)) }
         }
@@ -270,6 +276,9 @@ extension Scheduler {
                 PendingRun(job: job, record: record, control: RunControl()), overlapApplies: true, overlap: overlap)
         }
         if dealtWith > last { await markScheduled(job.id, dealtWith) }
+        if !recordedMissed.isEmpty {
+            configuration.notifications?.missed(job, instants: recordedMissed, notRecorded: overflow, at: now)
+        }
     }
 
     func markScheduled(_ jobID: String, _ date: Date) async {

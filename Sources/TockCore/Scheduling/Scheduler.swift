@@ -53,7 +53,12 @@ public actor Scheduler: Service {
         runs = RunQueue(maxConcurrentRuns: configuration.maxConcurrentRuns)
         liveOutput = LiveOutputHub(now: { clock.now })
         for job in jobs { self.jobs[job.id] = job }
+        let revisions = self.revisions
+        configuration.notifications?.onHealthChange { revisions.noteChanged($0) }
     }
+
+    /// The longest the loop sleeps: its heartbeat (`tock_scheduler_heartbeat_timestamp_seconds`) is never older.
+    static let heartbeatInterval: TimeInterval = 10
 
     // MARK: - Control
 
@@ -103,6 +108,7 @@ public actor Scheduler: Service {
         try await store.setPaused(true, jobID: jobID)
         jobs.paused.insert(jobID)
         noteChanged(jobID)
+        trackHealth(jobID)
     }
 
     /// Resumes a paused job from its next instant after now.
@@ -112,6 +118,7 @@ public actor Scheduler: Service {
         jobs.paused.remove(jobID)
         noteChanged(jobID)
         reschedule(jobID, after: max(clock.now, jobs.lastScheduled[jobID] ?? .distantPast))
+        trackHealth(jobID)
         wake()
     }
 
@@ -203,6 +210,13 @@ public actor Scheduler: Service {
         jobs[id] = nil
         agenda.remove(id)
         noteChanged(id)
+        configuration.notifications?.untrack(jobID: id)
+    }
+
+    /// Tells the health timers (`start_grace`, `max_age`) about the job as it is now.
+    func trackHealth(_ jobID: String) {
+        guard let planner = configuration.notifications, let job = jobs[jobID] else { return }
+        planner.track(job, schedule: agenda.schedule(of: jobID), paused: jobs.paused.contains(jobID), at: clock.now)
     }
 
     /// What a reader of jobs sees of one job right now.
@@ -212,15 +226,18 @@ public actor Scheduler: Service {
         public var nextFireTime: Date?
         public var paused: Bool
         public var runningExecutionIDs: [String]
+        /// Alerts open on the job (`late`, `overdue`, `down` of `max_age`): with its executions, its health.
+        public var alerts: [JobAlert]
         /// Moves whenever anything above (or the job's recorded executions) changes: a reader may keep what it
         /// rendered of the job while the revision stays.
         public var revision: Int
 
         public init(
             job: Job, nextFireTime: Date? = nil, paused: Bool = false, runningExecutionIDs: [String] = [],
-            revision: Int = 0
+            alerts: [JobAlert] = [], revision: Int = 0
         ) {
             self.job = job
+            self.alerts = alerts
             self.nextFireTime = nextFireTime
             self.paused = paused
             self.runningExecutionIDs = runningExecutionIDs
@@ -251,6 +268,7 @@ public actor Scheduler: Service {
         return JobStatus(
             job: job, nextFireTime: isPaused ? nil : agenda.nextFire[job.id], paused: isPaused,
             runningExecutionIDs: Array(runningIDs(of: job.id)),
+            alerts: configuration.notifications?.openAlerts(of: job.id) ?? [],
             revision: revisions.revision(of: job.id))
     }
 

@@ -6,18 +6,21 @@ import Foundation
 /// - `tock_executions_total{job, state}` — executions that reached a final state (and `skipped`, `missed`);
 /// - `tock_run_duration_seconds` — from process start to end, per finished execution;
 /// - `tock_schedule_lag_seconds` — start of the process minus the scheduled instant, for scheduled runs;
-/// - `tock_jobs_loaded` — jobs the scheduler knows (files and API).
+/// - `tock_jobs_loaded` — jobs the scheduler knows (files and API);
+/// - `tock_scheduler_heartbeat_timestamp_seconds` — when the scheduler's loop last went round (every 10 s at least).
 public struct SchedulerMetrics: Sendable {
     let factory: any MetricsFactory
     let runDuration: CoreMetrics.Timer
     let scheduleLag: CoreMetrics.Timer
     let jobsLoaded: Gauge
+    let heartbeat: Gauge
 
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
         runDuration = CoreMetrics.Timer(label: "tock_run_duration_seconds", dimensions: [], factory: factory)
         scheduleLag = CoreMetrics.Timer(label: "tock_schedule_lag_seconds", dimensions: [], factory: factory)
         jobsLoaded = Gauge(label: "tock_jobs_loaded", dimensions: [], factory: factory)
+        heartbeat = Gauge(label: "tock_scheduler_heartbeat_timestamp_seconds", dimensions: [], factory: factory)
     }
 
     func recordEnd(_ record: ExecutionRecord) {
@@ -37,4 +40,8 @@ public struct SchedulerMetrics: Sendable {
     }
 
     func jobCount(_ count: Int) { jobsLoaded.record(count) }
+
+    /// The scheduler's loop went round at `date` (at least every ``Scheduler/heartbeatInterval``): watched from
+    /// outside, a stale heartbeat means a stuck or dead scheduler.
+    func beat(_ date: Date) { heartbeat.record(date.timeIntervalSince1970) }
 }
