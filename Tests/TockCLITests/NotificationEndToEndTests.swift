@@ -230,3 +230,35 @@ struct NotificationEndToEndTests {
         #expect(try await store.deliveries(matching: NotificationQuery(executionID: id)).count == 1)
     }
 }
+
+/// `tock validate` knows the server configuration's notifiers: a job naming one that does not exist is an error
+/// (its events would be abandoned at run time).
+@Suite(.timeLimit(.minutes(1)))
+struct ValidateNotifierTests {
+    @Test func unknownNotifierNames_areErrorsAtTheJob() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-validate-\(UUID())")
+        let jobs = directory.appendingPathComponent("jobs")
+        try FileManager.default.createDirectory(at: jobs, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("tock.toml")
+        try "[notifier.ops]\ncommand = \"true\"\n".write(to: config, atomically: true, encoding: .utf8)
+        try """
+        [job.backup]
+        schedule = "@daily"
+        command = "true"
+        on_failure = { notify = ["ops", "pager"] }
+        on_alert = { notify = ["ops"] }
+        """.write(to: jobs.appendingPathComponent("a.toml"), atomically: true, encoding: .utf8)
+        let result = try TockBinary.runWithInput(
+            ["validate", "--jobs-dir", jobs.path], input: nil, environment: ["TOCK_CONFIG": config.path])
+        #expect(result.status == 1)
+        #expect(
+            result.stderr
+                == "\(jobs.path)/a.toml:1: on_failure: no notifier named 'pager' in \(config.path) (known: ops)\n")
+        try "[notifier.ops]\ncommand = \"true\"\n[notifier.pager]\nmail = \"oncall@example.com\"\n".write(
+            to: config, atomically: true, encoding: .utf8)
+        let fixed = try TockBinary.runWithInput(
+            ["validate", "--jobs-dir", jobs.path], input: nil, environment: ["TOCK_CONFIG": config.path])
+        #expect(fixed.status == 0, "\(fixed.stderr)")
+    }
+}

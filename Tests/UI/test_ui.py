@@ -307,9 +307,11 @@ class UITests(unittest.TestCase):
         # A monthly job in New York crosses the spring change within its next 10 runs (Dec–Sep): marked once.
         self.open("/jobs/monthly-ny")
         self.until(lambda: len(self.driver.find_elements(By.CSS_SELECTOR, "#next-times li")) == 10)
-        marks = self.driver.find_elements(By.CSS_SELECTOR, "#next-times .dst")
-        self.assertEqual(len(marks), 1, "between the March and April runs")
-        self.assertIn("-05:00 → -04:00", marks[0].text)
+        # Read in one go in the page: it re-renders every few seconds, so elements found a moment before go stale.
+        marks = lambda: self.driver.execute_script(
+            "return [...document.querySelectorAll('#next-times .dst')].map((e) => e.textContent)")
+        self.until(lambda: len(marks()) == 1, "one mark, between the March and April runs")
+        self.assertIn("-05:00 → -04:00", marks()[0])
         self.assertIn("Defined in jobs.d/jobs.toml", self.css(".note").text)
 
     def test_05_stop_a_long_run(self):
@@ -328,11 +330,14 @@ class UITests(unittest.TestCase):
         self.open("/audit")
         table = self.css("#audit-table")
         self.until(lambda: "sleeper" in table.text)
-        events = [r.get_attribute("data-event") for r in self.driver.find_elements(By.CSS_SELECTOR, "#audit-table tr[data-event]")]
+        # Read in one go in the page: it re-renders every few seconds, so rows found a moment before go stale.
+        rows = self.driver.execute_script(
+            "return [...document.querySelectorAll('#audit-table tr[data-event]')]"
+            ".map((r) => [r.dataset.event, r.querySelectorAll('td')[1].textContent])")
+        events = [event for event, _ in rows]
         for event in ["added", "custom_run", "paused", "resumed", "stopped", "login"]:
             self.assertIn(event, events)
-        users = {r.find_elements(By.TAG_NAME, "td")[1].text for r in
-                 self.driver.find_elements(By.CSS_SELECTOR, "#audit-table tr[data-event]")}
+        users = {user for _, user in rows}
         self.assertIn("admin", users, "the browser's acts are the logged-in user's")
         self.assertIn("token:ui-test", users, "the test's API calls are its token's")
         self.shot("audit")
@@ -441,6 +446,41 @@ class UITests(unittest.TestCase):
         self.until(lambda: self.daemon.api("GET", f"/api/v1/executions/{execution}")["notifications"][0]["attempts"]
                    >= 2, "the retry was attempted")
         self.shot("execution-notifications")
+
+    def test_13_health_badge_filter_count_and_editor_keys(self):
+        self.daemon.api("POST", "/api/v1/jobs", {
+            "job_id": "ui-health", "schedule": "@yearly", "command": "exit 3", "alert_after_failures": 1,
+            "on_failure": {"command": "true"}, **({"user": "root"} if ROOT_DAEMON else {})})
+        self.daemon.api("POST", "/api/v1/executions/ui-health")
+        deadline = time.time() + 15
+        while time.time() < deadline and self.daemon.api("GET", "/api/v1/jobs/ui-health")["health"]["state"] != "down":
+            time.sleep(0.1)
+        self.assertEqual(self.daemon.api("GET", "/api/v1/jobs/ui-health")["health"]["state"], "down")
+        self.open("/jobs")
+        self.until(lambda: self.row("ui-health").find_elements(By.CSS_SELECTOR, '[data-health="down"]'),
+                   "a down badge in the row")
+        count = self.css('#job-counts [data-count="health-down"]')
+        self.assertIn("1 down", count.text)
+        count.click()
+        self.until(lambda: len(self.driver.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr[data-job-id]")) == 1,
+                   "the count filters the list")
+        self.assertEqual(self.css("#jobs-table tbody tr[data-job-id]").get_attribute("data-job-id"), "ui-health")
+        self.assertEqual(self.css("#job-health").get_attribute("value"), "down")
+        self.shot("jobs-health")
+        self.open("/jobs/ui-health")
+        self.until(lambda: self.css("#job-health").get_attribute("data-health") == "down")
+        self.assertIn("1 failing run", self.css("#job-health").text)
+        self.open("/jobs/ui-health/edit")
+        failures = self.css("#field-alert_after_failures")
+        self.until(lambda: failures.get_attribute("value") == "1", "the form shows alert_after_failures")
+        self.assertEqual(self.css("#field-on_failure").get_attribute("value"), "")
+        max_age = self.css("#field-max_age")
+        max_age.send_keys("26h")
+        self.css("#save").click()
+        self.until(lambda: self.daemon.api("GET", "/api/v1/jobs/ui-health")["max_age"] == "1d2h", "max_age saved")
+        saved = self.daemon.api("GET", "/api/v1/jobs/ui-health")
+        self.assertEqual(saved["on_failure"], {"command": "true"}, "the hook set through the API is kept")
+        self.assertEqual(saved["alert_after_failures"], 1)
 
 
 class AccessTests(unittest.TestCase):

@@ -82,7 +82,7 @@ public struct JobHealth: Sendable, Hashable {
             candidates.append(
                 JobHealth(
                     state: .down, since: streak.oldest?.endedAt ?? streak.oldest?.scheduledAt,
-                    detail: "\(streak.count) failing runs in a row"))
+                    detail: streak.count == 1 ? "1 failing run" : "\(streak.count) failing runs in a row"))
         }
         if paused { candidates.append(JobHealth(state: .paused)) }
         let last = recent.first { $0.state.isFinal && $0.state != .skipped && $0.state != .missed }

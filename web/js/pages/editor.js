@@ -23,6 +23,13 @@ const FIELDS = [
   ['tags', 'Tags', 'text', 'Comma separated'],
   ['env', 'Environment', 'textarea', 'One KEY=value per line'],
   ['enabled', 'Enabled', 'checkbox', ''],
+  // Notifications and health (SPEC-level keys in the README).
+  ['mail_to', 'Mail output to', 'text', "cron's MAILTO: mailed when a run prints something"],
+  ['on_failure', 'On failure, notify', 'text', 'Notifier names from the server configuration, comma separated'],
+  ['warn_after', 'Warn after', 'text', 'Alert while a run is still running this long, e.g. 45m'],
+  ['start_grace', 'Start grace', 'text', 'Alert when a due run has not started this long after its time'],
+  ['alert_after_failures', 'Alert after failures', 'number', 'Alert once after this many failing runs in a row'],
+  ['max_age', 'Max age', 'text', 'Alert when no run has succeeded for this long, e.g. 26h'],
 ];
 
 export async function editorPage(view, id) {
@@ -84,6 +91,7 @@ export async function editorPage(view, id) {
       if (kind === 'checkbox') input.checked = value !== false;
       else if (key === 'tags') input.value = (value || []).join(', ');
       else if (key === 'env') input.value = Object.entries(value || {}).map(([k, v]) => `${k}=${v}`).join('\n');
+      else if (key === 'on_failure') input.value = ((value && value.notify) || []).join(', ');
       else if (key === 'command' && value === undefined && job.exec) input.value = JSON.stringify(job.exec);
       else if (value !== null && value !== undefined) input.value = String(value);
     }
@@ -145,8 +153,17 @@ export async function editorPage(view, id) {
       if (!input) continue;
       if (kind === 'checkbox') { out[key] = input.checked; continue; }
       const text = input.value.trim();
+      if (!text && key === 'on_failure' && job && job.on_failure) {
+        const { notify, ...rest } = job.on_failure;
+        if (Object.keys(rest).length) out[key] = rest;
+        continue;
+      }
       if (!text) continue;
-      if (key === 'retries') out[key] = Number(text);
+      if (key === 'retries' || key === 'alert_after_failures') out[key] = Number(text);
+      else if (key === 'on_failure') {
+        // The notifier names; a webhook, command or mail set in the job's JSON stays as it was.
+        out[key] = { ...((job && job.on_failure) || {}), notify: text.split(',').map((t) => t.trim()).filter(Boolean) };
+      }
       else if (key === 'tags') out[key] = text.split(',').map((t) => t.trim()).filter(Boolean);
       else if (key === 'env') {
         out[key] = {};

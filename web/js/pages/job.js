@@ -4,7 +4,7 @@ import { h, s, replace, flash, stateBadge, time } from '../dom.js';
 import { stateClass, seconds, exitText } from '../format.js';
 
 const HIDDEN = new Set(['job_id', 'name', 'recent_results', 'last_execution', 'running', 'job_class_string',
-  'pub_args', 'month', 'day', 'week', 'day_of_week', 'hour', 'minute']);
+  'pub_args', 'month', 'day', 'week', 'day_of_week', 'hour', 'minute', 'health']);
 
 function show(value) {
   if (value === null || value === undefined || value === '') return h('span', { class: 'muted' }, '—');
@@ -95,6 +95,12 @@ export async function jobPage(view, id) {
       h('h1', {}, job.name, ' ', job.paused ? h('span', { class: 'state state-stopped' }, 'paused') : null),
       h('div', { class: 'row' },
         h('code', {}, job.schedule), h('span', { class: 'muted' }, job.schedule_description + ' · ' + job.timezone)),
+      job.health
+        ? h('p', { id: 'job-health', 'data-health': job.health.state },
+            'Health: ', h('span', { class: 'health health-' + job.health.state }, job.health.state),
+            job.health.detail ? ' — ' + job.health.detail : '',
+            job.health.since ? h('span', { class: 'muted' }, ' since ', time(job.health.since)) : '')
+        : null,
       isFile
         ? h(
             'p',

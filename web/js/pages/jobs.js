@@ -4,9 +4,18 @@ import { h, replace, flash, stateBadge, time } from '../dom.js';
 import { stateClass } from '../format.js';
 
 const PAGE = 50;
+const HEALTH_STATES = ['down', 'overdue', 'late', 'blocked', 'failing', 'paused', 'ok', 'new'];
+const ALERTING = ['down', 'overdue', 'late', 'blocked'];
+
+/** A job's health as a badge; `ok` and `new` stay quiet. */
+export function healthBadge(health) {
+  if (!health || health.state === 'ok' || health.state === 'new') return null;
+  return h('div', {}, h('span', { class: 'health health-' + health.state, 'data-health': health.state,
+    title: health.detail || '' }, health.state));
+}
 
 export async function jobsPage(view) {
-  const state = { q: '', tag: '', offset: 0 };
+  const state = { q: '', tag: '', health: '', offset: 0 };
   const counts = h('div', { class: 'counts', id: 'job-counts' });
   const search = h('input', { type: 'search', id: 'job-search', placeholder: 'Search id, name, command…',
     'aria-label': 'Search jobs' });
@@ -17,6 +26,12 @@ export async function jobsPage(view) {
     'aria-label': 'Filter by tag',
     size: 10,
   });
+  const health = h(
+    'select',
+    { id: 'job-health', 'aria-label': 'Filter by health' },
+    h('option', { value: '' }, 'Any health'),
+    HEALTH_STATES.map((s) => h('option', { value: s }, s))
+  );
   const body = h('tbody');
   const pager = h('div', { class: 'pager' });
   let debounce;
@@ -26,17 +41,19 @@ export async function jobsPage(view) {
     debounce = setTimeout(() => {
       state.q = search.value.trim();
       state.tag = tag.value.trim();
+      state.health = health.value;
       state.offset = 0;
       load();
     }, 200);
   };
   search.addEventListener('input', onFilter);
   tag.addEventListener('input', onFilter);
+  health.addEventListener('change', onFilter);
 
   replace(view,
     h('h1', {}, 'Jobs'),
     counts,
-    h('div', { class: 'row' }, search, tag),
+    h('div', { class: 'row' }, search, tag, health),
     h('div', { class: 'table-wrap' }, h('table', { id: 'jobs-table' },
       h(
         'thead',
@@ -106,7 +123,7 @@ export async function jobsPage(view) {
         {},
         h('a', { href: `#/jobs/${enc(job.job_id)}`, class: 'job-name' }, job.name),
         job.name !== job.job_id ? h('div', { class: 'muted small mono' }, job.job_id) : null,
-        job.paused ? h('div', {}, h('span', { class: 'state state-stopped' }, 'paused')) : null,
+        healthBadge(job.health),
         job.enabled ? null : h('div', {}, h('span', { class: 'state state-skipped' }, 'disabled')),
         job.tags && job.tags.length ? h('div', { class: 'muted small' }, job.tags.map((t) => '#' + t).join(' ')) : null
       ),
@@ -145,6 +162,7 @@ export async function jobsPage(view) {
     const params = new URLSearchParams({ limit: String(PAGE), offset: String(state.offset) });
     if (state.q) params.set('q', state.q);
     if (state.tag) params.set('tag', state.tag);
+    if (state.health) params.set('health', state.health);
     const data = await get('/api/v1/jobs?' + params);
     // Unchanged data leaves the page alone (keeps focus and selection for keyboard users).
     const key = JSON.stringify([state, data]);
@@ -156,7 +174,14 @@ export async function jobsPage(view) {
       h('span', { 'data-count': 'total' }, `${c.total} total`),
       h('span', { 'data-count': 'active' }, `${c.active} active`),
       h('span', { 'data-count': 'paused' }, `${c.paused} paused`),
-      h('span', { 'data-count': 'failing' }, `${c.failing} failing`)
+      h('span', { 'data-count': 'failing' }, `${c.failing} failing`),
+      // Health states that need someone: only those with jobs in them, each a link to the filtered list.
+      ALERTING.filter((s) => c.health && c.health[s]).map((s) =>
+        h('a', { href: '#', class: 'health health-' + s, 'data-count': 'health-' + s, onclick: (event) => {
+          event.preventDefault();
+          health.value = s;
+          onFilter();
+        } }, `${c.health[s]} ${s}`))
     );
     replace(
       body,
