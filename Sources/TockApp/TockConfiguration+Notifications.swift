@@ -5,7 +5,7 @@ import TockCore
 extension TockConfiguration {
     static let notificationKeys: Set<String> = [
         "default_on_failure", "mailer", "mail_from", "mail_cron_env", "secret_file", "retry_delays", "webhook_timeout",
-        "command_timeout", "max_in_flight", "max_per_hour",
+        "command_timeout", "max_in_flight", "max_in_flight_per_target", "max_per_hour",
     ]
     static let notifierKeys: Set<String> = [
         "webhook", "command", "mail", "format", "secret", "secret_file", "timeout", "include_output",
@@ -54,6 +54,12 @@ extension TockConfiguration {
                     throw Problem("\(path): notifications.max_in_flight must be a positive integer")
                 }
                 notifications.maxInFlight = number
+            }
+            if let value = section["max_in_flight_per_target"] {
+                guard let number = value.int, number > 0 else {
+                    throw Problem("\(path): notifications.max_in_flight_per_target must be a positive integer")
+                }
+                notifications.maxInFlightPerTarget = number
             }
             if let value = section["max_per_hour"] {
                 guard let number = value.int, number >= 0 else {

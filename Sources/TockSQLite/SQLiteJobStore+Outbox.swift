@@ -121,6 +121,49 @@ extension SQLiteJobStore: NotificationOutbox {
         }
     }
 
+    public func claimDueDeliveries(at now: Date, limit: Int, perTarget: Int, busy: [String: Int]) async throws
+        -> [NotificationDelivery]
+    {
+        guard limit > 0 else { return [] }
+        return try await write { db in
+            // The first `perTarget` due rows of each target (oldest first), then as many of them as each target
+            // has room for, oldest first overall.
+            let candidates = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, target FROM (
+                        SELECT id, target, next_attempt_at, ROW_NUMBER() OVER (
+                            PARTITION BY target ORDER BY next_attempt_at, id) AS n
+                        FROM notification_delivery
+                        WHERE state IN ('pending', 'failed') AND next_attempt_at <= ?)
+                    WHERE n <= ? ORDER BY next_attempt_at, id
+                    """, arguments: [now.timeIntervalSince1970, perTarget])
+            var taken: [String: Int] = busy
+            var ids: [String] = []
+            for row in candidates where ids.count < limit {
+                let target: String = row["target"]
+                guard taken[target, default: 0] < perTarget else { continue }
+                taken[target, default: 0] += 1
+                ids.append(row["id"])
+            }
+            guard !ids.isEmpty else { return [] }
+            let select = try db.cachedStatement(
+                sql: "SELECT \(Self.deliveryColumns) FROM notification_delivery WHERE id = ?")
+            let update = try db.cachedStatement(
+                sql: "UPDATE notification_delivery SET state = 'delivering' WHERE id = ?")
+            var claimed: [NotificationDelivery] = []
+            for id in ids {
+                let rows = try Row.fetchAll(select, arguments: [id])
+                for var delivery in self.readable(rows, Self.delivery) {
+                    try update.execute(arguments: [id])
+                    delivery.state = .delivering
+                    claimed.append(delivery)
+                }
+            }
+            return claimed
+        }
+    }
+
     public func nextDeliveryDue() async throws -> Date? {
         try await pool.read { db in
             try Double.fetchOne(

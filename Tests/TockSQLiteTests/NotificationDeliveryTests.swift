@@ -361,3 +361,53 @@ struct FloodControlTests {
         try await eventually("sent again") { receiver.requests.count == 4 }
     }
 }
+
+/// A receiver that hangs holds at most `maxInFlightPerTarget` of the worker's slots, even under a flood of events
+/// to it: the others' deliveries go on.
+@Suite(.timeLimit(.minutes(1)))
+struct HangingReceiverFloodTests {
+    @Test func aFloodToAHangingReceiver_leavesSlotsForTheOthers() async throws {
+        let directory = try NotificationTestSupport.temporaryDirectory()
+        let store = try SQLiteJobStore(path: directory.appendingPathComponent("tock.sqlite").path)
+        let hanging = try NotificationTestSupport.Receiver(
+            statuses: [0], directory: directory, secret: NotificationTestSupport.secret)
+        let prompt = try NotificationTestSupport.Receiver(
+            statuses: [200], directory: directory, secret: NotificationTestSupport.secret)
+        var settings = NotificationSettings()
+        settings.maxInFlight = 8
+        settings.maxInFlightPerTarget = 4
+        var slow = NotifierConfiguration(name: "slow", webhook: hanging.url)
+        slow.timeout = .seconds(10)
+        settings.notifiers = ["slow": slow, "fast": NotifierConfiguration(name: "fast", webhook: prompt.url)]
+        let planner = NotificationPlanner(settings: settings)
+        let flood = try NotificationTestSupport.job(
+            "[job.flood]\nschedule = \"@daily\"\ncommand = \"x\"\non_failure = { notify = [\"slow\"] }\n")
+        let other = try NotificationTestSupport.job(
+            "[job.other]\nschedule = \"@daily\"\ncommand = \"x\"\non_failure = { notify = [\"fast\"] }\n")
+        let start = Date()
+        for n in 0..<12 {
+            let record = NotificationTestSupport.record(flood, state: .failed)
+            let at = start.addingTimeInterval(Double(n) * 0.001)
+            try await store.save(
+                [record], enqueuing: await planner.deliveries(for: record, job: flood, store: store, at: at))
+        }
+        let record = NotificationTestSupport.record(other, state: .failed)
+        try await store.save(
+            [record],
+            enqueuing: await planner.deliveries(for: record, job: other, store: store, at: start.addingTimeInterval(1)))
+        let worker = NotificationDeliveryService(
+            outbox: store, settings: settings, logger: NotificationTestSupport.quietLogger)
+        let task = Task { try await worker.run() }
+        defer { task.cancel() }
+        var slowInFlight: [NotificationDelivery.State] = []
+        try await eventually("the other job's event is delivered", timeout: .seconds(8)) {
+            let all = try await store.deliveries(matching: NotificationQuery(limit: 100))
+            guard all.contains(where: { $0.jobID == "other" && $0.state == .delivered }) else { return false }
+            slowInFlight = all.filter { $0.jobID == "flood" }.map(\.state)
+            return true
+        }
+        #expect(slowInFlight.filter { $0 == .delivering }.count == 4, "\(slowInFlight)")
+        #expect(slowInFlight.filter { $0 == .pending }.count == 8, "the rest wait their turn")
+        #expect(Date().timeIntervalSince(start) < 8, "not behind the hanging receiver's 10 s timeouts")
+    }
+}

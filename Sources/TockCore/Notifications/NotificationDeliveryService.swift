@@ -25,6 +25,8 @@ public final class NotificationDeliveryService: Service, Sendable {
     let metrics: any MetricsFactory
     private let signal = WakeSignal()
     private let inFlight = Mutex(0)
+    /// Deliveries in flight per target.
+    private let busy = Mutex<[String: Int]>([:])
     private let reported = Mutex<Set<String>>([])
     let gate = FloodGate()
 
@@ -65,11 +67,18 @@ public final class NotificationDeliveryService: Service, Sendable {
                     var storeFailed = false
                     if free > 0 {
                         do {
-                            let due = try await outbox.claimDueDeliveries(at: clock.now, limit: free)
+                            let due = try await outbox.claimDueDeliveries(
+                                at: clock.now, limit: free, perTarget: settings.maxInFlightPerTarget,
+                                busy: busy.withLock { $0 })
                             for delivery in due {
                                 inFlight.withLock { $0 += 1 }
+                                busy.withLock { $0[delivery.target, default: 0] += 1 }
                                 group.addTask {
                                     await self.attempt(delivery)
+                                    self.busy.withLock { busy in
+                                        busy[delivery.target, default: 1] -= 1
+                                        if busy[delivery.target] == 0 { busy[delivery.target] = nil }
+                                    }
                                     self.inFlight.withLock { $0 -= 1 }
                                     self.wake()
                                 }
@@ -82,7 +91,10 @@ public final class NotificationDeliveryService: Service, Sendable {
                     let due: Date? =
                         storeFailed
                         ? clock.now.addingTimeInterval(5) : ((try? await outbox.nextDeliveryDue()) ?? nil)
-                    let next = [due, gate.nextSummary].compactMap { $0 }.min()
+                    var next = [due, gate.nextSummary].compactMap { $0 }.min()
+                    // What is due now belongs to targets with every slot taken: a finished attempt wakes the loop;
+                    // meanwhile look again each second (for other targets' rows becoming due).
+                    if let soon = next, soon <= clock.now { next = clock.now.addingTimeInterval(1) }
                     // With every slot busy, the next due delivery waits for a slot: a finished one wakes the loop.
                     await sleep(until: inFlight.withLock { $0 } >= settings.maxInFlight ? nil : next)
                 }

@@ -24,6 +24,12 @@ public protocol NotificationOutbox: Sendable {
     /// `delivering` and returns them.
     func claimDueDeliveries(at now: Date, limit: Int) async throws -> [NotificationDelivery]
 
+    /// ``claimDueDeliveries(at:limit:)``, taking no more of one target than `perTarget` minus the deliveries of it
+    /// already in flight (`busy`): a receiver that hangs holds a few of the worker's slots, never all of them. A
+    /// store that does not implement it claims without the per-target limit.
+    func claimDueDeliveries(at now: Date, limit: Int, perTarget: Int, busy: [String: Int]) async throws
+        -> [NotificationDelivery]
+
     /// When the earliest `pending` or `failed` delivery is due; `nil` when none is waiting.
     func nextDeliveryDue() async throws -> Date?
 
@@ -46,4 +52,12 @@ public protocol NotificationOutbox: Sendable {
     /// Makes a delivery due now again (a user's retry): `pending`, `nextAttemptAt` = `date`. Returns it, or `nil`
     /// if there is none or it is being delivered.
     func retryDelivery(id: String, at date: Date) async throws -> NotificationDelivery?
+}
+
+extension NotificationOutbox {
+    public func claimDueDeliveries(at now: Date, limit: Int, perTarget: Int, busy: [String: Int]) async throws
+        -> [NotificationDelivery]
+    {
+        try await claimDueDeliveries(at: now, limit: limit)
+    }
 }

@@ -23,6 +23,8 @@ public struct NotificationSettings: Sendable, Equatable {
     public var commandTimeout: Duration = .seconds(30)
     /// Deliveries attempted at once; a receiver that hangs holds one slot for at most its timeout.
     public var maxInFlight = 16
+    /// Deliveries attempted at once to one target: a receiver that hangs holds at most this many of the slots.
+    public var maxInFlightPerTarget = 4
     /// Events sent to one target (a notifier, an inline webhook or command) in any hour; more are held back
     /// (`suppressed`) and summed up in one `notifications.suppressed` event an hour later. 0: no limit. cron's
     /// output mail (`mail_to`) is never held back.
