@@ -128,6 +128,10 @@ if which == "all" || which == "lateness" {
     print("| **median** | | | **\(String(format: "%.2f", median.tock / median.bare))×** |")
 }
 
+if which == "notify" {
+    try await notificationBenchmark(work: work, logger: logger)
+}
+
 if which == "all" || which == "scale" {
     // 3. Start-up with 100,000 jobs in jobs.d, then idle CPU and RSS.
     let jobsDir = work.appendingPathComponent("jobs.d")

@@ -14,7 +14,9 @@ struct SystemController<Context: AccessRequestContext>: Sendable {
     func addRoutes(to routes: inout RouteTable<Context>) {
         routes.on(.get, "/healthz", .public) { _, _ in await health() }
         // Job ids and counts: readers only, unless the configuration makes them public (`public_metrics`).
-        routes.on(.get, "/metrics", api.access.settings.publicMetrics ? .public : .viewer) { _, _ in metrics() }
+        routes.on(.get, "/metrics", api.access.settings.publicMetrics ? .public : .viewer) { _, _ in
+            await metrics()
+        }
         routes.on(.get, "/api/v1/openapi.json", .public) { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
@@ -29,10 +31,21 @@ struct SystemController<Context: AccessRequestContext>: Sendable {
         return JSONResponse.make(.object([("status", "ok"), ("jobs", .int(count)), ("running", .int(running))]))
     }
 
-    func metrics() -> Response {
-        Response(
+    func metrics() async -> Response {
+        var text = api.metricsText()
+        // Each job's next instant, read from the scheduler at the scrape (not a gauge per job kept up to date on
+        // every reschedule: at 100,000 jobs that would cost memory for what only a scrape reads). Job ids need no
+        // escaping (letters, digits, `_`, `.`, `-`).
+        let next = await scheduler.nextFireTimes()
+        if !next.isEmpty {
+            text += "# TYPE tock_job_next_run_timestamp_seconds gauge\n"
+            for (job, date) in next.sorted(by: { $0.key < $1.key }) {
+                text += "tock_job_next_run_timestamp_seconds{job=\"\(job)\"} \(date.timeIntervalSince1970)\n"
+            }
+        }
+        return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: api.metricsText())))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     func preview(_ request: Request) throws -> Response {

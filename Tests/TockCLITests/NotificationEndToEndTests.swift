@@ -202,6 +202,19 @@ struct NotificationEndToEndTests {
         let testEvent = try #require(receiver.requests.last)
         #expect(testEvent["verified"] as? Bool == true)
         #expect((testEvent["body"] as? String)?.contains(#""type":"test""#) == true)
+
+        // Health and the scheduler's heartbeat in the metrics: the job's series appears with its next run.
+        #expect(metrics.contains("tock_scheduler_heartbeat_timestamp_seconds "), "\(metrics)")
+        #expect(metrics.contains(#"tock_job_next_run_timestamp_seconds{job="nightly"} "#), "\(metrics)")
+        let again = try runNow(try await second.client(), "nightly")
+        try await eventually("the second run ended") { try await store.execution(id: again)?.state == .failed }
+        try await eventually("its health in the metrics") {
+            let text = try APIClient(server: server).send("GET", "/metrics").text
+            return text.contains(#"tock_job_health{job="nightly",state="failing"} 1"#)
+                && text.contains(#"tock_job_consecutive_failures{job="nightly"} 2"#)
+        }
+        let job = try APIClient(server: server).send("GET", "/api/v1/jobs/nightly").text
+        #expect(job.contains(#""health":{"state":"failing""#), "\(job)")
     }
 
     @Test func runInterruptedByAKill9_notifiesItsFailure_afterRestart() async throws {

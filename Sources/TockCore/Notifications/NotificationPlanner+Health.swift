@@ -208,9 +208,25 @@ extension NotificationPlanner {
     /// Checks the timers due at `date` (`start_grace`, `max_age`) and returns every change waiting to be written.
     public func healthChanges(at date: Date) -> AlertChanges {
         var found: [(Job, JobAlert)] = []
+        var closing = AlertChanges()
         var result = book.withLock { book in
             for (id, var entry) in book.entries {
                 let job = entry.job
+                // Alerts read back at start that what happened since has ended (a success, a start).
+                if let alert = entry.alerts[.maxAge], let success = entry.lastSuccess, success > alert.since {
+                    entry.alerts[.maxAge] = nil
+                    closing.append(close(alert, job: job, resolution: "a run succeeded", at: date))
+                }
+                for kind in [JobAlert.Kind.late, .missed] {
+                    if let alert = entry.alerts[kind], let start = entry.lastStart, start > alert.since {
+                        entry.alerts[kind] = nil
+                        closing.append(close(alert, job: job, resolution: "a run started", at: date))
+                    }
+                }
+                guard job.enabled else {
+                    book.entries[id] = entry
+                    continue
+                }
                 if let grace = job.startGrace, !entry.paused, let instant = entry.lateInstant,
                     instant.addingTimeInterval(grace.timeInterval) <= date, let schedule = entry.schedule
                 {
@@ -258,6 +274,8 @@ extension NotificationPlanner {
             book.pending = AlertChanges()
             return pending
         }
+        result.append(closing)
+        for alert in closing.closed { healthChanged(alert.jobID) }
         for (job, alert) in found {
             result.opened.append(alert)
             countAlert(alert)
@@ -284,7 +302,7 @@ extension NotificationPlanner {
                 earliest = min(earliest ?? date, date)
             }
             if !book.pending.isEmpty { return Date.distantPast }
-            for entry in book.entries.values {
+            for entry in book.entries.values where entry.job.enabled {
                 if let grace = entry.job.startGrace, !entry.paused, let instant = entry.lateInstant {
                     consider(instant.addingTimeInterval(grace.timeInterval))
                 }
