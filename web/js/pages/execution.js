@@ -67,7 +67,7 @@ export async function executionPage(view, id) {
 
   // Deliveries of this run's notifications (webhooks, commands, mail), with Retry.
   const deliveryLook = { delivered: 'succeeded', abandoned: 'failed', failed: 'timeout', pending: 'scheduled',
-    delivering: 'running' };
+    delivering: 'running', suppressed: 'skipped' };
   function renderNotifications(list) {
     if (!list.length) { replace(notifications); return; }
     replace(notifications, h('h2', {}, 'Notifications'), h('div', { class: 'table-wrap' }, h('table', {},
