@@ -31,6 +31,7 @@ func notifiedBurst(notify: Bool, hangURL: String, work: URL, logger: Logger) asy
     let store = try SQLiteJobStore(path: work.appendingPathComponent("\(UUID()).sqlite").path)
     var settings = NotificationSettings()
     settings.webhookTimeout = .seconds(15)
+    settings.maxPerHour = 0  // every event sent: no flood control in the way of what is measured
     let worker = NotificationDeliveryService(outbox: store, settings: settings, logger: logger)
     var configuration = SchedulerConfiguration(host: "bench", maxConcurrentRuns: 2000)
     if notify { configuration.notifications = NotificationPlanner(settings: settings, wake: { worker.wake() }) }
@@ -60,12 +61,14 @@ func notifiedBurst(notify: Bool, hangURL: String, work: URL, logger: Logger) asy
 
 /// Seconds until 100 deliveries to the prompt receiver are delivered, with `flood` deliveries to the hanging
 /// one written before them.
-func promptDeliveries(flood: Int, hangURL: String, promptURL: String, work: URL, logger: Logger) async throws
-    -> Double
-{
+func promptDeliveries(
+    flood: Int, hangURL: String, promptURL: String, perTarget: Int = 4, work: URL, logger: Logger
+) async throws -> Double {
     let store = try SQLiteJobStore(path: work.appendingPathComponent("\(UUID()).sqlite").path)
     var settings = NotificationSettings()
     settings.webhookTimeout = .seconds(15)
+    settings.maxPerHour = 0  // every event sent: no flood control in the way of what is measured
+    settings.maxInFlightPerTarget = perTarget
     let now = Date()
     func delivery(_ url: String, _ n: Int) -> NotificationDelivery {
         NotificationDelivery(
@@ -126,6 +129,9 @@ func notificationBenchmark(work: URL, logger: Logger) async throws {
     }
     let a = alone.sorted()[1]
     let b = flooded.sorted()[1]
+    // The same without the per-target limit (every slot may go to the hanging receiver): what the limit buys.
+    let unlimited = try await promptDeliveries(
+        flood: 1000, hangURL: hang.url, promptURL: promptURL, perTarget: 16, work: work, logger: logger)
     print("| 100 deliveries to a prompt receiver (median of 3) | time to deliver all | ratio |")
     print("|---|---:|---:|")
     print("| alone | \(ms(a)) | 1.00× |")
