@@ -81,6 +81,7 @@ enum Render {
         pairs.append(("last_execution", recent.first.map(executionSummary) ?? .null))
         // Oldest first, for a strip of results.
         pairs.append(("recent_results", .array(recent.reversed().map { .string($0.state.rawValue) })))
+        pairs += dependencyPairs(status.dependencies)
         return .object(pairs)
     }
 

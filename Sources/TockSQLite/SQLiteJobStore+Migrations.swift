@@ -107,6 +107,7 @@ extension SQLiteJobStore {
         }
         migrator.registerMigration(outputMigrationName, migrate: migrateOutputToPieces)
         registerOutboxMigrations(&migrator)
+        registerDependencyMigrations(&migrator)
         return migrator
     }
 }

@@ -55,6 +55,12 @@ public struct Job: Sendable, Hashable {
     public var alertAfterFailures: Int?
     /// `job.overdue` while a run is still running this long after it started (a timer, not a check at its end).
     public var warnAfter: Duration?
+    /// Upstream job ids (`after`): see ``isTriggered`` and the dependency rules in `Scheduler+Dependencies.swift`.
+    public var after: [String]
+    /// An upstream success older than this does not satisfy `after`.
+    public var afterWindow: Duration
+    /// How long a gated instant waits for `after` before it is recorded `skipped`.
+    public var afterWait: Duration
     public var source: Source
 
     public init(
@@ -90,8 +96,14 @@ public struct Job: Sendable, Hashable {
         self.onAlert = nil
         self.alertAfterFailures = nil
         self.warnAfter = nil
+        self.after = []
+        self.afterWindow = .seconds(24 * 3600)
+        self.afterWait = .zero
         self.source = source
     }
+
+    /// A job with `after` and no `schedule`: it runs when its dependencies have succeeded (trigger `dependency`).
+    public var isTriggered: Bool { parsedSchedule == .unscheduled }
 
     /// Characters allowed in a job id.
     public static func isValidID(_ id: String) -> Bool {
