@@ -71,6 +71,15 @@ struct DependencyEndToEndTests {
             try await executions("publish-never").contains { $0.state == .skipped }
         }
         try await Task.sleep(for: .seconds(2))
+        // `tock jobs show` prints both directions.
+        let server = "http://127.0.0.1:\(try #require(daemon.port))"
+        let shown = try TockBinary.run(["jobs", "show", "report", "--server", server])
+        #expect(shown.status == 0, "\(shown.stderr)")
+        #expect(shown.stdout.contains("after: extract load\n"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("dependencies:\n  extract: waiting (last success 20"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("\n  load: waiting (last success 20"))
+        let upstream = try TockBinary.run(["jobs", "show", "extract", "--server", server])
+        #expect(upstream.stdout.contains("downstream: report\n"), "\(upstream.stdout)")
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit() == 0)
 
