@@ -249,6 +249,47 @@ struct DependencySchedulerTests {
         }
     }
 
+    /// A `kill -9` after the dependent's row (and its consumed cursors) was written, before its process started:
+    /// the next start makes the run again, once — the satisfaction is neither lost nor doubled.
+    @Test func aRunByDependencyInterruptedBeforeItStarted_isMadeAgainOnce() async throws {
+        let store = InMemoryJobStore()
+        let t0 = SchedulerTests.t0
+        var success = ExecutionRecord(
+            jobID: "extract", state: .succeeded, trigger: .manual, scheduledAt: t0.addingTimeInterval(-120),
+            host: "test")
+        success.endedAt = t0.addingTimeInterval(-110)
+        try await store.save(success)
+        let lost = ExecutionRecord(
+            jobID: "report", state: .scheduled, trigger: .dependency, scheduledAt: t0.addingTimeInterval(-100),
+            host: "test")
+        let consumed = DependencyCursor(
+            jobID: "report", upstreamID: "extract", endedAt: success.endedAt!, executionID: success.id)
+        #expect(try await store.consumeDependencies([consumed], saving: lost))
+        // A run that had started is not made again (it ran; it is only interrupted).
+        var started = ExecutionRecord(
+            jobID: "other", state: .running, trigger: .dependency, scheduledAt: t0.addingTimeInterval(-90),
+            host: "test")
+        started.startedAt = started.scheduledAt
+        try await store.save(started)
+        let h = Harness(
+            [
+                Self.manual("extract"), Self.triggered("report", after: ["extract"]),
+                Self.triggered("other", after: ["extract"]),
+            ],
+            store: store)
+        try await h.running {
+            try await eventually("made again") {
+                try await runs(h, "report").map(\.state) == [.interrupted, .succeeded]
+            }
+            try await settleLonger()
+            let report = try await runs(h, "report")
+            #expect(report.count == 2 && report.last?.trigger == .dependency)
+            #expect(report.last?.message == nil || report.last?.message?.contains(lost.id) == true)
+            // `other` had not consumed extract's success: it runs once for it, as any dependent would.
+            #expect(try await runs(h, "other").map(\.state) == [.interrupted, .succeeded])
+        }
+    }
+
     // MARK: - Gated
 
     static func gated(_ configure: (inout Job) -> Void = { _ in }) -> [Job] {

@@ -24,6 +24,8 @@ struct DependencyBook {
     var waits: [String: GateWait] = [:]
     /// Whether the cursors were read at start-up.
     var loaded = false
+    /// Runs by dependency that a previous daemon created (their successes consumed) but never started: made again.
+    var interruptedBeforeStart: [ExecutionRecord] = []
 
     struct GateWait {
         var pending: PendingRun

@@ -100,11 +100,36 @@ extension Scheduler {
         }
     }
 
+    /// Start-up: a run by dependency that the previous daemon recorded (consuming its upstreams' successes in the
+    /// same transaction) but did not start is made again, once; without this a `kill -9` between the row and the
+    /// process would lose the satisfaction (it is consumed, and the row is only `interrupted`).
+    func noteInterruptedBeforeStart(_ interrupted: [ExecutionRecord]) {
+        dependencies.interruptedBeforeStart = interrupted.filter { $0.trigger == .dependency && $0.startedAt == nil }
+    }
+
+    private func rerunInterruptedBeforeStart() async {
+        let records = dependencies.interruptedBeforeStart
+        dependencies.interruptedBeforeStart = []
+        for lost in records {
+            guard let job = jobs[lost.jobID], job.isTriggered, job.enabled else { continue }
+            var record = ExecutionRecord(
+                jobID: job.id, state: .scheduled, trigger: .dependency, scheduledAt: clock.now,
+                host: configuration.host)
+            record.message = "made again: execution \(lost.id) was interrupted before it started"
+            logger.notice(
+                "a run by dependency was interrupted before it started; running it now",
+                metadata: ["job.id": "\(job.id)", "execution.id": "\(record.id)", "interrupted": "\(lost.id)"])
+            await persist(record)
+            await dispatch(PendingRun(job: job, record: record, control: RunControl()), overlapApplies: true)
+        }
+    }
+
     // MARK: - The loop's turn
 
     /// Looks at the dependents marked since the last turn, and records the gated instants whose wait is over.
     func evaluateDependencies() async {
         guard dependencies.loaded else { return }
+        if !dependencies.interruptedBeforeStart.isEmpty { await rerunInterruptedBeforeStart() }
         rebuildDependencyGraphIfStale()
         if dependencies.dirty.isEmpty && dependencies.waits.isEmpty { return }
         await readLatestSuccesses()

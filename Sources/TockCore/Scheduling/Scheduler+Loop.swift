@@ -61,6 +61,7 @@ extension Scheduler {
         else { return }
         configuration.notifications?.enqueued()
         await stopLeftovers(of: interrupted)
+        noteInterruptedBeforeStart(interrupted)
         guard let states = await retryingRead("read the jobs' runtime state", { try await $0.allStates() }) else {
             return
         }
