@@ -142,6 +142,45 @@ struct DependencyEndToEndTests {
         #expect(second.waitForExit() == 0)
     }
 
+    /// `kill -9` at several delays just after the upstream's success is on disk — before, during and after the
+    /// dependent's row and start: after each restart the dependent has run exactly once (its process writes a line).
+    @Test(arguments: [0, 3, 10, 30])
+    func kill9AtVariousMomentsAfterTheUpstreamSucceeds_theDependentRunsExactlyOnce(delayMilliseconds: Int) async throws
+    {
+        let marks = directory.path
+        try serve.writeJobs(
+            "chain.toml",
+            """
+            [job.extract]
+            schedule = "* * * * * *"
+            command = "test ! -f \(marks)/extract.done && touch \(marks)/extract.done"
+
+            [job.report]
+            after = ["extract"]
+            command = "echo $TOCK_EXECUTION_ID >> \(marks)/report.log"
+            """)
+        let first = try Daemon(directory: directory)
+        try await eventually("extract's success recorded", pollEvery: .milliseconds(1)) {
+            try await executions("extract").contains { $0.state == .succeeded }
+        }
+        try await Task.sleep(for: .milliseconds(delayMilliseconds))
+        first.signal(SIGKILL)
+        _ = first.waitForExit()
+        let second = try Daemon(directory: directory)
+        try await eventually("report ran") {
+            (try? String(contentsOfFile: "\(marks)/report.log", encoding: .utf8))?.isEmpty == false
+        }
+        try await Task.sleep(for: .seconds(2))
+        second.signal(SIGTERM)
+        #expect(second.waitForExit() == 0)
+        let lines = try String(contentsOfFile: "\(marks)/report.log", encoding: .utf8).split(separator: "\n")
+        let report = try await executions("report")
+        #expect(lines.count == 1, "report ran \(lines.count) times: \(report.map(\.state))")
+        // One row started: succeeded, or `interrupted` when the kill came while it ran (it ran; it is not repeated).
+        #expect(report.filter { $0.startedAt != nil }.count == 1, "\(report.map(\.state))")
+        #expect(report.allSatisfy { $0.state == .succeeded || $0.state == .interrupted }, "\(report.map(\.state))")
+    }
+
     @Test func validate_reportsCyclesAtTheirAfterLines_andWarnsOfUnknownUpstreams() throws {
         try serve.writeJobs(
             "a.toml",
