@@ -230,7 +230,14 @@ struct DependencySchedulerTests {
             #expect(status.dependencies.blocked == "upstream 'load' unknown")
             #expect(status.dependencies.edges.map(\.known) == [true, false])
             #expect(await h.scheduler.status(of: "extract")?.dependencies.downstream == ["report"])
-            // Defined again: the block lifts, and load's next success completes the pair.
+            // Defined again, disabled: still shown blocked (a manual run of it would count all the same).
+            try await h.scheduler.upsertJob(
+                Self.manual("load") {
+                    $0.source = .api
+                    $0.enabled = false
+                })
+            #expect(await h.scheduler.status(of: "report")?.dependencies.blocked == "upstream 'load' is disabled")
+            // Enabled: the block lifts, and load's next success completes the pair.
             try await h.scheduler.upsertJob(Self.manual("load") { $0.source = .api })
             #expect(await h.scheduler.status(of: "report")?.dependencies.blocked == nil)
             try await succeed(h, "load")

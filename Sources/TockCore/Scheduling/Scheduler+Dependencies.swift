@@ -367,7 +367,12 @@ extension Scheduler {
                     satisfied: satisfyingSuccess(of: upstream, for: job, at: now) != nil,
                     lastSuccess: dependencies.lastSuccess[upstream]?.endedAt))
         }
-        if case .blocked(let reason) = verdict(for: job, at: now) { status.blocked = reason }
+        if case .blocked(let reason) = verdict(for: job, at: now) {
+            status.blocked = reason
+        } else if let disabled = job.after.first(where: { jobs[$0]?.enabled == false }) {
+            // Shown, not enforced: a manual run of a disabled upstream still counts.
+            status.blocked = "upstream '\(disabled)' is disabled"
+        }
         status.gateWaiting = dependencies.waits[job.id] != nil
         return status
     }
