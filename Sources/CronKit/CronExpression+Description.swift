@@ -199,6 +199,7 @@ extension ScheduleExpression {
         case .cron(let expression): expression.englishDescription
         case .every(let seconds): "Every \(DurationFormatter.string(seconds: seconds))"
         case .reboot: "Once, when the daemon starts"
+        case .unscheduled: "No schedule of its own"
         }
     }
 }

@@ -12,6 +12,9 @@ public enum ScheduleExpression: Sendable, Hashable, CustomStringConvertible {
     case every(seconds: Int64)
     /// Once, when the daemon starts.
     case reboot
+    /// No time of its own: something else starts the job (Tock's `after`, a job run when its dependencies have
+    /// succeeded). Never parsed from text; written as an empty string.
+    case unscheduled
 
     public init(parsing text: String) throws(CronParseError) {
         let trimmed = text.trimmingWhitespace()
@@ -42,7 +45,7 @@ public enum ScheduleExpression: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .cron(let expression): CronSchedule(expression, timeZone: timeZone)
         case .every(let seconds): IntervalSchedule(seconds: seconds)
-        case .reboot: nil
+        case .reboot, .unscheduled: nil
         }
     }
 
@@ -51,6 +54,7 @@ public enum ScheduleExpression: Sendable, Hashable, CustomStringConvertible {
         case .cron(let expression): expression.source
         case .every(let seconds): "@every \(DurationFormatter.string(seconds: seconds))"
         case .reboot: "@reboot"
+        case .unscheduled: ""
         }
     }
 }

@@ -45,7 +45,8 @@ struct JobsCommand: ParsableCommand {
         func run() throws {
             let reply = try call(try options.client(), "GET", "/api/v1/jobs/\(percentEncoded(id))")
             if options.json { return printRaw(reply) }
-            printObject(reply.json)
+            printObject(reply.json?.objectPairs.map { .object($0.filter { $0.0 != "dependencies" }) })
+            printDependencies(reply.json)
         }
     }
 

@@ -14,7 +14,8 @@ struct NotificationsCommand: ParsableCommand {
         @OptionGroup var options: ServerOptions
         @Option(help: "Only this job's.") var job: String?
         @Option(help: "Only this execution's.") var execution: String?
-        @Option(help: "Only in this state (pending, delivering, delivered, failed, abandoned, suppressed).") var state: String?
+        @Option(help: "Only in this state (pending, delivering, delivered, failed, abandoned, suppressed).") var state:
+            String?
         @Option(help: "At most this many.") var limit: Int = 50
 
         func run() throws {

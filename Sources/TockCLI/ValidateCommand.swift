@@ -8,11 +8,18 @@ struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check every job file; print each problem as FILE:LINE: message.",
-        discussion: "Exits 0 when every file is valid, 1 otherwise."
+        discussion: """
+            Exits 0 when every file is valid, 1 otherwise. Warnings (an `after` naming a job that no file defines: \
+            a job created through the API may provide it) are printed as FILE:LINE: warning: message and fail \
+            only with --strict.
+            """
     )
 
     @Option(help: "The directory of job files (default: the configuration's jobs_dir, else ./jobs.d).")
     var jobsDir: String?
+
+    @Flag(help: "Treat warnings as errors.")
+    var strict = false
 
     func run() throws {
         // The same configuration file `tock serve` reads (--config is not taken: `tock serve --check-config`).
@@ -28,7 +35,10 @@ struct ValidateCommand: ParsableCommand {
         for problem in problems {
             FileHandle.standardError.write(Data("\(problem)\n".utf8))
         }
-        if !problems.isEmpty { throw ExitCode(1) }
+        for warning in directory.warnings {
+            FileHandle.standardError.write(Data("\(warning.file):\(warning.line): warning: \(warning.message)\n".utf8))
+        }
+        if !problems.isEmpty || (strict && !directory.warnings.isEmpty) { throw ExitCode(1) }
         print("\(directory.jobs.count) jobs in \(directory.files.count) files: all valid")
     }
 

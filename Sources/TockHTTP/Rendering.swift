@@ -82,11 +82,14 @@ enum Render {
         pairs.append(("last_execution", recent.first.map(executionSummary) ?? .null))
         // Oldest first, for a strip of results.
         pairs.append(("recent_results", .array(recent.reversed().map { .string($0.state.rawValue) })))
+        pairs += dependencyPairs(status.dependencies)
         return .object(pairs)
     }
 
     static func health(_ status: Scheduler.JobStatus, recent: [ExecutionRecord]) -> JobHealth {
-        JobHealth.evaluate(job: status.job, paused: status.paused, recent: recent, alerts: status.alerts)
+        JobHealth.evaluate(
+            job: status.job, paused: status.paused, recent: recent, alerts: status.alerts,
+            blocked: status.dependencies.blocked)
     }
 
     static func health(_ health: JobHealth) -> JSONValue {

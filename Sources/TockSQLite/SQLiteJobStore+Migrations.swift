@@ -108,6 +108,7 @@ extension SQLiteJobStore {
         migrator.registerMigration(outputMigrationName, migrate: migrateOutputToPieces)
         registerOutboxMigrations(&migrator)
         registerAlertMigrations(&migrator)
+        registerDependencyMigrations(&migrator)
         return migrator
     }
 }

@@ -9,6 +9,7 @@ public final class InMemoryJobStore: JobStore {
         var states: [String: JobRuntimeState] = [:]
         var audit: [AuditEntry] = []
         var apiJobs: [String: APIJobDefinition] = [:]
+        var cursors: [String: DependencyCursor] = [:]
         var failingReads = 0
         var writesFail = false
     }
@@ -114,6 +115,30 @@ public final class InMemoryJobStore: JobStore {
 
     public func apiJobs() async throws -> [APIJobDefinition] {
         state.withLock { $0.apiJobs.values.sorted { $0.id < $1.id } }
+    }
+
+    public func dependencyCursors() async throws -> [DependencyCursor] {
+        state.withLock { s in s.cursors.values.sorted { ($0.jobID, $0.upstreamID) < ($1.jobID, $1.upstreamID) } }
+    }
+
+    public func consumeDependencies(_ cursors: [DependencyCursor], saving execution: ExecutionRecord) async throws
+        -> Bool
+    {
+        try injectedWriteFailure()
+        return state.withLock { s in
+            for cursor in cursors {
+                if let stored = s.cursors[cursor.jobID + "\u{0}" + cursor.upstreamID], !cursor.isAfter(stored) {
+                    return false
+                }
+            }
+            for cursor in cursors { s.cursors[cursor.jobID + "\u{0}" + cursor.upstreamID] = cursor }
+            s.executions[execution.id] = execution
+            for (id, date) in [execution].lastScheduledInstants {
+                let current = s.states[id]?.lastScheduledAt ?? .distantPast
+                s.states[id, default: JobRuntimeState()].lastScheduledAt = max(current, date)
+            }
+            return true
+        }
     }
 
     public func saveAPIJob(_ definition: APIJobDefinition, at date: Date) async throws {

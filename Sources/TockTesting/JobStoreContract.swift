@@ -17,6 +17,7 @@ public enum JobStoreContract {
         ("filtersAuditLogByTimeAndJob", filtersAuditLogByTimeAndJob),
         ("storesAPIJobs", storesAPIJobs),
         ("advancesLastScheduledWithTheRowOfAnInstant", advancesLastScheduledWithTheRowOfAnInstant),
+        ("consumesDependenciesOnceWithTheRun", consumesDependenciesOnceWithTheRun),
         ("readsOutputAcrossPieceBoundaries", { try await readsOutputAcrossPieceBoundaries($0, pieceSize: 1 << 20) }),
     ]
 

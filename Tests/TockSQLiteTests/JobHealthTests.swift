@@ -179,7 +179,10 @@ struct JobHealthTests {
         // To the next full hour: the instant is due and waits for the slot the hog holds.
         let next = ceil(clock.now.timeIntervalSince1970 / 3600) * 3600
         clock.set(Date(timeIntervalSince1970: next))
-        try await Task.sleep(for: .milliseconds(200))
+        // The scheduler has fired it (before the clock moves on: a minute late, it would count as missed).
+        try await eventually("the instant waits for a slot") {
+            try await harness.store.executions(jobID: "hourly", limit: 5).contains { $0.state == .scheduled }
+        }
         clock.advance(by: 9 * 60)
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await harness.events("hourly").isEmpty, "within the grace")
@@ -281,6 +284,9 @@ struct JobHealthTests {
         job.alertAfterFailures = nil
         #expect(JobHealth.evaluate(job: job, paused: true, recent: failing, alerts: [late]).state == .late)
         #expect(JobHealth.evaluate(job: job, paused: false, recent: [], alerts: [late, overdue]).state == .overdue)
+        let blocked = JobHealth.evaluate(job: job, paused: true, recent: failing, alerts: [], blocked: "no job 'x'")
+        #expect(blocked.state == .blocked && blocked.detail == "no job 'x'", "blocked outranks paused and failing")
+        #expect(JobHealth.evaluate(job: job, paused: false, recent: [], alerts: [late], blocked: "x").state == .late)
         #expect(
             JobHealth.evaluate(
                 job: job, paused: false, recent: [record(.stopped, 1), record(.succeeded, 0)], alerts: []

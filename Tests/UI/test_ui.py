@@ -568,6 +568,90 @@ class AccessTests(unittest.TestCase):
             daemon.stop()
 
 
+class DependencyTests(unittest.TestCase):
+    """`after` in the browser: the jobs list shows what a job waits on, the job page both directions with links, the
+    editor offers the keys; an upstream's run triggers its dependent."""
+
+    def test_waiting_on_both_directions_and_the_editor(self):
+        daemon = Daemon("""
+[job.extract]
+schedule = "@yearly"
+command = "echo extract"
+
+[job.load]
+schedule = "@yearly"
+command = "echo load"
+
+[job.report]
+after = ["extract", "load"]
+command = "echo report"
+""")
+        driver = browser()
+        wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])
+
+        def text_of(selector):
+            try:
+                return driver.find_element(By.CSS_SELECTOR, selector).text
+            except Exception:
+                return ""
+
+        try:
+            log_in(driver, daemon.url, "admin", ADMIN_PASSWORD)
+            driver.get(daemon.url + "/#/jobs")
+            wait.until(lambda d: "waiting on extract, load" in text_of('tr[data-job-id="report"]'))
+            self.assertIn("after extract, load", text_of('tr[data-job-id="report"]'))
+            # extract succeeds: the list now waits on load only.
+            daemon.api("POST", "/api/v1/executions/extract")
+            wait.until(lambda d: "waiting on load" in text_of('tr[data-job-id="report"]')
+                       and "extract," not in text_of('tr[data-job-id="report"] [data-waiting-on]'))
+
+            # The job page: upstreams with their state, and the link to each.
+            driver.get(daemon.url + "/#/jobs/report")
+            wait.until(lambda d: "satisfied" in text_of('#upstream li[data-job-id="extract"]'))
+            self.assertIn("waiting", text_of('#upstream li[data-job-id="load"]'))
+            self.assertIn("never", text_of('#upstream li[data-job-id="load"]'))
+            driver.find_element(By.CSS_SELECTOR, '#upstream li[data-job-id="extract"] a').click()
+            # The upstream's page lists its dependent, linked back.
+            wait.until(lambda d: d.current_url.endswith("#/jobs/extract")
+                       and "report" in text_of('#downstream li[data-job-id="report"]'))
+            driver.find_element(By.CSS_SELECTOR, '#downstream li[data-job-id="report"] a').click()
+            wait.until(lambda d: d.current_url.endswith("#/jobs/report"))
+
+            # load succeeds: report runs, triggered by its dependencies.
+            daemon.api("POST", "/api/v1/executions/load")
+            deadline = time.time() + 20
+            triggers = []
+            while time.time() < deadline:
+                runs = daemon.api("GET", "/api/v1/executions?job_id=report")["executions"]
+                triggers = [(e["trigger"], e["state"]) for e in runs]
+                if ("dependency", "succeeded") in triggers:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(triggers, [("dependency", "succeeded")])
+
+            # The editor offers the keys; a job made with them is triggered, and a cycle is refused at the field.
+            driver.get(daemon.url + "/#/jobs/new")
+            wait.until(EC.presence_of_element_located((By.ID, "field-after")))
+            driver.find_element(By.ID, "field-job_id").send_keys("publish")
+            driver.find_element(By.ID, "field-after").send_keys("report")
+            driver.find_element(By.ID, "field-command").send_keys("echo publish")
+            driver.find_element(By.ID, "field-user").send_keys("root")
+            driver.find_element(By.ID, "save").click()
+            wait.until(lambda d: d.current_url.endswith("#/jobs/publish"))
+            self.assertEqual(daemon.api("GET", "/api/v1/jobs/publish")["after"], ["report"])
+            wait.until(lambda d: "report" in text_of('#upstream li[data-job-id="report"]'))
+            driver.get(daemon.url + "/#/jobs/publish/edit")
+            wait.until(lambda d: d.find_element(By.ID, "field-after").get_attribute("value") == "report")
+            field = driver.find_element(By.ID, "field-after")
+            field.clear()
+            field.send_keys("report, publish")
+            driver.find_element(By.ID, "save").click()
+            wait.until(lambda d: "cycle publish → publish" in text_of("#error-after"))
+        finally:
+            driver.quit()
+            daemon.stop()
+
+
 class OpenAPIDocumentTests(unittest.TestCase):
     """The served OpenAPI document is valid OpenAPI 3 (openapi-spec-validator from PyPI)."""
 

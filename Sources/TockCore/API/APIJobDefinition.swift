@@ -22,7 +22,8 @@ public struct APIJobDefinition: Sendable, Hashable {
     /// Keys a response carries that a request may send back; ignored.
     static let responseOnlyKeys: Set<String> = [
         "job_id", "id", "next_run_time", "source", "file", "line", "paused", "last_execution", "running",
-        "schedule_description", "task_name", "recent_results", "health",
+        "schedule_description", "task_name", "recent_results", "health", "downstream", "dependencies", "waiting_on",
+        "blocked",
     ]
 
     /// A body that cannot become a job: the key at fault (if one) and what is wrong.
@@ -112,6 +113,12 @@ public struct APIJobDefinition: Sendable, Hashable {
     /// ndscheduler's split cron fields, when the body has no `schedule`.
     func translateSchedule(into table: inout Translation, problems: inout [Problem]) -> APSchedulerCron? {
         guard table.values[JobKey.schedule.rawValue] == nil else { return nil }
+        // No schedule and `after`: a job triggered by its dependencies.
+        // (A job read with GET carries ndscheduler's fields as empty strings: as if absent.)
+        let noFields = APSchedulerCron.fieldNames.allSatisfy { given($0) == nil || given($0) == .string("") }
+        if table.values[JobKey.after.rawValue] != nil && noFields {
+            return nil
+        }
         var fields: [String: String] = [:]
         for name in APSchedulerCron.fieldNames {
             switch given(name) {

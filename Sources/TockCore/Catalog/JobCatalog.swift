@@ -85,6 +85,7 @@ public actor JobCatalog {
     public func create(_ definition: APIJobDefinition, user: Actor) async throws -> Job {
         let job = try read(definition)
         if await scheduler.status(of: job.id) != nil { throw Failure.idTaken(job.id) }
+        try await refuseCycle(job)
         try await store.saveAPIJob(definition, at: clock.now)
         do {
             try await scheduler.upsertJob(job)
@@ -104,6 +105,7 @@ public actor JobCatalog {
         }
         guard current.job.source == .api else { throw Failure.fileManaged(current.job) }
         let job = try read(definition)
+        try await refuseCycle(job)
         let changes = Job.changes(
             from: current.job.definition(defaultTimeZone: defaultTimeZone),
             to: job.definition(defaultTimeZone: defaultTimeZone))

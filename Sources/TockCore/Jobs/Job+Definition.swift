@@ -11,7 +11,7 @@ extension Job {
     public func definition(defaultTimeZone: String) -> [(String, JSONValue)] {
         var pairs: [(JobKey, JSONValue)] = [
             (.name, .string(name)),
-            (.schedule, .string(schedule)),
+            (.schedule, parsedSchedule == .unscheduled ? .null : .string(schedule)),
             (.timezone, .string(timezone ?? defaultTimeZone)),
         ]
         if case .cron(let expression) = parsedSchedule, expression.daysMatchBoth {
@@ -56,6 +56,9 @@ extension Job {
             (.startGrace, Self.duration(startGrace)),
             (.maxAge, Self.duration(maxAge)),
             (.alertOnMissed, .bool(alertOnMissed)),
+            (.after, Self.strings(after)),
+            (.afterWindow, Self.duration(afterWindow)),
+            (.afterWait, Self.duration(afterWait)),
         ]
         return pairs.map { ($0.0.rawValue, $0.1) }
     }

@@ -61,6 +61,12 @@ public struct Job: Sendable, Hashable {
     public var maxAge: Duration?
     /// `job.missed` (one per gap) when instants were found missed after downtime; on unless set to false.
     public var alertOnMissed: Bool
+    /// Upstream job ids (`after`): see ``isTriggered`` and the dependency rules in `Scheduler+Dependencies.swift`.
+    public var after: [String]
+    /// An upstream success older than this does not satisfy `after`.
+    public var afterWindow: Duration
+    /// How long a gated instant waits for `after` before it is recorded `skipped`.
+    public var afterWait: Duration
     public var source: Source
 
     public init(
@@ -99,8 +105,14 @@ public struct Job: Sendable, Hashable {
         self.startGrace = nil
         self.maxAge = nil
         self.alertOnMissed = true
+        self.after = []
+        self.afterWindow = .seconds(24 * 3600)
+        self.afterWait = .zero
         self.source = source
     }
+
+    /// A job with `after` and no `schedule`: it runs when its dependencies have succeeded (trigger `dependency`).
+    public var isTriggered: Bool { parsedSchedule == .unscheduled }
 
     /// Characters allowed in a job id.
     public static func isValidID(_ id: String) -> Bool {

@@ -123,12 +123,15 @@ struct JobReader {
         }
 
         var schedule: ScheduleExpression?
-        if let text = string(table, .schedule, required: true) {
+        // A job with `after` and no schedule is triggered by its dependencies.
+        if let text = string(table, .schedule, required: table[.after] == nil) {
             do {
                 schedule = try ScheduleExpression(parsing: text)
             } catch {
                 fail(.schedule, "'\(text)': \(error.description)")
             }
+        } else if table[.schedule] == nil && table[.after] != nil {
+            schedule = .unscheduled
         }
         if let days = string(table, .cronDays) {
             switch (days, schedule) {
@@ -298,6 +301,7 @@ struct JobReader {
         job.startGrace = duration(table, .startGrace, allowZero: false)
         job.maxAge = duration(table, .maxAge, allowZero: false)
         if let missed = bool(table, .alertOnMissed) { job.alertOnMissed = missed }
+        readDependencies(table, into: &job)
         if let count = int(table, .alertAfterFailures) {
             if count < 1 || count > 1000 {
                 fail(.alertAfterFailures, "\(count) is out of range 1-1000")

@@ -8,6 +8,8 @@ public struct JobDirectory: Sendable {
     public let path: String
     public let jobs: [Job]
     public let errors: [JobFileError]
+    /// Problems that do not stop a job from loading (an `after` naming a job no file defines).
+    public var warnings: [JobFileError] = []
     /// The files read, in order.
     public let files: [String]
     /// False when the directory could not be listed or a file in it could not be read (no descriptors left, I/O
@@ -70,7 +72,10 @@ public struct JobDirectory: Sendable {
                 errors += duplicates
             }
         }
-        var directory = JobDirectory(path: path, jobs: jobs, errors: errors, files: files)
+        let dependencies = checkDependencies(jobs)
+        var directory = JobDirectory(
+            path: path, jobs: dependencies.jobs, errors: errors + dependencies.errors, files: files)
+        directory.warnings = dependencies.warnings
         directory.isComplete = isComplete
         return directory
     }

@@ -41,6 +41,13 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
     case startGrace = "start_grace"
     case maxAge = "max_age"
     case alertOnMissed = "alert_on_missed"
+    /// Upstream jobs: without a `schedule` the job runs once each has succeeded since it last ran (triggered);
+    /// with one, each instant runs only then (gated).
+    case after
+    /// An upstream success older than this no longer counts (default 24h).
+    case afterWindow = "after_window"
+    /// How long a gated instant may wait for its dependencies before it is recorded `skipped` (default 0s).
+    case afterWait = "after_wait"
 
     /// Keys only known when an embedding package registered job kinds.
     public static let kindKeys: Set<JobKey> = [.kind, .args]

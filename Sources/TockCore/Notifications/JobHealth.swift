@@ -15,7 +15,7 @@ public struct JobHealth: Sendable, Hashable {
         case failing
         /// Paused: its instants pass without running (`max_age` still counts: a job paused by mistake goes down).
         case paused
-        /// An upstream it depends on is unknown.
+        /// It cannot run by its dependencies (`after` names a job that does not exist, or a disabled one).
         case blocked
         /// A due instant did not start within `start_grace`, or instants were missed during downtime.
         case late
@@ -71,10 +71,14 @@ public struct JobHealth: Sendable, Hashable {
     }
 
     /// The job's health from its newest executions (newest first), whether it is paused, and its open alerts.
-    public static func evaluate(job: Job, paused: Bool, recent: [ExecutionRecord], alerts: [JobAlert]) -> JobHealth {
+    /// `blocked`: why the job cannot run by its dependencies (an unknown upstream), if so.
+    public static func evaluate(
+        job: Job, paused: Bool, recent: [ExecutionRecord], alerts: [JobAlert], blocked: String? = nil
+    ) -> JobHealth {
         var candidates: [JobHealth] = alerts.map {
             JobHealth(state: $0.kind.state, since: $0.since, detail: $0.detail)
         }
+        if let blocked { candidates.append(JobHealth(state: .blocked, detail: blocked)) }
         let streak = failingStreak(recent)
         if let threshold = job.alertAfterFailures, streak.count >= threshold,
             !alerts.contains(where: { $0.kind == .failures })

@@ -3,8 +3,17 @@ import Logging
 import Synchronization
 
 extension Scheduler {
-    /// Applies the overlap policy, then jitter and the concurrency limit, to a run that is due.
-    func dispatch(_ pending: PendingRun, overlapApplies: Bool, overlap override: OverlapPolicy? = nil) async {
+    /// Applies a gated job's dependencies (see `holdAtGate`), the overlap policy, then jitter and the
+    /// concurrency limit, to a run that is due.
+    func dispatch(
+        _ pending: PendingRun, overlapApplies: Bool, overlap override: OverlapPolicy? = nil,
+        checkDependencies: Bool = true
+    ) async {
+        if checkDependencies, !pending.job.after.isEmpty,
+            pending.record.trigger == .schedule || pending.record.trigger == .catchup, await holdAtGate(pending)
+        {
+            return
+        }
         var pending = pending
         let job = pending.job
         let overlap = override ?? job.overlap
@@ -144,6 +153,7 @@ extension Scheduler {
         do {
             try await save(records, enqueuing: deliveries)
             writeSucceeded()
+            upstreamsRecorded(records)
             // The store answers for these now: the live hub lets go of their final records (and output).
             liveOutput.forget(records.lazy.filter(\.state.isFinal).map(\.id))
         } catch {
@@ -185,6 +195,7 @@ extension Scheduler {
     /// Frees the run's slot and starts whatever waited for it.
     func finished(_ record: ExecutionRecord) async {
         let queuedNext = runs.finish(record.id, jobID: record.jobID)
+        dependentFinished(record.jobID)
         liveOutput.finish(record)
         configuration.metrics.recordEnd(record)
         noteChanged(record.jobID)

@@ -14,6 +14,7 @@ extension Scheduler {
                 while !Task.isCancelled && !signals.shuttingDown {
                     await fireDueInstants()
                     await startDelayedRuns()
+                    await evaluateDependencies()
                     // Runs about to start are recorded before their processes start (a crash after that leaves
                     // rows that the next start marks interrupted). A burst is written in chunks, each chunk's
                     // processes starting while the next chunk is written.
@@ -63,6 +64,7 @@ extension Scheduler {
         else { return }
         configuration.notifications?.enqueued()
         await stopLeftovers(of: interrupted)
+        noteInterruptedBeforeStart(interrupted)
         guard let states = await retryingRead("read the jobs' runtime state", { try await $0.allStates() }) else {
             return
         }
@@ -70,6 +72,7 @@ extension Scheduler {
             if state.paused { jobs.paused.insert(id) }
             if let last = state.lastScheduledAt { jobs.lastScheduled[id] = last }
         }
+        await loadDependencyState()
         signals.started = true
         for job in jobs.values.sorted(by: { $0.id < $1.id }) {
             prepareSchedule(job)
@@ -346,7 +349,9 @@ extension Scheduler {
     }
 
     func nextDeadline() -> Date? {
-        let candidates = [agenda.earliest, runs.nextDelayedStart, signals.nextPrune, writes.retry.at]
+        let candidates = [
+            agenda.earliest, runs.nextDelayedStart, signals.nextPrune, writes.retry.at, dependencies.nextWaitDeadline,
+        ]
         return candidates.compactMap { $0 }.min()
     }
 

@@ -29,6 +29,8 @@ public actor Scheduler: Service {
     var agenda = Agenda()
     /// Every run between being due and ending.
     var runs: RunQueue
+    /// `after`: the graph, the edges' cursors, the upstreams' latest successes (see `Scheduler+Dependencies`).
+    var dependencies = DependencyBook()
     /// Versions for readers of jobs (the API keeps rendered jobs until they move).
     nonisolated let revisions = JobRevisions()
     /// Records and instants not yet written, and the retry after a failed write.
@@ -116,6 +118,7 @@ public actor Scheduler: Service {
         guard jobs[jobID] != nil else { throw ControlError.unknownJob(jobID) }
         try await store.setPaused(false, jobID: jobID)
         jobs.paused.remove(jobID)
+        dependentResumed(jobID)
         noteChanged(jobID)
         reschedule(jobID, after: max(clock.now, jobs.lastScheduled[jobID] ?? .distantPast))
         trackHealth(jobID)
@@ -164,11 +167,13 @@ public actor Scheduler: Service {
             incoming[job.id] = job
         }
         for id in jobs.ids where incoming[id] == nil && jobs[id]?.source != .api {
+            noteDependencyChange(old: jobs[id], new: nil)
             unschedule(id)
             logger.info("job removed", metadata: ["job.id": "\(id)"])
         }
         for (id, job) in incoming where jobs[id] != job {
             let isNew = jobs[id] == nil
+            noteDependencyChange(old: jobs[id], new: job)
             jobs[id] = job
             noteChanged(id)
             if signals.started {
@@ -178,6 +183,7 @@ public actor Scheduler: Service {
             logger.info(isNew ? "job added" : "job changed", metadata: ["job.id": "\(id)"])
         }
         configuration.metrics.jobCount(jobs.count)
+        rebuildDependencyGraphIfStale()
         changed()
         wake()
     }
@@ -186,6 +192,7 @@ public actor Scheduler: Service {
     /// replaced: ``ControlError/fileManaged(_:)``.
     public func upsertJob(_ job: Job) throws(ControlError) {
         if let existing = jobs[job.id], existing.source != .api { throw .fileManaged(job.id) }
+        noteDependencyChange(old: jobs[job.id], new: job)
         jobs[job.id] = job
         if signals.started {
             prepareSchedule(job)
@@ -193,6 +200,7 @@ public actor Scheduler: Service {
         }
         configuration.metrics.jobCount(jobs.count)
         noteChanged(job.id)
+        rebuildDependencyGraphIfStale()
         wake()
     }
 
@@ -200,8 +208,10 @@ public actor Scheduler: Service {
     @discardableResult
     public func removeJob(id: String) -> Job? {
         guard let job = jobs[id] else { return nil }
+        noteDependencyChange(old: job, new: nil)
         unschedule(id)
         configuration.metrics.jobCount(jobs.count)
+        rebuildDependencyGraphIfStale()
         wake()
         return job
     }
@@ -231,6 +241,8 @@ public actor Scheduler: Service {
         /// Moves whenever anything above (or the job's recorded executions) changes: a reader may keep what it
         /// rendered of the job while the revision stays.
         public var revision: Int
+        /// `after`, the derived `downstream`, and each dependency's state.
+        public var dependencies = DependencyStatus()
 
         public init(
             job: Job, nextFireTime: Date? = nil, paused: Bool = false, runningExecutionIDs: [String] = [],
@@ -248,6 +260,7 @@ public actor Scheduler: Service {
     /// One job's status, or `nil` if unknown.
     public func status(of id: String) -> JobStatus? {
         guard let job = jobs[id] else { return nil }
+        rebuildDependencyGraphIfStale()
         return status(job)
     }
 
@@ -260,16 +273,20 @@ public actor Scheduler: Service {
 
     /// Every job's status, by id.
     public func allStatuses() -> [JobStatus] {
-        jobs.values.map(status)
+        // First: a graph rebuilt now moves the revisions of the jobs it touches.
+        rebuildDependencyGraphIfStale()
+        return jobs.values.map(status)
     }
 
     func status(_ job: Job) -> JobStatus {
         let isPaused = jobs.paused.contains(job.id)
-        return JobStatus(
+        var status = JobStatus(
             job: job, nextFireTime: isPaused ? nil : agenda.nextFire[job.id], paused: isPaused,
             runningExecutionIDs: Array(runningIDs(of: job.id)),
             alerts: configuration.notifications?.openAlerts(of: job.id) ?? [],
             revision: revisions.revision(of: job.id))
+        status.dependencies = dependencyStatus(of: job)
+        return status
     }
 
     /// Changes whenever anything ``allStatuses()`` reports may have changed.

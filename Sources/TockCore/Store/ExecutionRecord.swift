@@ -3,6 +3,8 @@ import Foundation
 /// How an execution came to be (SPEC §4).
 public enum ExecutionTrigger: String, Sendable, Hashable, Codable, CaseIterable {
     case schedule, manual, catchup, reboot, retry
+    /// A triggered job's run, once every job of its `after` had succeeded.
+    case dependency
 }
 
 /// One execution: one attempt chain of one job for one scheduled instant or manual run (SPEC §4).

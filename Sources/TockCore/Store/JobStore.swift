@@ -63,6 +63,16 @@ public protocol JobStore: Sendable {
     /// Deletes one; false if there was none.
     func deleteAPIJob(id: String) async throws -> Bool
 
+    /// Every dependency edge's cursor (see ``DependencyCursor``): what each dependent has consumed of each upstream.
+    func dependencyCursors() async throws -> [DependencyCursor]
+    /// Creates a dependent's run and moves the cursors of the edges it consumed, in one transaction, or does nothing.
+    ///
+    /// Compare-and-set: every cursor given must come after the edge's stored one (``DependencyCursor/isAfter(_:)``;
+    /// an edge with none always can). If one does not — another process or node has consumed that success
+    /// already — nothing is written and the answer is `false`. This is what makes a dependent run exactly once per
+    /// satisfaction, across a crash or several daemons on one store.
+    func consumeDependencies(_ cursors: [DependencyCursor], saving execution: ExecutionRecord) async throws -> Bool
+
     /// Deletes executions beyond the newest `keepPerJob` of each job and those scheduled before `olderThan`.
     /// Returns how many were deleted.
     func prune(keepPerJob: Int, olderThan: Date) async throws -> Int

@@ -7,7 +7,10 @@ const FIELDS = [
   // [key, label, kind, hint]
   ['job_id', 'Id', 'text', 'Letters, digits, _ . - (left empty: one is made)'],
   ['name', 'Name', 'text', ''],
-  ['schedule', 'Schedule', 'text', 'Cron (5 or 6 fields), @daily…, @every 90s, @reboot'],
+  ['schedule', 'Schedule', 'text', 'Cron (5 or 6 fields), @daily…, @every 90s, @reboot; empty with "Runs after": triggered'],
+  ['after', 'Runs after', 'text', 'Job ids, comma separated: runs once each has succeeded (with a schedule: gates it)'],
+  ['after_window', 'Dependency window', 'text', 'An upstream success older than this does not count (default 24h)'],
+  ['after_wait', 'Dependency wait', 'text', 'With a schedule: how long an instant waits for them (default 0s)'],
   ['timezone', 'Time zone', 'text', 'IANA name; empty: the server default'],
   ['command', 'Command', 'textarea', 'Run by /bin/sh -c; or a JSON array (an argv run without a shell)'],
   ['description', 'Description', 'textarea', ''],
@@ -89,7 +92,7 @@ export async function editorPage(view, id) {
       if (!input) continue;
       const value = job[key];
       if (kind === 'checkbox') input.checked = value !== false;
-      else if (key === 'tags') input.value = (value || []).join(', ');
+      else if (key === 'tags' || key === 'after') input.value = (value || []).join(', ');
       else if (key === 'env') input.value = Object.entries(value || {}).map(([k, v]) => `${k}=${v}`).join('\n');
       else if (key === 'on_failure') input.value = ((value && value.notify) || []).join(', ');
       else if (key === 'command' && value === undefined && job.exec) input.value = JSON.stringify(job.exec);
@@ -164,7 +167,7 @@ export async function editorPage(view, id) {
         // The notifier names; a webhook, command or mail set in the job's JSON stays as it was.
         out[key] = { ...((job && job.on_failure) || {}), notify: text.split(',').map((t) => t.trim()).filter(Boolean) };
       }
-      else if (key === 'tags') out[key] = text.split(',').map((t) => t.trim()).filter(Boolean);
+      else if (key === 'tags' || key === 'after') out[key] = text.split(',').map((t) => t.trim()).filter(Boolean);
       else if (key === 'env') {
         out[key] = {};
         for (const line of input.value.split('\n')) {

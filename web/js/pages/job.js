@@ -2,9 +2,11 @@
 import { api, get, enc } from '../api.js';
 import { h, s, replace, flash, stateBadge, time } from '../dom.js';
 import { stateClass, seconds, exitText } from '../format.js';
+import { dependencySection } from './dependencies.js';
 
 const HIDDEN = new Set(['job_id', 'name', 'recent_results', 'last_execution', 'running', 'job_class_string',
-  'pub_args', 'month', 'day', 'week', 'day_of_week', 'hour', 'minute', 'health']);
+  'pub_args', 'month', 'day', 'week', 'day_of_week', 'hour', 'minute', 'health', 'dependencies', 'downstream',
+  'waiting_on']);
 
 function show(value) {
   if (value === null || value === undefined || value === '') return h('span', { class: 'muted' }, '—');
@@ -76,11 +78,12 @@ export function executionsTable(executions, withJob) {
 
 export async function jobPage(view, id) {
   const header = h('div');
+  const dependencies = h('div');
   const settings = h('div');
   const next = h('div');
   const chart = h('div');
   const list = h('div');
-  replace(view, header, h('h2', {}, 'Next runs'), next, h('h2', {}, 'Recent runs'), chart,
+  replace(view, header, dependencies, h('h2', {}, 'Next runs'), next, h('h2', {}, 'Recent runs'), chart,
     h('h2', {}, 'Executions'), list, h('h2', {}, 'Settings'), settings);
 
   async function act(label, method, path) {
@@ -94,7 +97,9 @@ export async function jobPage(view, id) {
     replace(header,
       h('h1', {}, job.name, ' ', job.paused ? h('span', { class: 'state state-stopped' }, 'paused') : null),
       h('div', { class: 'row' },
-        h('code', {}, job.schedule), h('span', { class: 'muted' }, job.schedule_description + ' · ' + job.timezone)),
+        job.schedule
+          ? [h('code', {}, job.schedule), h('span', { class: 'muted' }, job.schedule_description + ' · ' + job.timezone)]
+          : h('span', { class: 'muted' }, 'No schedule of its own: runs when the jobs it runs after have succeeded')),
       job.health
         ? h('p', { id: 'job-health', 'data-health': job.health.state },
             'Health: ', h('span', { class: 'health health-' + job.health.state }, job.health.state),
@@ -146,7 +151,10 @@ export async function jobPage(view, id) {
         } }, 'Delete')));
     replace(settings, h('dl', { class: 'kv' }, Object.entries(job).filter(([k]) => !HIDDEN.has(k))
       .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, show(v))])));
-    if (job.schedule.startsWith('@reboot')) {
+    replace(dependencies, dependencySection(job));
+    if (!job.schedule) {
+      replace(next, h('p', { class: 'muted' }, 'Runs after ' + job.after.join(', ') + ' (trigger: dependency).'));
+    } else if (job.schedule.startsWith('@reboot')) {
       replace(next, h('p', { class: 'muted' }, 'Runs once when the daemon starts.'));
     } else {
       try {

@@ -2,6 +2,7 @@
 import { api, get, enc } from '../api.js';
 import { h, replace, flash, stateBadge, time } from '../dom.js';
 import { stateClass } from '../format.js';
+import { dependencySummary } from './dependencies.js';
 
 const PAGE = 50;
 const HEALTH_STATES = ['down', 'overdue', 'late', 'blocked', 'failing', 'paused', 'ok', 'new'];
@@ -127,8 +128,9 @@ export async function jobsPage(view) {
         job.enabled ? null : h('div', {}, h('span', { class: 'state state-skipped' }, 'disabled')),
         job.tags && job.tags.length ? h('div', { class: 'muted small' }, job.tags.map((t) => '#' + t).join(' ')) : null
       ),
-      h('td', {}, h('code', {}, job.schedule), h('div', { class: 'muted small' }, job.schedule_description),
-        h('div', { class: 'muted small' }, job.timezone)),
+      h('td', {}, job.schedule ? h('code', {}, job.schedule) : null,
+        job.schedule ? h('div', { class: 'muted small' }, job.schedule_description) : null,
+        job.schedule ? h('div', { class: 'muted small' }, job.timezone) : null, dependencySummary(job)),
       h(
         'td',
         { class: 'hide-narrow' },
