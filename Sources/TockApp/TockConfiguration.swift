@@ -39,6 +39,12 @@ public struct TockConfiguration: Sendable, Equatable {
     /// Set by `--insecure-no-auth` (with `auth = "off"`): the only way to serve without authentication beyond
     /// loopback.
     public var insecureNoAuth = false
+    /// With a PostgreSQL store: this daemon's name among the nodes (unique; recorded on each execution as `host`);
+    /// `nil`: the host name.
+    public var nodeName: String?
+    /// With a PostgreSQL store: how long a node's lease lasts without renewal (renewed every `lease_ttl` / 12; a
+    /// node stops its runs at `lease_ttl` × 3/4 without a renewal, and is declared dead at `lease_ttl`).
+    public var leaseTTL: Duration = .seconds(60)
 
     public init() {}
 
@@ -67,7 +73,7 @@ public struct TockConfiguration: Sendable, Equatable {
     static let keys: Set<String> = [
         "listen", "jobs_dir", "data_dir", "database", "timezone", "max_concurrent_runs", "shutdown_grace",
         "retention_per_job", "retention_age", "reload_interval", "web_dir", "allowed_hosts", "public_url",
-        "auth", "trusted_proxies", "api_jobs", "api_job_users", "public_metrics",
+        "auth", "trusted_proxies", "api_jobs", "api_job_users", "public_metrics", "node_name", "lease_ttl",
     ]
 
     /// Applies a TOML config file.
@@ -110,6 +116,8 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = try duration("reload_interval") { reloadInterval = v }
         if let v = try string("web_dir") { webDirectory = v }
         if let v = try string("public_url") { publicURL = v }
+        if let v = try string("node_name") { nodeName = v }
+        if let v = try duration("lease_ttl") { leaseTTL = v }
         func strings(_ key: String, example: String) throws(Problem) -> [String]? {
             guard let value = table[key] else { return nil }
             guard let items = value.array?.compactMap(\.string), items.count == value.array?.count else {
@@ -137,6 +145,7 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = environment["TOCK_JOBS_DIR"] { jobsDirectory = v }
         if let v = environment["TOCK_DATA_DIR"] { dataDirectory = v }
         if let v = environment["TOCK_WEB_DIR"] { webDirectory = v }
+        if let v = environment["TOCK_NODE_NAME"] { nodeName = v }
     }
 
     /// Checks values that can be checked before starting.
