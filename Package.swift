@@ -28,7 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
-        // SHA-256 for API tokens and session ids (stored only as hashes).
+        // SHA-256 for API tokens and session ids (stored only as hashes); HMAC-SHA256 for signed webhooks.
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // bcrypt for UI passwords (only its HummingbirdBcrypt product is built).
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
@@ -68,10 +68,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             // The OpenAPI document, edited by hand as JSON and compiled into the binary (`PackageResources`).
-            resources: [.embedInCode("openapi.json")]
+            resources: [.embedInCode("openapi.json")],
+            // The files of web/, compiled into the binary (`EmbeddedWebUI`).
+            plugins: ["EmbedWebUI"]
         ),
-        // A small HTTP client of the API (the CLI's `jobs` and `executions`, end-to-end tests).
-        .target(name: "TockClient", dependencies: ["TockJSON"]),
+        // TLS for TockClient on the system's OpenSSL (libssl3; building needs libssl-dev): no BoringSSL in `tock`.
+        .target(name: "CTockTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // A small HTTP client of the API (the CLI's `jobs` and `executions`, end-to-end tests), http:// or https://.
+        .target(name: "TockClient", dependencies: ["TockJSON", "CTockTLS"]),
         // The SQLite store (GRDB on the system libsqlite3).
         .target(
             name: "TockSQLite",
@@ -115,8 +119,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The commit the binary is built from, for `tock --version` (`BuildInfo`).
+            plugins: ["EmbedBuildInfo"]
         ),
+        // Build-time code generation by scripts/embed: prebuild commands, so they run on every build.
+        .plugin(name: "EmbedWebUI", capability: .buildTool()),
+        .plugin(name: "EmbedBuildInfo", capability: .buildTool()),
         // Tock as a library: a daemon with a job kind of its own.
         .executableTarget(
             name: "DiskCheckExample",
@@ -170,14 +179,17 @@ let package = Package(
         ),
         .testTarget(
             name: "TockCLITests",
-            dependencies: ["CronKit", "TockCore", "TockJSON", "TockSQLite", "TockTesting", "TockClient"]),
+            dependencies: [
+                "CronKit", "TockCore", "TockJSON", "TockSQLite", "TockTesting", "TockClient", "TockApp",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )
 
 // Upcoming language features on in every Swift target (as Hummingbird does): `any` spelled out for existentials, and
 // members visible only from modules a file imports (no transitive leaks).
-for target in package.targets where target.name != "CTockSpawn" {
+for target in package.targets where !["CTockSpawn", "CTockTLS"].contains(target.name) && target.type != .plugin {
     target.swiftSettings =
         (target.swiftSettings ?? []) + [
             .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),

@@ -33,7 +33,10 @@ extension TockApplication {
         let directory = (path as NSString).deletingLastPathComponent
         do {
             if !directory.isEmpty {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                // Job output and environment values live here: owner only (the database file is 0600 too).
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                warnIfOthersCanRead(directory, logger: logger)
             }
             let store = try SQLiteJobStore(path: path, logger: logger)
             return OpenedStore(store: store, coordinator: nil, services: [], nodeName: nil, startForTools: {})

@@ -61,6 +61,9 @@ public enum TockApplication {
             metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry)))
         schedulerConfiguration.jobKinds = kindNames
         if let node = opened.nodeName { schedulerConfiguration.host = node }
+        let notifications = makeNotifications(
+            configuration, scheduling: &schedulerConfiguration, store: store, jobs: directory.jobs,
+            metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
         let scheduler = Scheduler(
             jobs: directory.jobs, store: store, runner: runner ?? KindRoutingJobRunner(kinds: kinds),
             configuration: schedulerConfiguration, logger: logger, coordinator: opened.coordinator)
@@ -70,7 +73,7 @@ public enum TockApplication {
 
         let (host, port) = try configuration.listenAddress()
         let access = accessControl(configuration, store: store, listenHost: host, logger: logger)
-        let api = TockAPI(
+        var api = TockAPI(
             scheduler: scheduler, store: store, kinds: kindNames, defaultTimeZone: configuration.timezone,
             requestGuard: RequestGuard(
                 allowedHosts: configuration.allowedHosts, publicURL: configuration.publicURL.flatMap(URL.init(string:)),
@@ -81,9 +84,8 @@ public enum TockApplication {
                 allowedUsers: access.settings.runningAsRoot && access.settings.mode != .off
                     ? Set(configuration.apiJobUsers) : nil),
             metricsText: { registry.emitToString() })
-        let webDirectory = configuration.resolvedWebDirectory
-        if webDirectory == nil { logger.warning("no web UI directory (./web); serving the API only") }
-        let (router, _) = api.buildRouter(webDirectory: webDirectory, logger: logger)
+        api.notifications = schedulerConfiguration.notifications
+        let (router, _) = api.buildRouter(webDirectory: configuration.webDirectory, logger: logger)
         let server = Application(
             router: router, server: HTTPServerSettings.http1(),
             configuration: .init(
@@ -97,6 +99,7 @@ public enum TockApplication {
                     metadata: [
                         "address": "\(channel.localAddress?.description ?? "?")", "port": "\(actualPort)",
                     ])
+                SystemdNotifier.notify("READY=1")
                 Task { await announceAccess(access, configuration: configuration, port: actualPort, logger: logger) }
             },
             logger: logger)
@@ -107,6 +110,9 @@ public enum TockApplication {
             services: opened.services.map { .init(service: $0) } + [
                 .init(service: server),
                 .init(service: watcher),
+                // Shut down after the scheduler: the records of runs ending in its grace still enqueue deliveries.
+                .init(service: notifications.map { $0 as any Service } ?? IdleService()),
+                .init(service: overdueMonitor(schedulerConfiguration, store: store, logger: logger) ?? IdleService()),
                 .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -1,10 +1,12 @@
 import CronKit
 import Foundation
+import Logging
 import TockCore
 import TockHTTP
 
 /// Everything `tock serve` needs, from (lowest to highest precedence) defaults, a TOML config file, environment
-/// variables (`TOCK_LISTEN`, `TOCK_DATABASE`, `TOCK_JOBS_DIR`, `TOCK_DATA_DIR`) and flags.
+/// variables (`TOCK_LISTEN`, `TOCK_DATABASE`, `TOCK_JOBS_DIR`, `TOCK_DATA_DIR`, `TOCK_WEB_DIR`, `TOCK_LOG_FORMAT`,
+/// `TOCK_LOG_LEVEL`) and flags. Which file: see ``configurationFile(explicit:environment:systemFile:)``.
 public struct TockConfiguration: Sendable, Equatable {
     public var listen = "127.0.0.1:8888"
     public var jobsDirectory = "./jobs.d"
@@ -18,8 +20,7 @@ public struct TockConfiguration: Sendable, Equatable {
     public var retentionAge: Duration = .seconds(90 * 86_400)
     /// How often jobs.d is checked for changes (SIGHUP reloads at once).
     public var reloadInterval: Duration = .seconds(2)
-    /// The web UI's files, served at `/` (replace them to serve a UI of your own); `nil`: `./web` if it exists,
-    /// else `share/tock/web` beside the executable's directory.
+    /// The web UI's files, served at `/` (to serve a UI of your own); `nil`: the UI compiled into the binary.
     public var webDirectory: String?
     /// Host names the server answers to besides loopback names, IP literals and this machine's name (`"*"`: any).
     public var allowedHosts: [String] = []
@@ -45,20 +46,14 @@ public struct TockConfiguration: Sendable, Equatable {
     /// With a PostgreSQL store: how long a node's lease lasts without renewal (renewed every `lease_ttl` / 12; a
     /// node stops its runs at `lease_ttl` × 3/4 without a renewal, and is declared dead at `lease_ttl`).
     public var leaseTTL: Duration = .seconds(60)
+    /// How the log is written (`log_format`, `TOCK_LOG_FORMAT`, `--log-format`).
+    public var logFormat: LogFormat = .text
+    /// The lowest level logged (`log_level`, `TOCK_LOG_LEVEL`, `--log-level`; re-read from the file on SIGHUP).
+    public var logLevel: Logger.Level = .info
+    /// `[notifications]` and `[notifier.NAME]`: where notifications go (secrets only here, never in the store).
+    public var notifications = NotificationSettings()
 
     public init() {}
-
-    /// The web UI directory in use, or `nil` when there is none (the API is served anyway).
-    public var resolvedWebDirectory: String? {
-        if let webDirectory { return webDirectory }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let installed = executable.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("share/tock/web").path
-        for candidate in ["./web", installed] where FileManager.default.fileExists(atPath: candidate + "/index.html") {
-            return candidate
-        }
-        return nil
-    }
 
     public var databaseURL: String {
         database ?? "sqlite:\((dataDirectory as NSString).appendingPathComponent("tock.sqlite"))"
@@ -74,6 +69,8 @@ public struct TockConfiguration: Sendable, Equatable {
         "listen", "jobs_dir", "data_dir", "database", "timezone", "max_concurrent_runs", "shutdown_grace",
         "retention_per_job", "retention_age", "reload_interval", "web_dir", "allowed_hosts", "public_url",
         "auth", "trusted_proxies", "api_jobs", "api_job_users", "public_metrics", "node_name", "lease_ttl",
+        "log_format", "log_level",
+        "notifications", "notifier",
     ]
 
     /// Applies a TOML config file.
@@ -118,6 +115,10 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = try string("public_url") { publicURL = v }
         if let v = try string("node_name") { nodeName = v }
         if let v = try duration("lease_ttl") { leaseTTL = v }
+        do throws(Problem) {
+            if let v = try string("log_format") { logFormat = try LogFormat(parsing: v) }
+            if let v = try string("log_level") { logLevel = try Self.logLevel(parsing: v) }
+        } catch { throw error.description.hasPrefix(path) ? error : Problem("\(path): \(error)") }
         func strings(_ key: String, example: String) throws(Problem) -> [String]? {
             guard let value = table[key] else { return nil }
             guard let items = value.array?.compactMap(\.string), items.count == value.array?.count else {
@@ -136,6 +137,7 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = try bool("api_jobs") { apiJobs = v }
         if let v = try strings("api_job_users", example: "www-data") { apiJobUsers = v }
         if let v = try bool("public_metrics") { publicMetrics = v }
+        try applyNotifications(table, path: path)
     }
 
     /// Applies the `TOCK_*` environment variables.
@@ -146,6 +148,17 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = environment["TOCK_DATA_DIR"] { dataDirectory = v }
         if let v = environment["TOCK_WEB_DIR"] { webDirectory = v }
         if let v = environment["TOCK_NODE_NAME"] { nodeName = v }
+        if let v = environment["TOCK_LOG_FORMAT"], let format = LogFormat(rawValue: v) { logFormat = format }
+        if let v = environment["TOCK_LOG_LEVEL"], let level = Logger.Level(rawValue: v) { logLevel = level }
+    }
+
+    /// A log level by name, with a message naming the choices.
+    public static func logLevel(parsing name: String) throws(Problem) -> Logger.Level {
+        guard let level = Logger.Level(rawValue: name) else {
+            throw Problem(
+                "log_level: '\(name)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return level
     }
 
     /// Checks values that can be checked before starting.

@@ -7,7 +7,8 @@ import TockCore
 /// Where `tock users` and `tock tokens` find the store: the daemon's configuration, data directory or database.
 /// They open it directly: whoever can read and write the data directory is already as powerful as an admin.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "The daemon's TOML configuration file (default: $TOCK_CONFIG).")
+    @Option(
+        help: "The daemon's TOML configuration file (default: $TOCK_CONFIG, else /etc/tock/tock.toml if it exists).")
     var config: String?
 
     @Option(help: "The daemon's data directory (default ./tock-data, or $TOCK_DATA_DIR).")
@@ -17,11 +18,12 @@ struct StoreOptions: ParsableArguments {
     var database: String?
 
     func open() throws -> any JobStore & AccessStore {
-        var settings = TockConfiguration()
         let environment = ProcessInfo.processInfo.environment
         do {
-            if let path = config ?? environment["TOCK_CONFIG"] { try settings.apply(fileAt: path) }
-            settings.apply(environment: environment)
+            // The same search as `tock serve`: --config, $TOCK_CONFIG, then /etc/tock/tock.toml when it exists.
+            var settings = try TockConfiguration.load(
+                file: TockConfiguration.configurationFile(explicit: config, environment: environment),
+                environment: environment)
             if let dataDir { settings.dataDirectory = dataDir }
             if let database { settings.database = database }
             return try TockApplication.openStoreForTools(settings)

@@ -8,6 +8,14 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "The server's URL (default: $TOCK_SERVER or http://127.0.0.1:8888).")
     var server: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "For an https:// server: trust the CA certificates in this PEM file instead of the system's.",
+            discussion: "Default: $TOCK_CACERT; without either, the system's CA certificates (or OpenSSL's "
+                + "$SSL_CERT_FILE and $SSL_CERT_DIR).",
+            valueName: "file"))
+    var cacert: String?
+
     @Flag(help: "Print the server's JSON as it is.")
     var json = false
 
@@ -15,7 +23,8 @@ struct ServerOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         let url = server ?? environment["TOCK_SERVER"] ?? "http://127.0.0.1:8888"
         do {
-            return try APIClient(server: url, token: environment["TOCK_TOKEN"])
+            return try APIClient(
+                server: url, token: environment["TOCK_TOKEN"], caFile: cacert ?? environment["TOCK_CACERT"])
         } catch {
             throw ValidationError(error.description)
         }

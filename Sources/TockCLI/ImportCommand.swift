@@ -3,11 +3,11 @@ import Foundation
 import TockCore
 
 /// `tock import crontab [FILE|-] [--system] [--output FILE] [--force]`
-struct ImportCommand: ParsableCommand {
+struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Convert other schedulers' jobs into jobs.d files.",
-        subcommands: [ImportCrontabCommand.self]
+        subcommands: [ImportCrontabCommand.self, ImportNdschedulerCommand.self]
     )
 }
 

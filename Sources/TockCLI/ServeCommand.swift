@@ -11,13 +11,15 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the daemon: the scheduler over jobs.d, recording every execution.",
         discussion: """
-            Settings come from --config (or TOCK_CONFIG), then TOCK_LISTEN, TOCK_DATABASE, TOCK_JOBS_DIR and \
-            TOCK_DATA_DIR, then these flags. SIGTERM/SIGINT: stop firing, let running jobs finish within \
-            shutdown_grace, then stop them. SIGHUP: reload jobs.d (also reloaded when its files change).
+            Settings come from the configuration file — --config, else TOCK_CONFIG, else /etc/tock/tock.toml \
+            when it exists, else none — then TOCK_LISTEN, TOCK_DATABASE, TOCK_JOBS_DIR, TOCK_DATA_DIR, \
+            TOCK_WEB_DIR, TOCK_LOG_FORMAT and TOCK_LOG_LEVEL, then these flags. SIGTERM/SIGINT: stop firing, let \
+            running jobs finish within shutdown_grace, then stop them. SIGHUP: reload jobs.d (also reloaded when \
+            its files change) and the file's log_level. SIGUSR1/SIGUSR2: log one level more/less verbosely.
             """
     )
 
-    @Option(help: "A TOML configuration file.")
+    @Option(help: "A TOML configuration file (default: TOCK_CONFIG, else /etc/tock/tock.toml when it exists).")
     var config: String?
 
     @Option(help: "HOST:PORT for the HTTP API and UI (default 127.0.0.1:8888).")
@@ -39,11 +41,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Where Tock keeps its data (default ./tock-data).")
     var dataDir: String?
 
-    @Option(help: "The web UI's directory, served at / (default ./web).")
+    @Option(help: "A directory of web UI files to serve at / instead of the UI built into tock.")
     var webDir: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
+    var logLevel: String?
+
+    @Option(help: "Log format: text, json or logfmt (default text).")
+    var logFormat: String?
+
+    @Flag(help: "Check the configuration and the job files, print what is wrong, and exit (0: all valid).")
+    var checkConfig = false
 
     @Flag(
         help: """
@@ -52,11 +60,11 @@ struct ServeCommand: AsyncParsableCommand {
     var insecureNoAuth = false
 
     func run() async throws {
-        var settings = TockConfiguration()
         let environment = ProcessInfo.processInfo.environment
+        let file = TockConfiguration.configurationFile(explicit: config, environment: environment)
+        var settings: TockConfiguration
         do {
-            if let path = config ?? environment["TOCK_CONFIG"] { try settings.apply(fileAt: path) }
-            settings.apply(environment: environment)
+            settings = try TockConfiguration.load(file: file, environment: environment)
             if let listen { settings.listen = listen }
             if let jobsDir { settings.jobsDirectory = jobsDir }
             if let database { settings.database = database }
@@ -67,18 +75,24 @@ struct ServeCommand: AsyncParsableCommand {
                 settings.auth = "off"
                 settings.insecureNoAuth = true
             }
+            if let logFormat { settings.logFormat = try LogFormat(parsing: logFormat) }
+            if let logLevel { settings.logLevel = try TockConfiguration.logLevel(parsing: logLevel) }
             try settings.validate()
         } catch {
             FileHandle.standardError.write(Data("tock serve: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        if checkConfig { return try Self.check(settings, file: file) }
+        let levels = LogFormat.bootstrap(settings.logFormat, level: settings.logLevel)
         let logger = Logger(label: "tock")
+        // SIGHUP re-reads the file's log_level, unless a flag or TOCK_LOG_LEVEL set the level.
+        let levelIsFixed = logLevel != nil || environment["TOCK_LOG_LEVEL"] != nil
+        let levelSignals = await LogLevelSignals(
+            control: levels,
+            configuredLevel: {
+                guard !levelIsFixed, let file else { return nil }
+                return try? TockConfiguration.load(file: file, environment: environment).logLevel
+            }, logger: logger)
         ProcessJobRunner.becomeSubreaper()
         let app: TockApplication.Built
         do {
@@ -90,10 +104,16 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info(
             "tock serve starting",
             metadata: [
+                "version": "\(Tock.configuration.version)", "config": "\(file ?? "none")",
                 "jobs.dir": "\(settings.jobsDirectory)", "database": "\(settings.databaseURLForLogs)",
                 "jobs.errors": "\(app.jobFileErrors.count)",
             ])
-        try await app.serviceGroup.run()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.serviceGroup.run() }
+            group.addTask { try await levelSignals.run() }
+            try await group.next()
+            group.cancelAll()
+        }
         logger.info("tock serve stopped")
     }
 }

@@ -8,11 +8,12 @@ struct Tock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tock",
         abstract: "A cron replacement: runs commands on schedules and records every execution.",
-        version: version,
+        version: "\(version) (commit \(BuildInfo.commit))",
         subcommands: [
             ServeCommand.self, NextCommand.self, RunCommand.self, ValidateCommand.self, ImportCommand.self,
             UsersCommand.self, TokensCommand.self,
-            JobsCommand.self, ExecutionsCommand.self,
+            JobsCommand.self, ExecutionsCommand.self, BackupCommand.self, RestoreCommand.self,
+            NotificationsCommand.self,
         ]
     )
 }

@@ -1,14 +1,23 @@
+import CTockTLS
 import Foundation
+import Glibc
 import TockJSON
 
-/// A small HTTP/1.1 client of Tock's API (used by `tock jobs`, `tock executions` and the end-to-end tests): one connection per request over a plain
-/// socket, the body read as it arrives (server-sent events are printed live). `https://` is not supported: put
-/// a TLS proxy's plain side, or an SSH tunnel, in `--server`.
+/// A small HTTP/1.1 client of Tock's API (used by `tock jobs`, `tock executions` and the end-to-end tests): one
+/// connection per request, the body read as it arrives (server-sent events are printed live).
+///
+/// `https://` servers are reached over TLS (the system's OpenSSL, see `CTockTLS`), their certificate verified for the
+/// URL's host against the system's CA certificates — or those of `caFile`; OpenSSL's `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` variables replace the system's file and directory.
 public struct APIClient: Sendable {
     public let host: String
     public let port: Int
+    /// Whether the server is `https://`.
+    public let usesTLS: Bool
     let base: String
     let token: String?
+    /// PEM certificates of the CAs to trust instead of the system's (a private CA), for `https://`.
+    let caFile: String?
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -23,13 +32,23 @@ public struct APIClient: Sendable {
         public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    /// - Parameter server: `http://HOST[:PORT][/PREFIX]`.
-    public init(server: String, token: String? = nil) throws(Failure) {
+    /// - Parameters:
+    ///   - server: `http://HOST[:PORT][/PREFIX]` or `https://HOST[:PORT][/PREFIX]`.
+    ///   - caFile: For `https://`: a PEM file of the CA certificates to trust instead of the system's.
+    public init(server: String, token: String? = nil, caFile: String? = nil) throws(Failure) {
         var rest = Substring(server)
-        guard rest.hasPrefix("http://") else {
-            throw Failure(description: "--server must be an http:// URL (got '\(server)')")
+        if rest.hasPrefix("https://") {
+            usesTLS = true
+            rest = rest.dropFirst("https://".count)
+        } else if rest.hasPrefix("http://") {
+            usesTLS = false
+            rest = rest.dropFirst("http://".count)
+        } else {
+            throw Failure(description: "--server must be an http:// or https:// URL (got '\(server)')")
         }
-        rest = rest.dropFirst("http://".count)
+        guard !rest.isEmpty, !rest.hasPrefix("/") else {
+            throw Failure(description: "--server: no host in '\(server)'")
+        }
         let authority = rest.prefix { $0 != "/" }
         base = String(rest.dropFirst(authority.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
@@ -40,9 +59,10 @@ public struct APIClient: Sendable {
             port = number
         } else {
             host = String(authority).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            port = 80
+            port = usesTLS ? 443 : 80
         }
         self.token = token
+        self.caFile = caFile
         self.server = server
     }
 
@@ -59,8 +79,7 @@ public struct APIClient: Sendable {
     public func stream(
         _ method: String, _ path: String, json body: JSONValue? = nil, accept: String?, onBody: ([UInt8]) -> Void
     ) throws(Failure) -> (status: Int, headers: [String: String]) {
-        let fd = try connectSocket()
-        defer { close(fd) }
+        let connection = try openConnection()
         let target = "/" + (base.isEmpty ? "" : base + "/") + path.drop { $0 == "/" }
         var head =
             "\(method) \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nUser-Agent: tock-cli\r\n"
@@ -70,9 +89,9 @@ public struct APIClient: Sendable {
         if body != nil { head += "Content-Type: application/json\r\n" }
         if body != nil || method == "POST" || method == "PUT" { head += "Content-Length: \(payload.count)\r\n" }
         head += "\r\n"
-        try writeAll(fd, Array(head.utf8) + payload)
+        try connection.write(Array(head.utf8) + payload)
 
-        var reader = ByteReader(fd: fd)
+        var reader = ByteReader(connection: connection)
         guard let statusLine = try reader.line(), statusLine.hasPrefix("HTTP/1."),
             let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "")
         else { throw Failure(description: "\(server) did not answer with HTTP") }
@@ -123,36 +142,99 @@ public struct APIClient: Sendable {
                 "cannot connect to \(server): \(String(cString: strerror(lastError))) (is `tock serve` running?)")
     }
 
-    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Failure) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw Failure(description: "the connection to \(server) broke while sending") }
-            offset += n
+    /// A connected socket, with TLS over it for `https://`.
+    private func openConnection() throws(Failure) -> Connection {
+        let fd = try connectSocket()
+        guard usesTLS else { return Connection(fd: fd, tls: nil, server: server) }
+        var error = [CChar](repeating: 0, count: 512)
+        guard let tls = tock_tls_connect(fd, host, caFile, &error, error.count) else {
+            close(fd)
+            throw Failure(description: "cannot connect to \(server) over TLS: \(Connection.text(error))")
+        }
+        return Connection(fd: fd, tls: tls, server: server)
+    }
+
+    /// One request's connection: a socket, and the TLS session over it if any; both end with it.
+    final class Connection {
+        let fd: Int32
+        let tls: OpaquePointer?
+        let server: String
+
+        init(fd: Int32, tls: OpaquePointer?, server: String) {
+            self.fd = fd
+            self.tls = tls
+            self.server = server
+        }
+
+        deinit {
+            tock_tls_free(tls)
+            close(fd)
+        }
+
+        func write(_ bytes: [UInt8]) throws(Failure) {
+            if let tls {
+                var error = [CChar](repeating: 0, count: 512)
+                let status = bytes.withUnsafeBytes {
+                    tock_tls_write(tls, $0.baseAddress, $0.count, &error, error.count)
+                }
+                guard status == 0 else {
+                    throw Failure(description: "the connection to \(server) broke while sending: \(Self.text(error))")
+                }
+                return
+            }
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw Failure(description: "the connection to \(server) broke while sending") }
+                offset += n
+            }
+        }
+
+        /// Bytes read into `buffer`: 0 at the end of the reply.
+        func read(_ buffer: UnsafeMutableRawBufferPointer) throws(Failure) -> Int {
+            if let tls {
+                var error = [CChar](repeating: 0, count: 512)
+                let n = tock_tls_read(tls, buffer.baseAddress, buffer.count, &error, error.count)
+                guard n >= 0 else { throw Failure(description: "reading the reply failed: \(Self.text(error))") }
+                return n
+            }
+            while true {
+                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw Failure(description: "reading the reply failed: \(String(cString: strerror(errno)))") }
+                return n
+            }
+        }
+
+        static func text(_ error: [CChar]) -> String {
+            String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
 
-    /// Buffered reads from the socket.
+    /// Buffered reads from the connection.
     struct ByteReader {
-        let fd: Int32
+        let connection: Connection
         var buffer: [UInt8] = []
         var eof = false
 
         mutating func fill() throws(Failure) -> Bool {
             guard !eof else { return false }
             var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw Failure(description: "reading the reply failed: \(String(cString: strerror(errno)))") }
-                if n == 0 {
-                    eof = true
-                    return false
-                }
-                buffer += chunk[0..<n]
-                return true
+            let n: Int
+            do {
+                n = try chunk.withUnsafeMutableBytes { raw in try connection.read(raw) }
+            } catch let failure as Failure {
+                throw failure
+            } catch {
+                throw Failure(description: "reading the reply failed: \(error)")
             }
+            if n == 0 {
+                eof = true
+                return false
+            }
+            buffer += chunk[0..<n]
+            return true
         }
 
         mutating func line() throws(Failure) -> String? {

@@ -96,7 +96,17 @@ struct ExecutionsController<Context: AccessRequestContext>: Sendable {
         // Just ended: the store has the final record one loop turn after the live tail's `end`.
         if !record.state.isFinal, let final = api.scheduler.liveOutput.snapshot(id)?.final { record = final }
         let job = await scheduler.jobs(withIDs: [record.jobID])[record.jobID]
-        return JSONResponse.make(Render.execution(record, job: job))
+        var execution = Render.execution(record, job: job)
+        if case .object(var pairs) = execution {
+            pairs.append(
+                (
+                    "notifications",
+                    try await NotificationsController<Context>.deliveries(
+                        of: id, store: store, redactTargets: context.access.principal?.role != .admin)
+                ))
+            execution = .object(pairs)
+        }
+        return JSONResponse.make(execution)
     }
 
     func stopExecution(_ context: Context, _ id: String) async throws -> Response {
@@ -117,36 +127,45 @@ struct ExecutionsController<Context: AccessRequestContext>: Sendable {
         let wantsEvents = request.headers[.accept]?.contains("text/event-stream") ?? false
         if wantsEvents { return try await eventStream(id, only: only) }
         let stream = only ?? .stdout
-        var bytes: [UInt8]
-        var state: String
+        let headers = { (state: String) -> HTTPFields in
+            [.contentType: "text/plain; charset=utf-8", HTTPField.Name("X-Tock-Execution-State")!: state]
+        }
         if let live = api.scheduler.liveOutput.snapshot(id) {
-            // Running, or just ended: the live entry has it before the store does (one loop turn later).
-            bytes = stream == .stdout ? live.stdout : live.stderr
-            state = live.final?.state.rawValue ?? ExecutionState.running.rawValue
-        } else if let record = try await store.execution(id: id) {
-            bytes = stream == .stdout ? record.stdout : record.stderr
-            state = record.state.rawValue
-        } else {
+            // Running, or just ended: the live entry has it before the store does (one loop turn later). Sent in
+            // pieces: one buffer of a just-ended run's whole output would be another copy of it.
+            let bytes = stream == .stdout ? live.stdout : live.stderr
+            return Response(
+                status: .ok, headers: headers(live.final?.state.rawValue ?? ExecutionState.running.rawValue),
+                body: ResponseBody { writer in
+                    var start = 0
+                    while start < bytes.count {
+                        let end = min(start + StoredOutput.pieceSize, bytes.count)
+                        try await writer.write(ByteBuffer(bytes: bytes[start..<end]))
+                        start = end
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        guard let record = try await store.execution(id: id, includeOutput: false) else {
             throw APIError(.notFound, "Execution not found: \(id)")
         }
+        // From the store a piece at a time, never the whole output at once.
+        let store = self.store
         return Response(
-            status: .ok,
-            headers: [
-                .contentType: "text/plain; charset=utf-8", HTTPField.Name("X-Tock-Execution-State")!: state,
-            ],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            status: .ok, headers: headers(record.state.rawValue),
+            body: ResponseBody { writer in
+                try await StoredOutput.forEachPiece(store: store, id: id, stream: stream) { piece in
+                    try await writer.write(ByteBuffer(bytes: piece))
+                }
+                try await writer.finish(nil)
+            })
     }
 
     /// Server-sent events: `output` events (`{"stream": …, "text": …}`), then one `end` event with the execution.
     func eventStream(_ id: String, only: OutputChunk.Stream?) async throws -> Response {
         let hub = api.scheduler.liveOutput
-        let events: LiveFollower
-        if let live = try await Self.subscribeWhenStarted(id, hub: hub, store: store) {
-            events = live
-        } else if let record = try await store.execution(id: id) {
-            events = LiveFollower.replay(of: record)
-        } else {
-            throw APIError(.notFound, "Execution not found: \(id)")
+        guard let events = try await Self.subscribeWhenStarted(id, hub: hub, store: store) else {
+            return try await storedEventStream(id, only: only)
         }
         let store = self.store
         return Response(
@@ -182,6 +201,33 @@ struct ExecutionsController<Context: AccessRequestContext>: Sendable {
                     let data = Render.execution(record, job: nil)
                     try await writer.write(ByteBuffer(string: "event: end\ndata: \(data.jsonString)\n\n"))
                 }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// The events of an execution known only from the store: its output, a piece at a time (each an `output`
+    /// event; stdout, then stderr), then its `end`.
+    func storedEventStream(_ id: String, only: OutputChunk.Stream?) async throws -> Response {
+        guard let record = try await store.execution(id: id, includeOutput: false) else {
+            throw APIError(.notFound, "Execution not found: \(id)")
+        }
+        let store = self.store
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+                for stream in [OutputChunk.Stream.stdout, .stderr] where only == nil || only == stream {
+                    try await StoredOutput.forEachPiece(store: store, id: id, stream: stream, wholeCharacters: true) {
+                        let data: JSONValue = .object([
+                            ("stream", .string(stream.rawValue)),
+                            ("text", .string(String(decoding: $0, as: UTF8.self))),
+                        ])
+                        try await writer.write(ByteBuffer(string: "event: output\ndata: \(data.jsonString)\n\n"))
+                    }
+                }
+                let data = Render.execution(record, job: nil)
+                try await writer.write(ByteBuffer(string: "event: end\ndata: \(data.jsonString)\n\n"))
                 try await writer.finish(nil)
             })
     }

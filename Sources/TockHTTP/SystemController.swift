@@ -51,11 +51,23 @@ struct SystemController<Context: AccessRequestContext>: Sendable {
             throw APIError(.badRequest, "unknown time zone '\(zoneName)' (use an IANA name)", field: "tz")
         }
         let count = try RequestParsing.int(params.get("count"), name: "count", range: 1...100) ?? 5
-        let expression: ScheduleExpression
+        var expression: ScheduleExpression
         do {
             expression = try ScheduleExpression(parsing: text)
         } catch {
             throw APIError(.badRequest, error.description, field: "expr", extra: [("valid", false)])
+        }
+        // A job's `cron_days = "both"` (APScheduler's rule): day of month and day of week must both match.
+        switch params.get("cron_days") ?? "" {
+        case "", "either": break
+        case "both":
+            if case .cron(let cron) = expression,
+                let both = try? CronExpression(parsing: cron.source, daysMatchBoth: true)
+            {
+                expression = .cron(both)
+            }
+        case let other:
+            throw APIError(.badRequest, "'\(other)' is not either or both", field: "cron_days")
         }
         let times = expression.schedule(in: rules.timeZone)?.nextFireDates(after: api.clock.now, count: count) ?? []
         return JSONResponse.make(

@@ -39,6 +39,8 @@ public struct TockAPI: Sendable {
     /// The time, for default ranges and previews (tests pass a manual clock).
     let clock: any WallClock
     let cache = JobRenderCache()
+    /// Named notifiers (test-send) and the delivery worker's wake-up (retry); `nil` when notifications are off.
+    public var notifications: NotificationPlanner?
 
     public init(
         scheduler: Scheduler, store: any JobStore, kinds: Set<String> = [], defaultTimeZone: String = "UTC",
@@ -93,14 +95,15 @@ public struct TockAPI: Sendable {
         JobsController<Context>(api: self).addRoutes(to: &table)
         ExecutionsController<Context>(api: self).addRoutes(to: &table)
         AuditController<Context>(api: self).addRoutes(to: &table)
+        NotificationsController<Context>(api: self).addRoutes(to: &table)
         return table.routes
     }
 }
 
 extension TockAPI {
-    /// The router `tock serve` runs, and the API tests too: every route of the API, then the web UI's files from
-    /// `webDirectory` for what no route answers (Hummingbird's `FileMiddleware` acts only on a 404, so the API
-    /// pays nothing for it), with a Content-Security-Policy that lets the UI run scripts from itself only.
+    /// The router `tock serve` runs, and the API tests too: every route of the API, then the web UI for what no
+    /// route answers — the files of `webDirectory`, or without one the UI compiled into the binary
+    /// (``EmbeddedWebUI``) — with a Content-Security-Policy that lets the UI run scripts from itself only.
     public func buildRouter(webDirectory: String?, logger: Logger) -> (
         router: Router<TockRequestContext>, routes: [Route]
     ) {
@@ -112,6 +115,8 @@ extension TockAPI {
                 middleware: FileMiddleware(
                     webDirectory, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true,
                     logger: logger))
+        } else {
+            router.add(middleware: EmbeddedWebUIMiddleware<TockRequestContext>())
         }
         return (router, routes)
     }

@@ -133,7 +133,9 @@
                     """,
                     "CREATE INDEX node_alive ON node (state, lease_until)",
                     "CREATE INDEX node_name ON node (name)",
-                ])
+                ]),
+            outputMigration,
+            outboxMigration,
         ]
 
         /// Applies the migrations not yet applied, in one transaction under an advisory lock.

@@ -22,6 +22,8 @@
         public let nodeName: String
         /// How long a request may wait for a connection and an answer before it fails as unavailable.
         public let requestTimeout: Duration
+        /// Bytes of output per stored piece (see `PostgresJobStore+Output.swift`).
+        let outputPieceSize: Int
         private let currentNode: Mutex<UUID>
         private let migrated = Mutex(false)
         /// Serialises first uses (the advisory lock serialises nodes).
@@ -32,10 +34,13 @@
         /// - Parameters:
         ///   - nodeName: This daemon's name in the cluster; names must be unique among the nodes.
         ///   - requestTimeout: How long a request may wait for a connection and an answer.
+        ///   - outputPieceSize: Bytes of output per stored piece (1 MiB; tests use small ones to cross boundaries).
         public init(
-            client: PostgresClient, nodeName: String, requestTimeout: Duration = .seconds(10), logger: Logger
+            client: PostgresClient, nodeName: String, requestTimeout: Duration = .seconds(10),
+            outputPieceSize: Int = defaultOutputPieceSize, logger: Logger
         ) {
             self.requestTimeout = requestTimeout
+            self.outputPieceSize = max(1, outputPieceSize)
             self.client = client
             self.nodeName = nodeName
             self.logger = logger
@@ -169,10 +174,12 @@
         static let recoveredMessage = "the daemon stopped while this execution was pending or running"
 
         /// Marks `interrupted` the running and scheduled executions that belong to no live node: no node (written
-        /// without one), an incarnation that never registered or is no longer `alive`. Returns them as they were.
-        func recoverOrphans(_ connection: PostgresConnection, at date: Date, message: String) async throws
-            -> [ExecutionRecord]
-        {
+        /// without one), an incarnation that never registered or is no longer `alive`. Returns them as they were; with
+        /// `planning`, inserts the deliveries it makes of each as marked.
+        func recoverOrphans(
+            _ connection: PostgresConnection, at date: Date, message: String,
+            planning: (@Sendable (ExecutionRecord) -> [NotificationDelivery])? = nil
+        ) async throws -> [ExecutionRecord] {
             let rows = try await connection.query(
                 """
                 SELECT \(unescaped: Self.executionColumns) FROM execution e
@@ -183,6 +190,10 @@
             ).collect()
             let orphans = readable(rows, table: "execution") { try Self.execution(from: $0) }
             try await markInterrupted(orphans.map(\.id), at: date, message: message, connection)
+            if let planning {
+                try await Self.enqueueInterrupted(
+                    orphans, at: date, message: message, planning: planning, connection, logger: logger)
+            }
             return orphans
         }
 
@@ -202,33 +213,48 @@
         public func save(_ executions: [ExecutionRecord]) async throws {
             guard !executions.isEmpty else { return }
             let node = nodeID
+            let pieceSize = outputPieceSize
             try await transaction { connection in
-                for e in executions { try await Self.upsert(e, node: node, connection, logger: self.logger) }
+                try await Self.upsert(executions, node: node, pieceSize: pieceSize, connection, logger: self.logger)
                 // The row of a scheduled instant and "this instant was dealt with" in one transaction (JobStore.save).
                 try await Self.advanceLastScheduled(executions.lastScheduledInstants, connection, logger: self.logger)
             }
         }
 
-        /// Inserts an execution, or updates it by id. A row some node recorded `interrupted` (its daemon was declared
-        /// dead) is not overwritten by a late outcome of the run it names, unless that too says `interrupted`.
+        /// Inserts executions with their output, or updates them by id. A row some node recorded `interrupted` (its
+        /// daemon was declared dead) is not overwritten by a late outcome of the run it names, unless that too says
+        /// `interrupted`; nor is its output.
         static func upsert(
-            _ e: ExecutionRecord, node: UUID, _ connection: PostgresConnection, logger: Logger
+            _ executions: [ExecutionRecord], node: UUID, pieceSize: Int, _ connection: PostgresConnection,
+            logger: Logger
         ) async throws {
-            try await connection.query(
+            var written: [ExecutionRecord] = []
+            for e in executions where try await upsert(e, node: node, connection, logger: logger) {
+                written.append(e)
+            }
+            try await writeOutput(of: written, pieceSize: pieceSize, connection, logger: logger)
+        }
+
+        /// One execution's row (its output aside); whether it was written.
+        private static func upsert(
+            _ e: ExecutionRecord, node: UUID, _ connection: PostgresConnection, logger: Logger
+        ) async throws -> Bool {
+            try await !connection.query(
                 """
                 INSERT INTO execution (id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt,
                     exit_code, signal, message, stdout, stderr, stdout_bytes, stderr_bytes, node_id)
                 VALUES (\(e.id), \(e.jobID), \(e.state.rawValue), \(e.trigger.rawValue), \(e.scheduledAt), \(e.startedAt),
                     \(e.endedAt), \(e.host), \(e.pid), \(e.attempt), \(e.exitCode), \(e.signal), \(e.message),
-                    \(ByteBuffer(bytes: e.stdout)), \(ByteBuffer(bytes: e.stderr)), \(e.stdoutBytes), \(e.stderrBytes),
-                    \(node))
+                    ''::bytea, ''::bytea, \(e.stdoutBytes), \(e.stderrBytes), \(node))
                 ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, state = excluded.state, trigger = excluded.trigger,
                     scheduled_at = excluded.scheduled_at, started_at = excluded.started_at, ended_at = excluded.ended_at,
                     host = excluded.host, pid = excluded.pid, attempt = excluded.attempt, exit_code = excluded.exit_code,
-                    signal = excluded.signal, message = excluded.message, stdout = excluded.stdout,
-                    stderr = excluded.stderr, stdout_bytes = excluded.stdout_bytes, stderr_bytes = excluded.stderr_bytes
+                    signal = excluded.signal, message = excluded.message, stdout_bytes = excluded.stdout_bytes,
+                    stderr_bytes = excluded.stderr_bytes
                 WHERE execution.state <> 'interrupted' OR excluded.state = 'interrupted'
-                """, logger: logger)
+                RETURNING 1
+                """, logger: logger
+            ).collect().isEmpty
         }
 
         static func advanceLastScheduled(
@@ -259,16 +285,18 @@
             """
 
         public func execution(id: String, includeOutput: Bool) async throws -> ExecutionRecord? {
-            let columns = includeOutput ? Self.executionColumns : Self.columnsWithoutOutput
-            let rows = try await run("SELECT \(unescaped: columns) FROM execution WHERE id = \(id)")
-            return readable(rows, table: "execution") { try Self.execution(from: $0) }.first
+            let rows = try await run("SELECT \(unescaped: Self.columnsWithoutOutput) FROM execution WHERE id = \(id)")
+            var found = readable(rows, table: "execution") { try Self.execution(from: $0) }
+            if includeOutput { try await attachOutput(&found) }
+            return found.first
         }
 
         public func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord] {
-            try await executionPage(
-                columns: query.includeOutput ? Self.executionColumns : Self.columnsWithoutOutput, jobID: query.jobID,
-                jobIDs: query.jobIDs.map { $0.sorted() }, state: query.state?.rawValue, from: query.from, to: query.to,
-                after: query.after, limit: query.limit)
+            var page = try await executionPage(
+                columns: Self.columnsWithoutOutput, jobID: query.jobID, jobIDs: query.jobIDs.map { $0.sorted() },
+                state: query.state?.rawValue, from: query.from, to: query.to, after: query.after, limit: query.limit)
+            if query.includeOutput { try await attachOutput(&page) }
+            return page
         }
 
         /// Up to `limit` executions, newest first, after `after`. A row that cannot be read is left out and the page
@@ -317,7 +345,18 @@
         }
 
         public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {
-            let rows = try await run(
+            try await transaction { connection in
+                let deleted = try await self.pruneExecutions(keepPerJob: keepPerJob, olderThan: olderThan, connection)
+                try await Self.pruneDeliveries(connection, logger: self.logger)
+                return deleted
+            }
+        }
+
+        /// Deletes executions beyond the retention (their output with them: `ON DELETE CASCADE`); returns how many.
+        private func pruneExecutions(
+            keepPerJob: Int, olderThan: Date, _ connection: PostgresConnection
+        ) async throws -> Int {
+            let rows = try await connection.query(
                 """
                 WITH gone AS (
                     DELETE FROM execution WHERE state NOT IN ('running', 'scheduled') AND (scheduled_at < \(olderThan)
@@ -329,7 +368,8 @@
                     ))
                     RETURNING 1
                 ) SELECT count(*) FROM gone
-                """)
+                """, logger: logger
+            ).collect()
             return try rows.first.map { try $0.decode(Int.self) } ?? 0
         }
 

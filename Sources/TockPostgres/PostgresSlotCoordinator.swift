@@ -163,12 +163,14 @@
             return won
         }
 
-        public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
+        public func recoverInterruptedExecutions(
+            at date: Date, planning: (@Sendable (ExecutionRecord) -> [NotificationDelivery])?
+        ) async throws -> [ExecutionRecord] {
             try await ensureRegistered()
             let name = store.nodeName
             let recovered = try await store.transaction { connection in
                 try await self.store.recoverOrphans(
-                    connection, at: date, message: PostgresJobStore.recoveredMessage)
+                    connection, at: date, message: PostgresJobStore.recoveredMessage, planning: planning)
             }
             // Only this host's leftovers can be stopped here (process groups are local); the others' rows are recorded.
             return recovered.filter { $0.host == name }
@@ -283,6 +285,7 @@
                         """, logger: logger
                     ).collect()
                     interrupted += rows.count
+                    try await PostgresJobStore.releaseDeliveries(ofNode: name, connection, logger: logger)
                     logger.warning(
                         "node declared dead; its executions are recorded interrupted",
                         metadata: ["node": "\(name)", "node.id": "\(id)", "executions": "\(rows.count)"])

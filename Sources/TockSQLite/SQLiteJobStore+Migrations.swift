@@ -105,6 +105,8 @@ extension SQLiteJobStore {
                     CREATE INDEX user_session_user ON user_session(user_name);
                     """)
         }
+        migrator.registerMigration(outputMigrationName, migrate: migrateOutputToPieces)
+        registerOutboxMigrations(&migrator)
         return migrator
     }
 }

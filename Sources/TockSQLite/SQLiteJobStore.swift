@@ -12,27 +12,38 @@ import TockJSON
 public final class SQLiteJobStore: JobStore {
     let pool: DatabasePool
     let logger: Logger
+    /// Bytes per row of `execution_output` (see `SQLiteJobStore+Output.swift`).
+    let outputPieceSize: Int
 
     /// Opens (creating if needed) the database at `path` and migrates it.
     ///
     /// - Parameters:
     ///   - path: The database file; `-wal`, `-shm` and `.lock` files are kept next to it.
     ///   - logger: Where rows that cannot be read are reported.
-    public init(path: String, logger: Logger = Logger(label: "tock.store")) throws {
+    ///   - outputPieceSize: Bytes of output per stored piece (1 MiB; tests use small ones to cross boundaries).
+    public init(
+        path: String, logger: Logger = Logger(label: "tock.store"), outputPieceSize: Int = defaultOutputPieceSize
+    ) throws {
         self.logger = logger
+        self.outputPieceSize = max(1, outputPieceSize)
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        // It holds job output and environment values: owner only (SQLite gives -wal and -shm the same mode).
+        Self.createPrivateFile(path)
         pool = try DatabasePool(path: path, configuration: configuration)
         // Two processes opening a new file at once (a daemon and `tock` CLI, two daemons) must not both run the
         // same migration: the migrator's check-then-apply is not atomic across processes.
-        try Self.withFileLock(path + ".lock") { try Self.migrator.migrate(pool) }
+        try Self.withFileLock(path + ".lock") {
+            try Self.refuseNewerDatabase(pool, path: path)
+            try Self.migrator.migrate(pool)
+        }
     }
 
     private static func withFileLock<T>(_ lockPath: String, _ body: () throws -> T) throws -> T {
-        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return try body() }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
@@ -41,6 +52,13 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
+        try await recoverInterruptedExecutions(at: date, within: { _, _ in })
+    }
+
+    /// Recovery, with `also` run in the same transaction (the outbox's deliveries of the interrupted executions).
+    func recoverInterruptedExecutions(
+        at date: Date, within also: @escaping @Sendable (Database, [ExecutionRecord]) throws -> Void
+    ) async throws -> [ExecutionRecord] {
         try await write { db in
             let pending = try self.executions(
                 db.makeStatement(
@@ -51,6 +69,7 @@ public final class SQLiteJobStore: JobStore {
                     message = COALESCE(message, 'the daemon stopped while this execution was pending or running')
                     WHERE state IN ('running', 'scheduled')
                     """, arguments: [date.timeIntervalSince1970])
+            try also(db, pending)
             return pending
         }
     }
@@ -62,7 +81,7 @@ public final class SQLiteJobStore: JobStore {
 
     /// GRDB's asynchronous write, with the failures that are about the disk, not the data, made
     /// ``StoreError/unavailable(_:)``.
-    private func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do { return try await pool.write(updates) } catch { throw Self.storeError(error) }
     }
 
@@ -100,21 +119,22 @@ public final class SQLiteJobStore: JobStore {
     }
 
     public func save(_ executions: [ExecutionRecord]) async throws {
+        let pieceSize = outputPieceSize
         switch executions.count {
         case 0: return
         case 1:
             // Single rows (outcomes, pids) come from many runs at once: the asynchronous write keeps the
             // cooperative threads free while they queue for the writer.
-            try await write { db in try Self.insert(executions, db) }
+            try await write { db in try Self.insert(executions, pieceSize: pieceSize, db) }
         default:
             // The scheduler's batch of runs about to start, on the path to the processes' start: synchronous on
             // the calling thread, as a short SQLite transaction costs less than the two thread hops of an
             // asynchronous write.
-            try writeNow { db in try Self.insert(executions, db) }
+            try writeNow { db in try Self.insert(executions, pieceSize: pieceSize, db) }
         }
     }
 
-    private static func insert(_ executions: [ExecutionRecord], _ db: Database) throws {
+    static func insert(_ executions: [ExecutionRecord], pieceSize: Int, _ db: Database) throws {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO execution (id, job_id, state, trigger, scheduled_at, started_at, ended_at,
@@ -122,30 +142,21 @@ public final class SQLiteJobStore: JobStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for e in executions {
-            // The output is bound without a copy of its own (SQLite makes the one it needs): with a large
-            // max_output, each copy costs the size of the cap.
-            try e.stdout.withUnsafeBytes { stdout in
-                try e.stderr.withUnsafeBytes { stderr in
-                    try statement.execute(arguments: [
-                        e.id, e.jobID, e.state.rawValue, e.trigger.rawValue, e.scheduledAt.timeIntervalSince1970,
-                        e.startedAt?.timeIntervalSince1970, e.endedAt?.timeIntervalSince1970, e.host,
-                        e.pid.map { Int64($0) }, e.attempt, e.exitCode.map { Int64($0) }, e.signal.map { Int64($0) },
-                        e.message, Self.borrowed(stdout), Self.borrowed(stderr), e.stdoutBytes, e.stderrBytes,
-                    ])
-                }
-            }
+            // The output goes to `execution_output`, piece by piece, each bound without a copy of its own: in the
+            // row, SQLite would build the whole row (the output included) in one more buffer the size of the cap.
+            try statement.execute(arguments: [
+                e.id, e.jobID, e.state.rawValue, e.trigger.rawValue, e.scheduledAt.timeIntervalSince1970,
+                e.startedAt?.timeIntervalSince1970, e.endedAt?.timeIntervalSince1970, e.host,
+                e.pid.map { Int64($0) }, e.attempt, e.exitCode.map { Int64($0) }, e.signal.map { Int64($0) },
+                e.message, Data(), Data(), e.stdoutBytes, e.stderrBytes,
+            ])
+            try writeOutput(of: e, pieceSize: pieceSize, db)
         }
         // The row of a scheduled instant and "this instant was dealt with" in one transaction (JobStore.save).
         let instants = executions.lastScheduledInstants
         guard !instants.isEmpty else { return }
         let advance = try db.cachedStatement(sql: advanceLastScheduledSQL)
         for (id, date) in instants { try advance.execute(arguments: [id, date.timeIntervalSince1970]) }
-    }
-
-    /// `Data` over bytes it does not own, valid only inside the `withUnsafeBytes` that lent them.
-    private static func borrowed(_ bytes: UnsafeRawBufferPointer) -> Data {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return Data() }
-        return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none)
     }
 
     private static let advanceLastScheduledSQL = """
@@ -157,10 +168,17 @@ public final class SQLiteJobStore: JobStore {
     public func execution(id: String, includeOutput: Bool) async throws -> ExecutionRecord? {
         let columns = includeOutput ? Self.executionColumns : Self.columnsWithoutOutput
         return try await pool.read { db in
-            try self.executions(
-                db.cachedStatement(sql: "SELECT \(columns) FROM execution WHERE id = ?"), arguments: [id]
-            ).first
+            var found = try self.executions(
+                db.cachedStatement(sql: "SELECT \(columns) FROM execution WHERE id = ?"), arguments: [id])
+            if includeOutput { try Self.attachOutput(&found, db) }
+            return found.first
         }
+    }
+
+    public func output(ofExecution id: String, stream: OutputChunk.Stream, from offset: Int, limit: Int) async throws
+        -> [UInt8]?
+    {
+        try await pool.read { db in try Self.readOutput(db, id: id, stream: stream, from: offset, limit: limit) }
     }
 
     /// Every column of an execution, named: never `SELECT *`, so that a column a migration adds or moves cannot
@@ -188,9 +206,11 @@ public final class SQLiteJobStore: JobStore {
             filter.add("state = ?", query.state?.rawValue)
             filter.add("scheduled_at >= ?", query.from?.timeIntervalSince1970)
             filter.add("scheduled_at <= ?", query.to?.timeIntervalSince1970)
-            return try self.executionPage(
+            var page = try self.executionPage(
                 db, columns: query.includeOutput ? Self.executionColumns : Self.columnsWithoutOutput, filter: filter,
                 after: query.after, limit: query.limit)
+            if query.includeOutput { try Self.attachOutput(&page, db) }
+            return page
         }
     }
 
@@ -352,17 +372,25 @@ public final class SQLiteJobStore: JobStore {
     /// The `id` of a row as a log shows it (read only when the row is being reported).
 
     public func prune(keepPerJob: Int, olderThan: Date) async throws -> Int {
-        try await write { db in
+        let condition = """
+            state NOT IN ('running', 'scheduled') AND (scheduled_at < ? OR id IN (
+                SELECT id FROM (
+                    SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY scheduled_at DESC, id DESC) AS n
+                    FROM execution
+                ) WHERE n > ?
+            ))
+            """
+        let cutoff = olderThan.timeIntervalSince1970
+        return try await write { db in
+            let arguments: StatementArguments = [cutoff, keepPerJob]
+            // The output first, while the rows that say which executions go are still there.
             try db.execute(
-                sql: """
-                    DELETE FROM execution WHERE state NOT IN ('running', 'scheduled') AND (scheduled_at < ? OR id IN (
-                        SELECT id FROM (
-                            SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY scheduled_at DESC, id DESC) AS n
-                            FROM execution
-                        ) WHERE n > ?
-                    ))
-                    """, arguments: [olderThan.timeIntervalSince1970, keepPerJob])
-            return db.changesCount
+                sql: "DELETE FROM execution_output WHERE execution_id IN (SELECT id FROM execution WHERE \(condition))",
+                arguments: arguments)
+            try db.execute(sql: "DELETE FROM execution WHERE \(condition)", arguments: arguments)
+            let deleted = db.changesCount
+            try Self.pruneDeliveries(db)
+            return deleted
         }
     }
 }

@@ -17,6 +17,7 @@ public enum JobStoreContract {
         ("filtersAuditLogByTimeAndJob", filtersAuditLogByTimeAndJob),
         ("storesAPIJobs", storesAPIJobs),
         ("advancesLastScheduledWithTheRowOfAnInstant", advancesLastScheduledWithTheRowOfAnInstant),
+        ("readsOutputAcrossPieceBoundaries", { try await readsOutputAcrossPieceBoundaries($0, pieceSize: 1 << 20) }),
     ]
 
     static let t0 = Date(timeIntervalSince1970: 1_767_225_600)
@@ -183,15 +184,95 @@ public enum JobStoreContract {
     }
 
     static func prunesByCountAndAgeButNeverRunning(_ store: any JobStore) async throws {
-        for minute in 0..<5 { try await store.save(execution("a", minute)) }
-        try await store.save(execution("a", -100, .running))
-        try await store.save(execution("b", -50))
+        var saved: [ExecutionRecord] = []
+        for minute in 0..<5 {
+            var e = execution("a", minute)
+            e.stdout = Array("a at \(minute)".utf8)
+            e.stderr = [UInt8(minute)]
+            saved.append(e)
+        }
+        var running = execution("a", -100, .running)
+        running.stdout = Array("still going".utf8)
+        var old = execution("b", -50)
+        old.stderr = Array("b's".utf8)
+        try await store.save(saved + [running, old])
         let deleted = try await store.prune(keepPerJob: 3, olderThan: t0.addingTimeInterval(-10 * 60))
         #expect(deleted == 3)  // a's two oldest finished ones, and b's old one
         let left = try await store.executions(jobID: nil, limit: 10)
         #expect(left.filter { $0.jobID == "a" }.count == 4)  // three kept and the running one
         #expect(left.contains { $0.state == .running })
         #expect(!left.contains { $0.jobID == "b" })
+        // Their output goes with them; the others' stays.
+        for gone in [saved[0], saved[1], old] {
+            #expect(try await store.output(ofExecution: gone.id, stream: .stdout, from: 0, limit: 100) == nil)
+            #expect(try await store.output(ofExecution: gone.id, stream: .stderr, from: 0, limit: 100) == nil)
+        }
+        for kept in saved[2...] + [running] {
+            #expect(try await store.execution(id: kept.id) == kept)
+        }
+    }
+
+    /// Output is read back byte for byte however it is cut: empty, one byte, one short of a piece, exactly a piece,
+    /// one over, several; stdout and stderr apart (different bytes, different lengths); any range of it; a new save
+    /// replacing it whole (shorter, or none); the dropped-bytes marker of a capture across a piece boundary.
+    /// `pieceSize` is the store's piece size, if it has one (any value checks the same rules).
+    public static func readsOutputAcrossPieceBoundaries(_ store: any JobStore, pieceSize p: Int) async throws {
+        func bytes(_ count: Int, _ seed: Int) -> [UInt8] {
+            (0..<count).map { UInt8(truncatingIfNeeded: $0 * 7 + seed) }
+        }
+        let lengths = [0, 1, p - 1, p, p + 1, 2 * p, 2 * p + 1, 3 * p - 1].filter { $0 >= 0 }
+        var records: [ExecutionRecord] = []
+        for (n, length) in lengths.enumerated() {
+            var e = execution("out", n)
+            e.stdout = bytes(length, 1)
+            e.stderr = bytes(lengths[lengths.count - 1 - n], 3)
+            e.stdoutBytes = e.stdout.count
+            e.stderrBytes = e.stderr.count
+            records.append(e)
+        }
+        try await store.save(records)
+        for e in records {
+            #expect(try await store.execution(id: e.id) == e, "whole, \(e.stdout.count)/\(e.stderr.count) bytes")
+            for (stream, expected) in [(OutputChunk.Stream.stdout, e.stdout), (.stderr, e.stderr)] {
+                let count = expected.count
+                for offset in Set([0, 1, p - 1, p, p + 1, 2 * p - 1, count - 1, count, count + 5]) where offset >= 0 {
+                    for limit in [1, p, p + 1, Int.max] {
+                        let start = min(offset, count)
+                        let want = Array(expected[start..<(start + min(limit, count - start))])
+                        let got = try await store.output(ofExecution: e.id, stream: stream, from: offset, limit: limit)
+                        #expect(got == want, "\(stream) of \(count) bytes from \(offset), \(limit)")
+                    }
+                }
+                #expect(try await store.output(ofExecution: e.id, stream: stream, from: 0, limit: 0) == [])
+            }
+        }
+        #expect(try await store.output(ofExecution: "missing", stream: .stdout, from: 0, limit: 10) == nil)
+
+        // A new save replaces the output whole: nothing of the longer one is left past the shorter one's end.
+        var replaced = try #require(records.last)
+        replaced.stdout = bytes(p + 1, 9)
+        replaced.stderr = []
+        try await store.save(replaced)
+        #expect(try await store.execution(id: replaced.id) == replaced)
+        #expect(try await store.output(ofExecution: replaced.id, stream: .stdout, from: p + 1, limit: 3 * p) == [])
+        #expect(try await store.output(ofExecution: replaced.id, stream: .stderr, from: 0, limit: 3 * p) == [])
+        replaced.stdout = []
+        try await store.save(replaced)
+        #expect(try await store.output(ofExecution: replaced.id, stream: .stdout, from: 0, limit: 3 * p) == [])
+
+        // A capture's kept bytes with its marker line across the first boundary (the head is the first half).
+        var capture = OutputCapture(limit: 2 * p)
+        capture.append(bytes(5 * p + 3, 5))
+        capture.consolidate()
+        var truncated = execution("out", 100)
+        truncated.stdout = capture.bytes
+        truncated.stdoutBytes = capture.totalBytes
+        try await store.save(truncated)
+        let marker = Array("[tock: \(capture.droppedBytes) bytes dropped]".utf8)
+        let around = try #require(
+            try await store.output(ofExecution: truncated.id, stream: .stdout, from: p, limit: marker.count + 2))
+        #expect(around == Array("\n".utf8) + marker + Array("\n".utf8))
+        #expect(try await store.execution(id: truncated.id)?.stdout == capture.bytes)
     }
 
     static func pagesExecutionsWithFiltersAndCursor(_ store: any JobStore) async throws {

@@ -86,10 +86,23 @@ enum TockBinary {
         try runWithInput(arguments, input: nil)
     }
 
-    static func runWithInput(_ arguments: [String], input: String?) throws -> Result {
+    /// Runs `tock` (or `executable`) and reads its output whole.
+    /// - Parameters:
+    ///   - directory: the working directory (default: the test's).
+    ///   - environment: variables set (a `nil` value removes one) over the test's own environment.
+    static func runWithInput(
+        _ arguments: [String], input: String?, executable: URL? = nil, in directory: URL? = nil,
+        environment: [String: String?] = [:]
+    ) throws -> Result {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = executable ?? url
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        if !environment.isEmpty {
+            var merged = ProcessInfo.processInfo.environment
+            for (name, value) in environment { merged[name] = value }
+            process.environment = merged
+        }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

@@ -126,7 +126,7 @@ struct JobDefinitionReaderTests {
             errors: ["f.toml:6: job 'a': env.N: must be a string"]),
         .init(
             text: "[job.a]\nschedule = \"@daily\"\ncommand = \"x\"\non_failure = { url = \"x\" }",
-            errors: ["f.toml:4: job 'a': on_failure: unknown key 'url' (expected webhook, command)"]),
+            errors: ["f.toml:4: job 'a': on_failure: unknown key 'url' (expected notify, webhook, command, mail)"]),
         .init(
             text: "[job.a]\nschedule = \"@daily\"\nexec = [\"x\"]\nshell = \"/bin/bash\"",
             errors: ["f.toml:4: job 'a': shell: applies to 'command' only; 'exec' runs without a shell"]),

@@ -31,6 +31,10 @@ struct JobDefinitionRoundTripTests {
         full.mailTo = "ops@example.com"
         full.onFailure = Notification(webhook: "https://example.com/hook")
         full.onSuccess = Notification(command: "logger ok")
+        full.onRecovery = Notification(notify: ["ops-slack", "pager"], mail: "dba@example.com")
+        full.onAlert = Notification(notify: ["pager"])
+        full.alertAfterFailures = 3
+        full.warnAfter = .seconds(2700)
         var exec = Job(
             id: "exec", schedule: try ScheduleExpression(parsing: "@every 90s"), action: .exec(["/bin/echo", "a b"]),
             timezone: "UTC")
@@ -41,7 +45,11 @@ struct JobDefinitionRoundTripTests {
             timezone: "America/New_York")
         let reboot = Job(
             id: "boot", schedule: .reboot, action: .command("true", shell: "/bin/sh"), timezone: "UTC")
-        return [full, exec, custom, reboot]
+        // APScheduler's day rule (an imported ndscheduler job): the first Monday of each month.
+        let firstMonday = Job(
+            id: "first-monday", schedule: .cron(try CronExpression(parsing: "0 9 1-7 * 1", daysMatchBoth: true)),
+            action: .exec(["/bin/true"]), timezone: "UTC")
+        return [full, exec, custom, reboot, firstMonday]
     }
 
     @Test func readingTheCanonicalDefinition_givesTheSameJob() throws {

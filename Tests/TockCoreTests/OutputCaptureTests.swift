@@ -25,4 +25,22 @@ struct OutputCaptureTests {
         consolidated.discardKept()
         #expect(consolidated.bytes.isEmpty && consolidated.droppedBytes == plain.droppedBytes)
     }
+
+    /// A ring of many pages, its start in the middle of one: its pages are handed back as they are copied, and
+    /// neither the consolidated bytes nor a copy of the capture made before (sharing the ring's storage) change.
+    @Test func consolidate_largeRing_keepsBytes_andLeavesCopiesAlone() {
+        var capture = OutputCapture(limit: 4 << 20)
+        var written = 0
+        while written < (9 << 20) + 12345 {
+            let n = min(70_001, (9 << 20) + 12345 - written)
+            capture.append((0..<n).map { UInt8(truncatingIfNeeded: ($0 + written) % 251) })
+            written += n
+        }
+        let copy = capture
+        let expected = capture.bytes
+        capture.consolidate()
+        #expect(capture.bytes == expected)
+        #expect(copy.bytes == expected, "the copy's ring is its own")
+        #expect(capture.totalBytes == written && capture.droppedBytes == copy.droppedBytes)
+    }
 }

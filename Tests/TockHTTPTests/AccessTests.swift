@@ -134,7 +134,9 @@ import TockTesting
     @Test func login_session_logout_andDisabling_takeEffectAtOnce() async throws {
         let h = try APIHarness(access: Self.required)
         try await h.store.addUser(
-            TockUser(name: "alice", role: .operator, passwordHash: try Passwords.hash("s3cret-pass"), createdAt: Date())
+            TockUser(
+                name: "alice", role: .operator, passwordHash: try Passwords.hash("s3cret-pass", cost: 4),
+                createdAt: Date())
         )
         try await h.test { client in
             let bad = try await client.send(
@@ -188,7 +190,9 @@ import TockTesting
     @Test func failedLogins_areThrottled_perNameAndAddress() async throws {
         let h = try APIHarness(access: Self.required)
         try await h.store.addUser(
-            TockUser(name: "bob", role: .viewer, passwordHash: try Passwords.hash("right-password"), createdAt: Date()))
+            TockUser(
+                name: "bob", role: .viewer, passwordHash: try Passwords.hash("right-password", cost: 4),
+                createdAt: Date()))
         try await h.test { client in
             var statuses: [HTTPResponse.Status] = []
             for _ in 0..<6 {
@@ -366,6 +370,15 @@ extension JSONValue {
         #expect(AddressRange("127.0.0.1")!.contains("127.0.0.1") && !AddressRange("127.0.0.1")!.contains("127.0.0.2"))
     }
 
+    @Test func bearerValues_areReadInAnyCase_andOthersRefused() {
+        #expect(AccessControl.bearerToken("Bearer tock_abc") == "tock_abc")
+        #expect(AccessControl.bearerToken("bearer   tock_abc \t") == "tock_abc")
+        #expect(AccessControl.bearerToken("BEARER tock_abc") == "tock_abc")
+        #expect(AccessControl.bearerToken("Basic dXNlcjpwYXNz") == nil)
+        #expect(AccessControl.bearerToken("Bearer") == nil && AccessControl.bearerToken("Bearer   ") == nil)
+        #expect(AccessControl.bearerToken("Bearertock_abc") == nil)
+    }
+
     @Test func theSessionCookie_isSecureOverHTTPS_andAlwaysHttpOnlyAndLax() {
         let control = Self.control([])
         let plain = control.sessionCookie("abc", secure: false)
@@ -380,6 +393,8 @@ extension JSONValue {
         let b = Secrets.newToken()
         #expect(a != b && a.hasPrefix("tock_") && a.count == 48)
         #expect(Secrets.hash(a).count == 64 && Secrets.hash(a) != Secrets.hash(b))
+        // FIPS 180-2's test vector.
+        #expect(Secrets.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(throws: AccessProblem.self) { try Passwords.validate("short") }
         #expect(throws: AccessProblem.self) { try Passwords.validate(String(repeating: "é", count: 37)) }  // 74 bytes
         let hash = try Passwords.hash("correct horse battery", cost: 4)

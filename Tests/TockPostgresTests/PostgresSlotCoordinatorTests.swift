@@ -138,7 +138,8 @@
                 // Its next incarnation recovers that run at once, without waiting for the lease.
                 try await database.withStore(node: "n1") { store in
                     let node = PostgresSlotCoordinator(store: store, logger: Self.logger)
-                    let recovered = try await node.recoverInterruptedExecutions(at: Self.t0.addingTimeInterval(600))
+                    let recovered = try await node.recoverInterruptedExecutions(
+                        at: Self.t0.addingTimeInterval(600), planning: nil)
                     #expect(recovered.map(\.id) == [before?.id])
                     #expect(recovered.first?.pid == 4242)
                     #expect(try await store.execution(id: before!.id)?.state == .interrupted)

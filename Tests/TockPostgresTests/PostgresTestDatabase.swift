@@ -57,10 +57,12 @@
         /// Runs `body` with a store (its own client) on this schema, as node `name`.
         func withStore<T: Sendable>(
             node name: String = "test-node", logger: Logger = Self.logger,
+            outputPieceSize: Int = PostgresJobStore.defaultOutputPieceSize,
             _ body: (PostgresJobStore) async throws -> T
         ) async throws -> T {
             try await withClient { client in
-                try await body(PostgresJobStore(client: client, nodeName: name, logger: logger))
+                try await body(
+                    PostgresJobStore(client: client, nodeName: name, outputPieceSize: outputPieceSize, logger: logger))
             }
         }
 

@@ -28,7 +28,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOCK = os.environ.get("TOCK_BINARY", os.path.join(ROOT, ".build/debug/tock"))
-WEB = os.environ.get("TOCK_WEB_DIR", os.path.join(ROOT, "web"))
+# Unset: the UI compiled into the binary (what users get); set: `--web-dir` that directory.
+WEB = os.environ.get("TOCK_WEB_DIR")
 SHOTS = os.environ.get("SCREENSHOTS", os.path.join(ROOT, "docs/screenshots"))
 
 ROOT_DAEMON = os.geteuid() == 0
@@ -90,8 +91,8 @@ class Daemon:
             f.write('api_job_users = ["root"]\n')
         self.log = open(os.path.join(self.dir, "serve.log"), "w+")
         self.process = subprocess.Popen(
-            [TOCK, "serve", "--config", "tock.toml", "--listen", "127.0.0.1:0", "--web-dir", WEB, "--jobs-dir",
-             "jobs.d", "--data-dir", "data"],
+            [TOCK, "serve", "--config", "tock.toml", "--listen", "127.0.0.1:0", "--jobs-dir", "jobs.d", "--data-dir",
+             "data"] + (["--web-dir", WEB] if WEB else []),
             cwd=self.dir, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 30
         self.port = None
@@ -413,6 +414,33 @@ class UITests(unittest.TestCase):
             active = self.driver.switch_to.active_element
             reached.add(active.get_attribute("id") or active.get_attribute("class") or active.tag_name)
         self.assertIn("job-search", reached)
+
+    def test_12_execution_page_lists_notifications_with_retry(self):
+        self.daemon.api("POST", "/api/v1/jobs", {
+            "job_id": "ui-notify", "schedule": "@yearly", "command": "echo failing; exit 2",
+            "on_failure": {"command": "echo receiver down >&2; exit 1"},
+            **({"user": "root"} if ROOT_DAEMON else {})})
+        execution = self.daemon.api("POST", "/api/v1/executions/ui-notify")["execution_id"]
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            own = self.daemon.api("GET", f"/api/v1/executions/{execution}").get("notifications", [])
+            if own and own[0]["attempts"] >= 1:
+                break
+            time.sleep(0.1)
+        self.open(f"/executions/{execution}")
+        section = self.css("#notifications h2")
+        self.assertEqual(section.text, "Notifications")
+        row = self.css("#notifications tr[data-notification-id]")
+        self.until(lambda: "execution.failed" in self.css("#notifications tr[data-notification-id]").text)
+        text = self.css("#notifications tr[data-notification-id]").text
+        self.assertIn("command", text)
+        self.assertIn("failed", text)
+        self.assertIn("command exited with status 1", text)
+        self.css("#notifications button.retry").click()
+        self.until(lambda: "Retrying" in self.css("#flash").text, "the retry is acknowledged")
+        self.until(lambda: self.daemon.api("GET", f"/api/v1/executions/{execution}")["notifications"][0]["attempts"]
+                   >= 2, "the retry was attempted")
+        self.shot("execution-notifications")
 
 
 class AccessTests(unittest.TestCase):

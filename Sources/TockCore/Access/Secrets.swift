@@ -22,10 +22,18 @@ public enum Secrets {
 
     /// SHA-256 of a secret, lowercase hex: what the store keeps of tokens and session ids.
     public static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        var secret = secret
+        let digest = secret.withUTF8 { SHA256.hash(data: $0) }
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { buffer in
+            var index = 0
+            for byte in digest {
+                buffer[index] = digits[Int(byte >> 4)]
+                buffer[index + 1] = digits[Int(byte & 0x0f)]
+                index += 2
+            }
+            return index
+        }
     }
 
     /// Compares two secrets in time independent of where they differ.

@@ -229,7 +229,7 @@ public enum CrontabImporter {
                 Diagnostic(
                     file: file, line: 1,
                     message:
-                        "no MAILTO: cron mails each job's output to the crontab's owner; Tock records the output and mails nobody (set mail_to to keep mails)"
+                        "no MAILTO: cron mails each job's output to the crontab's owner; Tock records the output and mails only jobs with mail_to (add MAILTO=owner@example.com at the top of the crontab, or mail_to to the jobs, to keep those mails: they go through the local sendmail with cron's headers)"
                 ))
         }
         return result

@@ -14,6 +14,9 @@ extension Job {
             (.schedule, .string(schedule)),
             (.timezone, .string(timezone ?? defaultTimeZone)),
         ]
+        if case .cron(let expression) = parsedSchedule, expression.daysMatchBoth {
+            pairs.append((.cronDays, "both"))
+        }
         switch action {
         case .command(let command, let shell):
             pairs.append((.command, .string(command)))
@@ -46,6 +49,10 @@ extension Job {
             (.mailTo, mailTo.map { .string($0) } ?? .null),
             (.onFailure, Self.notification(onFailure)),
             (.onSuccess, Self.notification(onSuccess)),
+            (.onRecovery, Self.notification(onRecovery)),
+            (.onAlert, Self.notification(onAlert)),
+            (.alertAfterFailures, alertAfterFailures.map { .int($0) } ?? .null),
+            (.warnAfter, Self.duration(warnAfter)),
         ]
         return pairs.map { ($0.0.rawValue, $0.1) }
     }
@@ -63,8 +70,10 @@ extension Job {
     static func notification(_ value: Notification?) -> JSONValue {
         guard let value else { return .null }
         var pairs: [(String, JSONValue)] = []
+        if !value.notify.isEmpty { pairs.append((JobKey.NotificationKey.notify.rawValue, strings(value.notify))) }
         if let webhook = value.webhook { pairs.append((JobKey.NotificationKey.webhook.rawValue, .string(webhook))) }
         if let command = value.command { pairs.append((JobKey.NotificationKey.command.rawValue, .string(command))) }
+        if let mail = value.mail { pairs.append((JobKey.NotificationKey.mail.rawValue, .string(mail))) }
         return .object(pairs)
     }
 

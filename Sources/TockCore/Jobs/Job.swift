@@ -47,6 +47,14 @@ public struct Job: Sendable, Hashable {
     public var mailTo: String?
     public var onFailure: Notification?
     public var onSuccess: Notification?
+    /// The first success after failing runs; `nil`: `on_failure`'s targets.
+    public var onRecovery: Notification?
+    /// Health alerts (`job.down`) and their `alert.resolved`; `nil`: `on_failure`'s targets.
+    public var onAlert: Notification?
+    /// `job.down` once this many runs in a row failed; `nil`: no streak alert.
+    public var alertAfterFailures: Int?
+    /// `job.overdue` while a run is still running this long after it started (a timer, not a check at its end).
+    public var warnAfter: Duration?
     public var source: Source
 
     public init(
@@ -78,6 +86,10 @@ public struct Job: Sendable, Hashable {
         self.mailTo = nil
         self.onFailure = nil
         self.onSuccess = nil
+        self.onRecovery = nil
+        self.onAlert = nil
+        self.alertAfterFailures = nil
+        self.warnAfter = nil
         self.source = source
     }
 
@@ -102,12 +114,20 @@ public enum CatchupPolicy: String, Sendable, Hashable, CaseIterable, Codable {
     case skip, latest, all
 }
 
-/// `on_failure` / `on_success`: a webhook to POST to and/or a command to run.
+/// `on_failure` / `on_success` / `on_recovery`: where an event goes — named notifiers of the server configuration,
+/// a webhook to POST to, a command to run, addresses to mail a summary to (any together).
 public struct Notification: Sendable, Hashable {
+    public var notify: [String]
     public var webhook: String?
     public var command: String?
-    public init(webhook: String? = nil, command: String? = nil) {
+    public var mail: String?
+    public init(notify: [String] = [], webhook: String? = nil, command: String? = nil, mail: String? = nil) {
+        self.notify = notify
         self.webhook = webhook
         self.command = command
+        self.mail = mail
     }
+
+    /// Whether it names no target at all.
+    public var isEmpty: Bool { notify.isEmpty && webhook == nil && command == nil && mail == nil }
 }

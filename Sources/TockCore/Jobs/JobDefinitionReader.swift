@@ -89,7 +89,7 @@ extension Job {
 }
 
 /// Reads one `[job.ID]` table, collecting every error instead of stopping at the first.
-private struct JobReader {
+struct JobReader {
     let id: String
     let file: String
     let index: TOMLLineIndex?
@@ -128,6 +128,20 @@ private struct JobReader {
                 schedule = try ScheduleExpression(parsing: text)
             } catch {
                 fail(.schedule, "'\(text)': \(error.description)")
+            }
+        }
+        if let days = string(table, .cronDays) {
+            switch (days, schedule) {
+            case ("either", _), (_, nil): break
+            case ("both", .cron(let expression)?):
+                schedule = .cron((try? CronExpression(parsing: expression.source, daysMatchBoth: true)) ?? expression)
+            case ("both", _):
+                fail(.cronDays, "applies to a cron schedule only")
+            default:
+                fail(
+                    .cronDays,
+                    "must be \"either\" (cron's rule: the day of the month or the day of the week) or \"both\" "
+                        + "(APScheduler's rule, as in ndscheduler: both must match)")
             }
         }
         let command = string(table, .command)
@@ -278,6 +292,16 @@ private struct JobReader {
         if let mail = string(table, .mailTo) { job.mailTo = mail.isEmpty ? nil : mail }
         job.onFailure = notification(table, .onFailure)
         job.onSuccess = notification(table, .onSuccess)
+        job.onRecovery = notification(table, .onRecovery)
+        job.onAlert = notification(table, .onAlert)
+        job.warnAfter = duration(table, .warnAfter, allowZero: false)
+        if let count = int(table, .alertAfterFailures) {
+            if count < 1 || count > 1000 {
+                fail(.alertAfterFailures, "\(count) is out of range 1-1000")
+            } else {
+                job.alertAfterFailures = count
+            }
+        }
     }
 
     private mutating func notification(_ table: DefinitionValue, _ jobKey: JobKey) -> Notification? {
@@ -288,8 +312,20 @@ private struct JobReader {
             return nil
         }
         for unknown in inner.keys.sorted() where !JobDefinitionReader.notificationKeys.contains(unknown) {
-            fail(key, "unknown key '\(unknown)' (expected webhook, command)")
+            fail(key, "unknown key '\(unknown)' (expected notify, webhook, command, mail)")
         }
+        var notify: [String] = []
+        if let value = inner[JobKey.NotificationKey.notify.rawValue] {
+            if let names = value.array?.compactMap(\.string), names.count == value.array?.count {
+                notify = names
+            } else if let name = value.string {
+                notify = [name]
+            } else {
+                fail(key, "notify must be an array of notifier names, e.g. notify = [\"ops-slack\"]")
+            }
+        }
+        let mail = inner[JobKey.NotificationKey.mail.rawValue]?.string
+        if inner[JobKey.NotificationKey.mail.rawValue] != nil && mail == nil { fail(key, "mail must be a string") }
         let webhook = inner[JobKey.NotificationKey.webhook.rawValue]?.string
         let command = inner[JobKey.NotificationKey.command.rawValue]?.string
         if inner[JobKey.NotificationKey.webhook.rawValue] != nil && webhook == nil {
@@ -301,89 +337,7 @@ private struct JobReader {
         if let webhook, !(webhook.hasPrefix("http://") || webhook.hasPrefix("https://")) {
             fail(key, "webhook '\(webhook)' must be an http:// or https:// URL")
         }
-        return Notification(webhook: webhook, command: command)
-    }
-
-    private mutating func string(_ table: DefinitionValue, _ jobKey: JobKey, required: Bool = false) -> String? {
-        let key = jobKey.rawValue
-        guard let value = table[key] else {
-            if required {
-                fail(nil, "needs '\(key)'")
-                errors[errors.count - 1].missingKey = jobKey
-            }
-            return nil
-        }
-        guard let text = value.string else {
-            fail(key, "must be a string, not \(value.type)")
-            return nil
-        }
-        if let problem = Self.nulProblem(text) {
-            fail(key, problem)
-            return nil
-        }
-        return text
-    }
-
-    /// A NUL can reach no process: the kernel ends every argument and environment string at the first one, so
-    /// `echo a\0; rm -rf x` would run as `echo a`. Refused wherever a string is read.
-    static func nulProblem(_ text: String) -> String? {
-        guard let offset = text.utf8.firstIndex(of: 0).map({ text.utf8.distance(from: text.utf8.startIndex, to: $0) })
-        else { return nil }
-        return "contains a NUL character (\\0) at byte \(offset); it cannot be passed to a process"
-    }
-
-    private mutating func bool(_ table: DefinitionValue, _ jobKey: JobKey) -> Bool? {
-        let key = jobKey.rawValue
-        guard let value = table[key] else { return nil }
-        guard let flag = value.bool else {
-            fail(key, "must be true or false, not \(value.type)")
-            return nil
-        }
-        return flag
-    }
-
-    private mutating func int(_ table: DefinitionValue, _ jobKey: JobKey) -> Int? {
-        let key = jobKey.rawValue
-        guard let value = table[key] else { return nil }
-        guard let number = value.int else {
-            fail(key, "must be a whole number, not \(value.type)")
-            return nil
-        }
-        return number
-    }
-
-    private mutating func stringArray(_ table: DefinitionValue, _ jobKey: JobKey) -> [String]? {
-        let key = jobKey.rawValue
-        guard let value = table[key] else { return nil }
-        guard let array = value.array else {
-            fail(key, "must be an array of strings, not \(value.type)")
-            return nil
-        }
-        var strings: [String] = []
-        for element in array {
-            guard let text = element.string else {
-                fail(key, "must be an array of strings; found \(element.type)")
-                return nil
-            }
-            if let problem = Self.nulProblem(text) {
-                fail(key, problem)
-                return nil
-            }
-            strings.append(text)
-        }
-        return strings
-    }
-
-    private mutating func duration(_ table: DefinitionValue, _ jobKey: JobKey, allowZero: Bool) -> Duration? {
-        let key = jobKey.rawValue
-        guard let text = string(table, jobKey) else { return nil }
-        do {
-            let value = try Duration(parsing: text)
-            if !allowZero && value <= .zero { fail(key, "must be longer than 0s") }
-            return value
-        } catch {
-            fail(key, error.message)
-            return nil
-        }
+        return Notification(
+            notify: notify, webhook: webhook, command: command, mail: mail?.isEmpty == true ? nil : mail)
     }
 }

@@ -5,6 +5,9 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
     case name
     case schedule
     case timezone
+    /// `"both"`: a cron schedule's day of month and day of week must both match (APScheduler's rule, as
+    /// ndscheduler's jobs have it); `"either"` (the default): cron's rule when both are restricted.
+    case cronDays = "cron_days"
     case command
     case shell
     case exec
@@ -31,6 +34,10 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
     case mailTo = "mail_to"
     case onFailure = "on_failure"
     case onSuccess = "on_success"
+    case onRecovery = "on_recovery"
+    case onAlert = "on_alert"
+    case alertAfterFailures = "alert_after_failures"
+    case warnAfter = "warn_after"
 
     /// Keys only known when an embedding package registered job kinds.
     public static let kindKeys: Set<JobKey> = [.kind, .args]
@@ -42,7 +49,7 @@ public enum JobKey: String, CaseIterable, Sendable, Hashable {
 
     /// Keys of a notification table (`on_failure = { webhook = "…" }`).
     public enum NotificationKey: String, CaseIterable, Sendable {
-        case webhook, command
+        case notify, webhook, command, mail
     }
 }
 

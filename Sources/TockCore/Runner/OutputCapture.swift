@@ -1,3 +1,5 @@
+import Glibc
+
 /// One output stream of a run, kept within a fixed budget however much the job prints.
 ///
 /// The first half of the budget keeps the beginning, a ring buffer the end; what falls between is counted and
@@ -50,11 +52,35 @@ public struct OutputCapture: Sendable {
         var merged = head
         head = []
         if dropped > 0 { merged.append(contentsOf: Self.marker(dropped)) }
-        merged.append(contentsOf: ring[ringStart...])
-        merged.append(contentsOf: ring[..<ringStart])
+        // The ring's pages are handed back as they are copied: with both whole at once, the end of a run with a
+        // 64 MiB budget cost 1.5 times the budget for a moment.
+        ring.withUnsafeMutableBytes { storage in
+            for range in [ringStart..<storage.count, 0..<ringStart] {
+                var start = range.lowerBound
+                while start < range.upperBound {
+                    let end = min(start + Self.copyStep, range.upperBound)
+                    merged.append(contentsOf: UnsafeRawBufferPointer(rebasing: storage[start..<end]))
+                    Self.release(UnsafeMutableRawBufferPointer(rebasing: storage[start..<end]))
+                    start = end
+                }
+            }
+        }
         ring = []
         ringStart = 0
         consolidated = (merged, dropped)
+    }
+
+    /// Bytes of the ring copied between two hand-backs of its pages.
+    static let copyStep = 1 << 20
+
+    /// Gives the whole pages inside `bytes` back to the kernel (their content is lost: for storage about to be freed).
+    static func release(_ bytes: UnsafeMutableRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (Int(bitPattern: base) + page - 1) / page * page
+        let last = (Int(bitPattern: base) + bytes.count) / page * page
+        guard last > first, let start = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(start, last - first, MADV_DONTNEED)
     }
 
     static func marker(_ dropped: Int) -> [UInt8] { Array("\n[tock: \(dropped) bytes dropped]\n".utf8) }

@@ -13,6 +13,33 @@ final class PendingWrites: Sendable {
     private let records = Mutex<[String: RecordBox]>([:])
     private let instants = Mutex<[String: Date]>([:])
     private let retryState = Mutex(Retry())
+    /// Notifications of final records, by execution id: written with their record.
+    private let deliveries = Mutex<[String: [NotificationDelivery]]>([:])
+
+    func attach(_ list: [NotificationDelivery], to executionID: String) {
+        guard !list.isEmpty else { return }
+        deliveries.withLock { $0[executionID, default: []] += list }
+    }
+
+    /// The deliveries of those of `records` that are final (a record is final in its box only after they were
+    /// attached).
+    func takeDeliveries(for records: [ExecutionRecord]) -> [String: [NotificationDelivery]] {
+        deliveries.withLock { pending in
+            guard !pending.isEmpty else { return [:] }
+            var taken: [String: [NotificationDelivery]] = [:]
+            for record in records where record.state.isFinal {
+                if let list = pending.removeValue(forKey: record.id) { taken[record.id] = list }
+            }
+            return taken
+        }
+    }
+
+    func restoreDeliveries(_ taken: [String: [NotificationDelivery]]) {
+        guard !taken.isEmpty else { return }
+        deliveries.withLock { pending in
+            for (id, list) in taken where pending[id] == nil { pending[id] = list }
+        }
+    }
 
     /// Marks a run's record for the next write; a newer box of the same run replaces an older one.
     func mark(_ box: RecordBox) { records.withLock { $0[box.id] = box } }

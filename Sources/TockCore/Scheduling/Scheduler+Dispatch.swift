@@ -72,6 +72,7 @@ extension Scheduler {
             "job.id": "\(job.id)", "execution.id": "\(record.id)", "trigger": "\(record.trigger.rawValue)",
         ]
         logger.info("run started", metadata: metadata)
+        configuration.notifications?.runStarted(job: job, record: record, at: clock.now)
 
         let request = job.attemptRequest(
             executionID: record.id, scheduledTime: record.scheduledAt, daemonEnvironment: configuration.environment)
@@ -89,6 +90,16 @@ extension Scheduler {
             request, policy: job.retry, control: control, output: { chunk in live.append(executionID, chunk) },
             sleep: { delay in try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval)) },
             onAttempt: { [self] number, outcome in
+                // The final attempt: the notifications it causes are attached before the record is final in the box,
+                // so that they are written in the same transaction as the final record.
+                if let planner = configuration.notifications,
+                    !(job.retry.shouldRetry(after: outcome, attempt: number) && !control.isStopped)
+                {
+                    var final = box.value
+                    final.apply(outcome, attempt: number)
+                    let deliveries = await planner.deliveries(for: final, job: job, store: store, at: clock.now)
+                    writes.attach(deliveries, to: final.id)
+                }
                 _ = box.update { record in
                     record.apply(outcome, attempt: number)
                     if job.retry.shouldRetry(after: outcome, attempt: number) && !control.isStopped {
@@ -128,14 +139,16 @@ extension Scheduler {
         guard !boxes.isEmpty else { return }
         let records = boxes.values.map(\.value)
         defer { for record in records { noteChanged(record.jobID) } }
+        let deliveries = writes.takeDeliveries(for: records)
         do {
-            try await store.save(records)
+            try await save(records, enqueuing: deliveries)
             writeSucceeded()
             // The store answers for these now: the live hub lets go of their final records (and output).
             liveOutput.forget(records.lazy.filter(\.state.isFinal).map(\.id))
         } catch {
             // Put them back, unless a newer update of the same run was marked meanwhile.
             writes.restore(boxes)
+            writes.restoreDeliveries(deliveries)
             writeFailed("could not record executions", count: records.count, error)
         }
     }

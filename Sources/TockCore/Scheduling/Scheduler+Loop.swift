@@ -50,15 +50,19 @@ extension Scheduler {
     /// Loads runtime state, marks what a dead daemon left running as interrupted, catches up, starts @reboot jobs.
     func startUp() async {
         let now = clock.now
+        // API jobs first: an interrupted execution's on_failure needs its job.
+        await loadAPIJobs()
+        let knownJobs = jobs.values
         guard
             let interrupted = await retryingRead(
                 "recover interrupted executions",
-                {
-                    [coordinator] _ in try await coordinator.recoverInterruptedExecutions(at: now)
+                { [configuration, coordinator] _ in
+                    try await Self.recoverInterrupted(
+                        coordinator, at: now, jobs: knownJobs, planner: configuration.notifications)
                 })
         else { return }
+        configuration.notifications?.enqueued()
         await stopLeftovers(of: interrupted)
-        await loadAPIJobs()
         guard let states = await retryingRead("read the jobs' runtime state", { try await $0.allStates() }) else {
             return
         }

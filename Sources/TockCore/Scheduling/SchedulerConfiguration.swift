@@ -27,6 +27,9 @@ public struct SchedulerConfiguration: Sendable {
     /// The daemon's environment, read once (jobs that inherit it get it): `ProcessInfo.environment` builds a new
     /// dictionary on every access.
     public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Decides the notifications of runs' final states; `nil`: none are sent. They are written with the final record
+    /// when the store is also a ``NotificationOutbox``.
+    public var notifications: NotificationPlanner?
 
     public init(
         host: String = ProcessInfo.processInfo.hostName, defaultTimeZone: TimeZone = TimeZone(identifier: "UTC")!,

@@ -28,6 +28,7 @@ public struct SchedulerMetrics: Sendable {
         if let start = record.startedAt, let end = record.endedAt, end >= start {
             runDuration.recordNanoseconds(Int64(end.timeIntervalSince(start) * 1e9))
         }
+        recordJobTimes(record)
     }
 
     func recordStart(_ record: ExecutionRecord, at start: Date) {

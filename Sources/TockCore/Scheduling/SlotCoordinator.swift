@@ -18,8 +18,12 @@ public protocol SlotCoordinator: Sendable {
     func claim(_ slots: [ExecutionRecord], skipWhileRunningElsewhere jobIDs: Set<String>) async throws -> SlotClaims
 
     /// At start: marks `interrupted` what this node's previous incarnation left `running` or `scheduled` and
-    /// returns those executions (their process groups, on this host, are then stopped).
-    func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord]
+    /// returns those executions (their process groups, on this host, are then stopped). With `planning` (and a store
+    /// that is a ``NotificationOutbox``), the deliveries it makes of each execution as marked are inserted in the same
+    /// transaction.
+    func recoverInterruptedExecutions(
+        at date: Date, planning: (@Sendable (ExecutionRecord) -> [NotificationDelivery])?
+    ) async throws -> [ExecutionRecord]
 
     /// Why this node must not run anything now (it lost its lease), or `nil`. While it is set the scheduler claims
     /// nothing and stops its runs; `/healthz` reports it.
@@ -42,8 +46,13 @@ public struct LocalSlotCoordinator: SlotCoordinator {
         SlotClaims(won: Set(slots.map(\.id)))
     }
 
-    public func recoverInterruptedExecutions(at date: Date) async throws -> [ExecutionRecord] {
-        try await store.recoverInterruptedExecutions(at: date)
+    public func recoverInterruptedExecutions(
+        at date: Date, planning: (@Sendable (ExecutionRecord) -> [NotificationDelivery])?
+    ) async throws -> [ExecutionRecord] {
+        guard let planning, let outbox = store as? any NotificationOutbox else {
+            return try await store.recoverInterruptedExecutions(at: date)
+        }
+        return try await outbox.recoverInterruptedExecutions(at: date, planning: planning)
     }
 
     public var fencedReason: String? { nil }

@@ -30,6 +30,14 @@ public protocol JobStore: Sendable {
     /// One execution; without its output (stdout and stderr empty, their byte counts kept) unless asked: a record's
     /// output can be 2 × `max_output`, and most readers only want its state.
     func execution(id: String, includeOutput: Bool) async throws -> ExecutionRecord?
+    /// Up to `limit` bytes of one stream of an execution's stored output (what was kept, the dropped-bytes marker
+    /// included), from byte `offset`: empty at or past its end, `nil` when there is no such execution.
+    ///
+    /// For readers that must not hold a whole output at once (the API's output endpoint reads 1 MiB at a time): a
+    /// store keeps large output outside the execution's row, in pieces, and reads only the pieces asked for. The
+    /// default implementation reads the whole record.
+    func output(ofExecution id: String, stream: OutputChunk.Stream, from offset: Int, limit: Int) async throws
+        -> [UInt8]?
 
     /// A page of executions matching the query, newest first (scheduled instant, then id, descending).
     func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord]
@@ -61,6 +69,15 @@ public protocol JobStore: Sendable {
 }
 
 extension JobStore {
+    public func output(ofExecution id: String, stream: OutputChunk.Stream, from offset: Int, limit: Int) async throws
+        -> [UInt8]?
+    {
+        guard let record = try await execution(id: id, includeOutput: true) else { return nil }
+        let bytes = stream == .stdout ? record.stdout : record.stderr
+        let start = min(max(0, offset), bytes.count)
+        return Array(bytes[start..<(start + min(max(0, limit), bytes.count - start))])
+    }
+
     /// One execution with its output.
     public func execution(id: String) async throws -> ExecutionRecord? {
         try await execution(id: id, includeOutput: true)

@@ -49,17 +49,19 @@ public final class AccessControl: Sendable {
     let clock: any WallClock
     let logger: Logger
 
-    private struct State {
+    struct State {
         /// Latched true once any credential was seen.
         var credentialsExist = false
         var credentialsCheckedAt: Date?
         /// Last time each token's use was written.
         var tokenTouched: [String: Date] = [:]
+        /// Tokens (or their absence) by hash, and when they were read from the store.
+        var tokens: [String: (token: APIToken?, readAt: Date)] = [:]
         /// Failed logins by `user|address`: count and the time before which no attempt is checked.
         var failures: [String: (count: Int, blockedUntil: Date)] = [:]
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
     public init(
         settings: Settings, store: (any AccessStore)?, clock: any WallClock = SystemWallClock(),
@@ -114,8 +116,16 @@ public final class AccessControl: Sendable {
 
     /// Forgets the cached answer (after the API created or removed a credential).
     func credentialsChanged() {
-        state.withLock { s in s.credentialsCheckedAt = nil }
+        state.withLock { s in
+            s.credentialsCheckedAt = nil
+            s.tokens.removeAll()
+        }
     }
+
+    /// How long a token read from the store is believed (found or not found). A request with a bearer token then
+    /// costs a SHA-256 and a dictionary lookup, not a database read; a token revoked through the API stops working
+    /// at once (the cache is cleared), one revoked with `tock tokens revoke` on the store within this time.
+    static let tokenCacheTTL: TimeInterval = 1
 
     // MARK: - Identifying a request
 
@@ -159,11 +169,10 @@ public final class AccessControl: Sendable {
         // Authentication off: credentials are not even looked at.
         if settings.mode == .off { return .success(.local) }
         if let authorization = headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            guard let token = Self.bearerToken(authorization) else {
                 return .failure(.invalid("Authorization must be 'Bearer <token>'"))
             }
-            return await identify(token: String(parts[1]).trimmingCharacters(in: .whitespaces), address: address)
+            return await identify(token: token, address: address)
         }
         if let session = Self.cookie(named: Self.sessionCookie, in: headers) {
             switch await identify(session: session) {
@@ -178,26 +187,56 @@ public final class AccessControl: Sendable {
         return openWithoutCredentials ? .success(.local) : .failure(.locked)
     }
 
+    /// The token of an `Authorization: Bearer TOKEN` value (scheme in any case, blanks around the token ignored).
+    static func bearerToken(_ value: String) -> String? {
+        let utf8 = value.utf8
+        guard utf8.count > 7 else { return nil }
+        var scheme = utf8.prefix(6).makeIterator()
+        for expected in "bearer".utf8 {
+            guard let byte = scheme.next(), byte | 0x20 == expected else { return nil }
+        }
+        let rest = utf8.dropFirst(6)
+        guard rest.first == UInt8(ascii: " ") else { return nil }
+        let token = rest.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        var end = token.endIndex
+        while end > token.startIndex, [UInt8(ascii: " "), UInt8(ascii: "\t")].contains(utf8[utf8.index(before: end)]) {
+            end = utf8.index(before: end)
+        }
+        let trimmed = token[..<end]
+        return trimmed.isEmpty ? nil : String(Substring(trimmed))
+    }
+
     func identify(token: String, address: String?) async -> Result<Principal, Refusal> {
         guard token.hasPrefix(Secrets.tokenPrefix), let store else {
             return .failure(.invalid("the bearer token is not a Tock token (tock_…)"))
         }
+        let hash = Secrets.hash(token)
+        let now = clock.now
         let found: APIToken?
-        do { found = try await store.token(hash: Secrets.hash(token)) } catch {
-            return .failure(.invalid("tokens cannot be checked right now: \(error)"))
+        if let cached = state.withLock({ $0.tokens[hash] }), now.timeIntervalSince(cached.readAt) < Self.tokenCacheTTL,
+            now >= cached.readAt
+        {
+            found = cached.token
+        } else {
+            do { found = try await store.token(hash: hash) } catch {
+                return .failure(.invalid("tokens cannot be checked right now: \(error)"))
+            }
+            state.withLock { s in
+                if s.tokens.count >= 10_000 { s.tokens.removeAll(keepingCapacity: true) }
+                s.tokens[hash] = (found, now)
+            }
         }
         guard let found else { return .failure(.invalid("the bearer token is unknown or revoked")) }
-        let now = clock.now
         if let expiry = found.expiresAt, expiry <= now {
             return .failure(.invalid("the bearer token '\(found.name)' expired at \(Render.timeString(expiry))"))
         }
-        state.withLock { $0.credentialsExist = true }
         let touch = state.withLock { s in
+            s.credentialsExist = true
             if let last = s.tokenTouched[found.id], now.timeIntervalSince(last) < 60 { return false }
             s.tokenTouched[found.id] = now
             return true
         }
-        if touch { try? await store.touchToken(id: found.id, at: now, address: address) }
+        if touch { Task { try? await store.touchToken(id: found.id, at: now, address: address) } }
         return .success(
             Principal(
                 name: "token:\(found.name)", kind: .token, role: found.role,
@@ -221,141 +260,5 @@ public final class AccessControl: Sendable {
             Principal(
                 name: user.name, kind: .user, role: user.role, tags: user.role == .admin ? nil : user.tags,
                 account: user.name))
-    }
-
-    // MARK: - Logging in
-
-    public static let sessionCookie = "tock_session"
-
-    /// A cookie's value from the request's `Cookie` headers.
-    static func cookie(named name: String, in headers: HTTPFields) -> String? {
-        for field in headers[values: .cookie] {
-            for pair in field.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name {
-                    return parts[1].trimmingCharacters(in: .whitespaces)
-                }
-            }
-        }
-        return nil
-    }
-
-    /// The `Set-Cookie` value for a new session (or, with `nil`, one that ends the cookie).
-    func sessionCookie(_ id: String?, secure: Bool) -> String {
-        var parts = ["\(Self.sessionCookie)=\(id ?? "")", "Path=/", "HttpOnly", "SameSite=Lax"]
-        if id == nil {
-            parts.append("Max-Age=0")
-        } else {
-            parts.append("Max-Age=\(Int(UserSession.absoluteTimeout))")
-        }
-        if secure { parts.append("Secure") }
-        return parts.joined(separator: "; ")
-    }
-
-    public enum LoginResult: Sendable {
-        case success(TockUser, sessionID: String)
-        case failure(String)
-        /// Too many failures from this address for this name: try again after this many seconds.
-        case throttled(Int)
-    }
-
-    /// Checks a user's password (bcrypt, on a thread of its own) and opens a session.
-    func logIn(name: String, password: String, address: String?) async throws -> LoginResult {
-        guard let store else { return .failure("this server has no users") }
-        let key = "\(name.lowercased())|\(address ?? "")"
-        let now = clock.now
-        if let blocked = state.withLock({ $0.failures[key]?.blockedUntil }), blocked > now {
-            return .throttled(Int(blocked.timeIntervalSince(now).rounded(.up)))
-        }
-        let user = try await store.user(named: name)
-        // An unknown name costs the same bcrypt as a wrong password: timing does not tell which names exist.
-        let hash = user?.passwordHash ?? Self.decoyHash
-        let matches = try await NIOThreadPool.singleton.runIfActive { Passwords.verify(password, hash: hash) }
-        guard let user, matches, !user.disabled else {
-            let failures = state.withLock { s -> Int in
-                let count = (s.failures[key]?.count ?? 0) + 1
-                // Five tries free, then a wait that doubles (2 s, 4 s, … up to 15 minutes) before the next.
-                let wait = count < 5 ? 0 : min(900, pow(2, Double(count - 4)))
-                s.failures[key] = (count, now.addingTimeInterval(wait))
-                if s.failures.count > 10_000 { s.failures = s.failures.filter { $0.value.blockedUntil > now } }
-                return count
-            }
-            logger.notice(
-                "login failed",
-                metadata: ["user": "\(name)", "address": "\(address ?? "?")", "failures": "\(failures)"])
-            return .failure(
-                user?.disabled == true && matches ? "this user is disabled" : "wrong user name or password")
-        }
-        state.withLock { s in
-            s.failures[key] = nil
-            s.credentialsExist = true
-        }
-        // Ended sessions are swept at each login: their number stays about the number of live ones.
-        _ = try? await store.pruneSessions(now: now)
-        let id = Secrets.newSessionID()
-        try await store.addSession(
-            UserSession(
-                hash: Secrets.hash(id), userName: user.name, createdAt: now, lastSeenAt: now,
-                expiresAt: now.addingTimeInterval(UserSession.absoluteTimeout), address: address))
-        return .success(user, sessionID: id)
-    }
-
-    /// A bcrypt hash of a random password at the real cost, checked when the name is unknown.
-    static let decoyHash: String = (try? Passwords.hash(Secrets.newSetupCode())) ?? ""
-
-    /// Ends the session whose cookie came with the request; returns its user, if it was one.
-    func logOut(headers: HTTPFields) async throws -> String? {
-        guard let store, let id = Self.cookie(named: Self.sessionCookie, in: headers) else { return nil }
-        let hash = Secrets.hash(id)
-        let user = try await store.session(hash: hash)?.1.name
-        try await store.deleteSession(hash: hash)
-        return user
-    }
-
-    // MARK: - The first admin
-
-    /// The one-time setup code, if the daemon is locked and has written one.
-    func setupCode() -> String? {
-        guard let path = settings.setupCodePath,
-            let text = try? String(contentsOfFile: path, encoding: .utf8)
-        else { return nil }
-        let code = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return code.isEmpty ? nil : code
-    }
-
-    /// Writes a new setup code to `setupCodePath` (0600) when the daemon is locked; removes a stale one otherwise.
-    /// Returns the code written.
-    public func prepareSetupCode() async -> String? {
-        guard let path = settings.setupCodePath else { return nil }
-        guard await currentMode() == "locked" else {
-            try? FileManager.default.removeItem(atPath: path)
-            return nil
-        }
-        let code = Secrets.newSetupCode()
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            logger.error("could not write the setup code", metadata: ["path": "\(path)", "errno": "\(errno)"])
-            return nil
-        }
-        defer { close(fd) }
-        fchmod(fd, 0o600)
-        let bytes = Array((code + "\n").utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count else { return nil }
-        return code
-    }
-
-    /// Removes the setup code's file (credentials exist now, or the daemon is open).
-    public func removeSetupCode() {
-        if let path = settings.setupCodePath { try? FileManager.default.removeItem(atPath: path) }
-    }
-
-    /// Makes the first admin with the setup code; false if the code is wrong or an admin already exists.
-    func completeSetup(code: String, user: TockUser) async throws -> Bool {
-        guard let store, let expected = setupCode(), Secrets.constantTimeEqual(code, expected) else { return false }
-        guard !(try await store.hasCredentials()) else { return false }
-        try await store.addUser(user)
-        if let path = settings.setupCodePath { try? FileManager.default.removeItem(atPath: path) }
-        state.withLock { $0.credentialsExist = true }
-        return true
     }
 }

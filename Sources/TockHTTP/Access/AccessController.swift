@@ -96,7 +96,14 @@ struct AccessController<Context: AccessRequestContext>: Sendable {
         let name = try Self.string(body, "username")
         let password = try Self.string(body, "password")
         try TockUser.validate(name: name)
-        let hash = try await NIOThreadPool.singleton.runIfActive { try Passwords.hash(password) }
+        // The code first: a wrong one costs no bcrypt (no CPU for whoever guesses).
+        guard let expected = control.setupCode(), Secrets.constantTimeEqual(code, expected) else {
+            throw APIError(
+                .forbidden,
+                "setup is over or the code is wrong: it works once, while Tock has no users or tokens, with the code "
+                    + "in the data directory's setup-code file", field: "code")
+        }
+        let hash = try await hashPassword(password)
         let now = api.clock.now
         guard
             try await control.completeSetup(
@@ -239,6 +246,7 @@ struct AccessController<Context: AccessRequestContext>: Sendable {
         guard let token = try await store.revokeToken(id, at: api.clock.now) else {
             throw APIError(.notFound, "Token not found: \(id)")
         }
+        control.credentialsChanged()
         try await audit(.tokenRevoked, account: token.name, actor: api.user(context), description: "id \(token.id)")
         return JSONResponse.make(Self.render(token))
     }

@@ -1,7 +1,7 @@
 // One execution: timing, exit status or signal, stdout and stderr (live while running), a Stop button.
 import { api, get, enc } from '../api.js';
 import { h, replace, flash, stateBadge, time } from '../dom.js';
-import { seconds } from '../format.js';
+import { seconds, stateClass } from '../format.js';
 
 export async function executionPage(view, id) {
   const header = h('div');
@@ -13,6 +13,7 @@ export async function executionPage(view, id) {
     stderr: h('pre', { class: 'output', id: 'output-stderr', role: 'tabpanel', 'aria-labelledby': 'tab-stderr' }),
   };
   const truncation = h('p', { class: 'muted small', id: 'output-note' });
+  const notifications = h('section', { id: 'notifications' });
   let selected = 'stdout';
   function select(name) {
     selected = name;
@@ -25,7 +26,7 @@ export async function executionPage(view, id) {
   tabs.stderr.addEventListener('click', () => select('stderr'));
   select('stdout');
   replace(view, header, details, h('div', { class: 'tabs', role: 'tablist' }, tabs.stdout, tabs.stderr),
-    panes.stdout, panes.stderr, truncation);
+    panes.stdout, panes.stderr, truncation, notifications);
 
   let source = null;
   let execution = null;
@@ -61,6 +62,33 @@ export async function executionPage(view, id) {
         notes.push(`${stream}: ${total} bytes written, the middle was cut (marked in the text)`);
     }
     truncation.textContent = notes.join('; ');
+    renderNotifications(e.notifications || []);
+  }
+
+  // Deliveries of this run's notifications (webhooks, commands, mail), with Retry.
+  const deliveryLook = { delivered: 'succeeded', abandoned: 'failed', failed: 'timeout', pending: 'scheduled',
+    delivering: 'running' };
+  function renderNotifications(list) {
+    if (!list.length) { replace(notifications); return; }
+    replace(notifications, h('h2', {}, 'Notifications'), h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, h('th', {}, 'Event'), h('th', {}, 'Channel'), h('th', {}, 'Target'),
+        h('th', {}, 'State'), h('th', { class: 'hide-narrow' }, 'Attempts'), h('th', {}, 'Last'), h('th', {}, ''))),
+      h('tbody', {}, list.map((d) => h('tr', { 'data-notification-id': d.notification_id },
+        h('td', {}, d.event_type),
+        h('td', {}, d.channel),
+        h('td', { class: 'mono' }, d.target),
+        h('td', {}, h('span', { class: 'state ' + stateClass(deliveryLook[d.state]), title: d.next_attempt_time
+          ? 'next attempt ' + d.next_attempt_time : '' }, d.state)),
+        h('td', { class: 'hide-narrow' }, String(d.attempts)),
+        h('td', {}, d.last_error || (d.last_status === null ? '—' : String(d.last_status)),
+          d.last_attempt_time ? [' ', time(d.last_attempt_time)] : null),
+        h('td', {}, d.state === 'delivering' ? null : h('button', { type: 'button', class: 'retry', onclick: async () => {
+          try {
+            await api('POST', `/api/v1/notifications/${enc(d.notification_id)}/retry`);
+            flash('Retrying ' + d.target);
+            await refresh();
+          } catch (error) { flash(error.message, 'error'); }
+        } }, 'Retry'))))))));
   }
 
   async function loadStored() {

@@ -146,6 +146,7 @@ export async function jobPage(view, id) {
       try {
         const preview = await get(
           `/api/v1/schedule/preview?expr=${enc(job.schedule)}&tz=${enc(job.timezone)}&count=10`
+            + (job.cron_days ? `&cron_days=${enc(job.cron_days)}` : '')
         );
         replace(next, fireTimes(preview.next_run_times));
       } catch (error) {
