@@ -8,6 +8,12 @@ let package = Package(
         .library(name: "CronKit", targets: ["CronKit"]),
         .library(name: "TockCore", targets: ["TockCore"]),
     ],
+    // `Postgres`: the PostgreSQL store and cluster mode (postgres-nio). Off by default, so that a plain `swift build`
+    // compiles none of it; the release build and CI add `--traits Postgres`.
+    traits: [
+        .trait(name: "Postgres", description: "The PostgreSQL store and several nodes on one database"),
+        .default(enabledTraits: []),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Pinned to 0.6.x: TockCore imports TOMLKit's C layer (CTOML), which TOMLKit does not export, and works around
@@ -26,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // bcrypt for UI passwords (only its HummingbirdBcrypt product is built).
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        // The PostgreSQL store (trait `Postgres` only).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Pure schedule math: parse cron, compute fire times, describe. Foundation only, never reads the clock.
@@ -76,11 +84,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The PostgreSQL store and cluster coordination; its sources are `#if Postgres`, so that without the trait it
+        // is an empty module and postgres-nio is not built.
+        .target(
+            name: "TockPostgres",
+            dependencies: [
+                "TockCore", "TockJSON", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["Postgres"])),
+            ]
+        ),
         // Composition root: configuration -> ServiceGroup. Only this module knows which store is in use.
         .target(
             name: "TockApp",
             dependencies: [
-                "TockCore", "TockSQLite", "TockHTTP", "CronKit",
+                "TockCore", "TockSQLite", "TockPostgres", "TockHTTP", "CronKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,6 +155,16 @@ let package = Package(
             dependencies: [
                 "TockCore", "TockJSON", "TockSQLite", "TockTesting", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+            ]),
+        // Runs against the PostgreSQL server named by TOCK_TEST_DATABASE (scripts/test-postgres starts one); with
+        // the trait off it holds no test.
+        .testTarget(
+            name: "TockPostgresTests",
+            dependencies: [
+                "CronKit", "TockCore", "TockJSON", "TockPostgres", "TockTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["Postgres"])),
             ]),
         .testTarget(
             name: "TockHTTPTests",

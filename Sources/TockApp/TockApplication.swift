@@ -41,7 +41,8 @@ public enum TockApplication {
         try configuration.validate()
         let descriptorLimit = raiseDescriptorLimit(logger: logger)
         SystemMemory.returnLargeBuffersWhenFreed()
-        let store = try openStore(configuration, logger: logger)
+        let opened = try openStore(configuration, logger: logger)
+        let store = opened.store
         let kindNames = Set(kinds.map(\.name))
         let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)
         // Also as `FILE:LINE: message` for people reading the log.
@@ -59,12 +60,13 @@ public enum TockApplication {
             retentionPerJob: configuration.retentionPerJob, retentionAge: configuration.retentionAge,
             metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry)))
         schedulerConfiguration.jobKinds = kindNames
+        if let node = opened.nodeName { schedulerConfiguration.host = node }
         let notifications = makeNotifications(
             configuration, scheduling: &schedulerConfiguration, store: store, jobs: directory.jobs,
             metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
         let scheduler = Scheduler(
             jobs: directory.jobs, store: store, runner: runner ?? KindRoutingJobRunner(kinds: kinds),
-            configuration: schedulerConfiguration, logger: logger)
+            configuration: schedulerConfiguration, logger: logger, coordinator: opened.coordinator)
         let watcher = JobsDirectoryWatcher(
             path: configuration.jobsDirectory, kinds: kindNames, scheduler: scheduler,
             interval: configuration.reloadInterval, logger: logger)
@@ -104,7 +106,8 @@ public enum TockApplication {
         var groupConfiguration = ServiceGroupConfiguration(
             // Shut down in reverse order: the scheduler first (it lets running jobs finish within the grace), while
             // the HTTP server still answers — run now gets its 503 "shutting down", live tails their end.
-            services: [
+            // A shared store's client and coordinator start first and stop last.
+            services: opened.services.map { .init(service: $0) } + [
                 .init(service: server),
                 .init(service: watcher),
                 // Shut down after the scheduler: the records of runs ending in its grace still enqueue deliveries.
@@ -145,7 +148,7 @@ public enum TockApplication {
 
     /// Authentication as the configuration and the situation ask (see ``AccessControl``).
     static func accessControl(
-        _ configuration: TockConfiguration, store: SQLiteJobStore, listenHost: String, logger: Logger
+        _ configuration: TockConfiguration, store: any AccessStore, listenHost: String, logger: Logger
     ) -> AccessControl {
         var settings = AccessControl.Settings()
         settings.mode = AccessControl.Mode(rawValue: configuration.auth) ?? .auto
@@ -210,31 +213,8 @@ public enum TockApplication {
     ) throws(TockConfiguration.Problem) -> any JobStore & AccessStore {
         var logger = Logger(label: "tock")
         logger.logLevel = .error
-        return try openStore(configuration, logger: logger)
-    }
-
-    static func openStore(
-        _ configuration: TockConfiguration, logger: Logger
-    ) throws(TockConfiguration.Problem) -> SQLiteJobStore {
-        let url = configuration.databaseURL
-        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            throw TockConfiguration.Problem("database: PostgreSQL is not supported yet; use sqlite:PATH")
-        }
-        guard url.hasPrefix("sqlite:") else {
-            throw TockConfiguration.Problem("database: '\(url)' is neither sqlite:PATH nor postgres://…")
-        }
-        let path = String(url.dropFirst("sqlite:".count))
-        let directory = (path as NSString).deletingLastPathComponent
-        do {
-            if !directory.isEmpty {
-                // Job output and environment values live here: owner only (the database file is 0600 too).
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                warnIfOthersCanRead(directory, logger: logger)
-            }
-            return try SQLiteJobStore(path: path, logger: logger)
-        } catch {
-            throw TockConfiguration.Problem("database: cannot open \(path): \(error)")
-        }
+        let opened = try openStore(configuration, logger: logger)
+        opened.startForTools()
+        return opened.store
     }
 }

@@ -40,6 +40,12 @@ public struct TockConfiguration: Sendable, Equatable {
     /// Set by `--insecure-no-auth` (with `auth = "off"`): the only way to serve without authentication beyond
     /// loopback.
     public var insecureNoAuth = false
+    /// With a PostgreSQL store: this daemon's name among the nodes (unique; recorded on each execution as `host`);
+    /// `nil`: the host name.
+    public var nodeName: String?
+    /// With a PostgreSQL store: how long a node's lease lasts without renewal (renewed every `lease_ttl` / 12; a
+    /// node stops its runs at `lease_ttl` × 3/4 without a renewal, and is declared dead at `lease_ttl`).
+    public var leaseTTL: Duration = .seconds(60)
     /// How the log is written (`log_format`, `TOCK_LOG_FORMAT`, `--log-format`).
     public var logFormat: LogFormat = .text
     /// The lowest level logged (`log_level`, `TOCK_LOG_LEVEL`, `--log-level`; re-read from the file on SIGHUP).
@@ -62,7 +68,7 @@ public struct TockConfiguration: Sendable, Equatable {
     static let keys: Set<String> = [
         "listen", "jobs_dir", "data_dir", "database", "timezone", "max_concurrent_runs", "shutdown_grace",
         "retention_per_job", "retention_age", "reload_interval", "web_dir", "allowed_hosts", "public_url",
-        "auth", "trusted_proxies", "api_jobs", "api_job_users", "public_metrics",
+        "auth", "trusted_proxies", "api_jobs", "api_job_users", "public_metrics", "node_name", "lease_ttl",
         "log_format", "log_level",
         "notifications", "notifier",
     ]
@@ -107,6 +113,8 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = try duration("reload_interval") { reloadInterval = v }
         if let v = try string("web_dir") { webDirectory = v }
         if let v = try string("public_url") { publicURL = v }
+        if let v = try string("node_name") { nodeName = v }
+        if let v = try duration("lease_ttl") { leaseTTL = v }
         do throws(Problem) {
             if let v = try string("log_format") { logFormat = try LogFormat(parsing: v) }
             if let v = try string("log_level") { logLevel = try Self.logLevel(parsing: v) }
@@ -139,6 +147,7 @@ public struct TockConfiguration: Sendable, Equatable {
         if let v = environment["TOCK_JOBS_DIR"] { jobsDirectory = v }
         if let v = environment["TOCK_DATA_DIR"] { dataDirectory = v }
         if let v = environment["TOCK_WEB_DIR"] { webDirectory = v }
+        if let v = environment["TOCK_NODE_NAME"] { nodeName = v }
         if let v = environment["TOCK_LOG_FORMAT"], let format = LogFormat(rawValue: v) { logFormat = format }
         if let v = environment["TOCK_LOG_LEVEL"], let level = Logger.Level(rawValue: v) { logLevel = level }
     }

@@ -28,8 +28,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The directory of job files (default ./jobs.d).")
     var jobsDir: String?
 
-    @Option(help: "sqlite:PATH (default sqlite:<data-dir>/tock.sqlite).")
+    @Option(
+        help:
+            "sqlite:PATH (default sqlite:<data-dir>/tock.sqlite) or postgres://USER@HOST:PORT/DATABASE (several nodes)."
+    )
     var database: String?
+
+    @Option(
+        help: "With PostgreSQL: this node's unique name among the nodes (default: $TOCK_NODE_NAME or the host name).")
+    var nodeName: String?
 
     @Option(help: "Where Tock keeps its data (default ./tock-data).")
     var dataDir: String?
@@ -61,6 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
             if let listen { settings.listen = listen }
             if let jobsDir { settings.jobsDirectory = jobsDir }
             if let database { settings.database = database }
+            if let nodeName { settings.nodeName = nodeName }
             if let dataDir { settings.dataDirectory = dataDir }
             if let webDir { settings.webDirectory = webDir }
             if insecureNoAuth {
@@ -97,7 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
             "tock serve starting",
             metadata: [
                 "version": "\(Tock.configuration.version)", "config": "\(file ?? "none")",
-                "jobs.dir": "\(settings.jobsDirectory)", "database": "\(settings.databaseURL)",
+                "jobs.dir": "\(settings.jobsDirectory)", "database": "\(settings.databaseURLForLogs)",
                 "jobs.errors": "\(app.jobFileErrors.count)",
             ])
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -166,6 +166,8 @@ enum Render {
             ("message", e.message.map { .string($0) } ?? .null),
             ("stdout_bytes", .int(e.stdoutBytes)),
             ("stderr_bytes", .int(e.stderrBytes)),
+            // The daemon that recorded it: the host name alone, a node's `node_name` in a cluster.
+            ("node", .string(e.host)),
         ]
         return .object(pairs)
     }

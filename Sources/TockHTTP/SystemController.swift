@@ -28,6 +28,12 @@ struct SystemController<Context: AccessRequestContext>: Sendable {
     func health() async -> Response {
         let count = await scheduler.jobCount
         let running = await scheduler.runningExecutionIDs().count
+        // A node that lost its lease on a shared store runs nothing: a load balancer should look elsewhere.
+        if let reason = scheduler.fencedReason {
+            return JSONResponse.make(
+                .object([("status", "fenced"), ("reason", .string(reason)), ("jobs", .int(count))]),
+                status: .serviceUnavailable)
+        }
         return JSONResponse.make(.object([("status", "ok"), ("jobs", .int(count)), ("running", .int(running))]))
     }
 

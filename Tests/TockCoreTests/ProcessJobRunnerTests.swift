@@ -91,8 +91,9 @@ struct ProcessJobRunnerTests {
         #expect(bytes.starts(with: Array("FIRSTxxx".utf8)))
         #expect(Array(bytes.suffix(7)) == Array("xxxLAST".utf8))
         #expect(Array(bytes[(1 << 19)..<((1 << 19) + marker.count)]) == marker)
-        // 100 MB went through; the runner kept about 1 MiB of it. Allow slack for allocator noise.
-        #expect(after - before < 24 << 20, "RSS grew by \(after - before) bytes")
+        // 100 MB went through; the runner kept about 1 MiB of it. Allow slack for allocator noise and for the tests
+        // running beside this one in the same process (the RSS is the whole process's).
+        #expect(after - before < 48 << 20, "RSS grew by \(after - before) bytes")
     }
 
     @Test func timeout_killsWholeProcessTree() async throws {

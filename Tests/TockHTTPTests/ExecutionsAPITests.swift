@@ -28,6 +28,8 @@ struct ExecutionsAPITests {
             let read = try json(try await client.get("/api/v1/executions/\(execution)"))
             #expect(["scheduled", "running"].contains(read["state"]?.stringValue ?? ""))
             #expect(read["trigger"] == "manual" && read["job"]?["job_id"] == "slow")
+            // The daemon that runs it (the scheduler's host: a node's name in a cluster).
+            #expect(read["node"] == "test-host" && read["hostname"] == "test-host")
             // overlap = skip (the default): a second run is a conflict naming the running one…
             let conflict = try await client.send(.post, "/api/v1/executions/\(id)", nil, headers: [:])
             #expect(conflict.status == .conflict)

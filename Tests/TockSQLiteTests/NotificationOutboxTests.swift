@@ -3,9 +3,9 @@ import GRDB
 import Testing
 import TockCore
 import TockSQLite
+import TockTesting
 
-/// The outbox on a real SQLite file: written with the final record, once per event and target, claimed,
-/// recorded, released after a crash, paged.
+/// The outbox on a real SQLite file: the shared contract, and no secret in the file.
 struct NotificationOutboxTests {
     let directory: URL
     let store: SQLiteJobStore
@@ -53,52 +53,10 @@ struct NotificationOutboxTests {
         #expect(!dump.joined().contains("alerts.example.com"))
     }
 
-    @Test func claim_record_release() async throws {
-        let record = NotificationTestSupport.record(job, state: .failed)
-        let deliveries = await planned(record)
-        try await store.save([record], enqueuing: deliveries)
-        let now = Date(timeIntervalSince1970: 1_796_000_200)
-        #expect(try await store.nextDeliveryDue() == Date(timeIntervalSince1970: 1_796_000_100))
-        let claimed = try await store.claimDueDeliveries(at: now, limit: 1)
-        #expect(claimed.count == 1 && claimed[0].state == .delivering && !claimed[0].payload.isEmpty)
-        #expect(try await store.claimDueDeliveries(at: now, limit: 10).count == 1, "the other one")
-        #expect(try await store.nextDeliveryDue() == nil, "both claimed")
-        let retryAt = now.addingTimeInterval(10)
-        try await store.recordAttempt(
-            deliveryID: claimed[0].id, state: .failed, at: now, nextAttemptAt: retryAt,
-            attempt: DeliveryAttempt(.failed(retryAfter: nil), status: 500, error: "HTTP 500", responseExcerpt: "no"))
-        #expect(try await store.nextDeliveryDue() == retryAt)
-        #expect(try await store.claimDueDeliveries(at: now, limit: 10).isEmpty, "not due yet")
-        // A daemon that died mid-delivery: the other one is still `delivering`; at start it is due again.
-        #expect(try await store.releaseClaimedDeliveries() == 1)
-        let failed = try #require(try await store.delivery(id: claimed[0].id))
-        #expect(failed.state == .failed && failed.attempts == 1 && failed.lastStatus == 500)
-        #expect(failed.lastError == "HTTP 500" && failed.responseExcerpt == "no")
-        // A user's retry makes it due at once.
-        let retried = try #require(try await store.retryDelivery(id: failed.id, at: now))
-        #expect(retried.state == .pending && retried.nextAttemptAt == now)
-        #expect(try await store.claimDueDeliveries(at: now, limit: 10).count == 2)
-    }
-
-    @Test func log_pagesNewestFirst_withFilters() async throws {
-        for n in 0..<5 {
-            let record = NotificationTestSupport.record(job, state: .failed)
-            let deliveries = await planned(record, at: Date(timeIntervalSince1970: 1_796_000_000 + Double(n)))
-            try await store.save([record], enqueuing: deliveries)
-        }
-        var seen: [NotificationDelivery] = []
-        var cursor: NotificationCursor?
-        repeat {
-            let page = try await store.deliveries(matching: NotificationQuery(jobID: "backup", limit: 3, after: cursor))
-            seen += page
-            cursor = page.count == 3 ? page.last.map { NotificationCursor(createdAt: $0.createdAt, id: $0.id) } : nil
-        } while cursor != nil
-        #expect(seen.count == 10 && Set(seen.map(\.id)).count == 10)
-        #expect(zip(seen, seen.dropFirst()).allSatisfy { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) })
-        #expect(
-            NotificationCursor(NotificationCursor(createdAt: seen[4].createdAt, id: seen[4].id).text)?.id == seen[4].id)
-        #expect(try await store.deliveries(matching: NotificationQuery(jobID: "other")).isEmpty)
-        #expect(try await store.deliveries(matching: NotificationQuery(state: .delivered)).isEmpty)
-        #expect(try await store.deliveries(matching: NotificationQuery(channel: .webhook)).count == 10)
+    /// The outbox contract every store passes (the PostgreSQL store runs the same checks).
+    @Test(arguments: NotificationOutboxContract.checks.map(\.0))
+    func contract(_ name: String) async throws {
+        let check = try #require(NotificationOutboxContract.checks.first { $0.0 == name }?.1)
+        try await check(store)
     }
 }

@@ -281,6 +281,8 @@ class UITests(unittest.TestCase):
         self.until(lambda: "tick 3" in self.css("#output-stdout").text)
         self.until(lambda: "succeeded" in self.css("h1").text, "the end is shown without a reload")
         self.until(lambda: self.css("#result").text == "exit status 0", "the result is shown")
+        node = self.daemon.api("GET", f"/api/v1/executions/{execution}")["node"]
+        self.assertTrue(self.css("#node").text.startswith(node + " "), "the node that ran it is shown")
 
     def test_04_pause_and_resume(self):
         self.open("/jobs")

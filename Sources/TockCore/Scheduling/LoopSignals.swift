@@ -6,6 +6,7 @@ import Synchronization
 final class LoopSignals: Sendable {
     let wake = WakeSignal()
     private let flags = Mutex((started: false, shuttingDown: false, nextPrune: Date.distantPast))
+    private let fence = Mutex(false)
 
     var started: Bool {
         get { flags.withLock { $0.started } }
@@ -21,5 +22,11 @@ final class LoopSignals: Sendable {
     var nextPrune: Date {
         get { flags.withLock { $0.nextPrune } }
         set { flags.withLock { $0.nextPrune = newValue } }
+    }
+
+    /// Whether the runs were already stopped for the current loss of the node's lease.
+    var fenceHandled: Bool {
+        get { fence.withLock { $0 } }
+        set { fence.withLock { $0 = newValue } }
     }
 }

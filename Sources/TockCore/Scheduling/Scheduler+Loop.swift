@@ -8,11 +8,14 @@ extension Scheduler {
     /// Runs until cancelled or asked to shut down gracefully (SIGTERM/SIGINT through a `ServiceGroup`): stops
     /// firing, lets running jobs finish within `shutdownGrace`, then stops them and records everything.
     public func run() async throws {
+        coordinator.onFenceChange { [signals] in signals.wake.signal() }
         await startUp()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 while !Task.isCancelled && !signals.shuttingDown {
+                    await stopRunsIfFenced()
                     await fireDueInstants()
+                    await retryUnclaimed()
                     await startDelayedRuns()
                     await evaluateDependencies()
                     // Runs about to start are recorded before their processes start (a crash after that leaves
@@ -57,9 +60,9 @@ extension Scheduler {
         guard
             let interrupted = await retryingRead(
                 "recover interrupted executions",
-                { [configuration] store in
+                { [configuration, coordinator] _ in
                     try await Self.recoverInterrupted(
-                        store, at: now, jobs: knownJobs, planner: configuration.notifications)
+                        coordinator, at: now, jobs: knownJobs, planner: configuration.notifications)
                 })
         else { return }
         configuration.notifications?.enqueued()
@@ -248,14 +251,17 @@ extension Scheduler {
             logger.warning(
                 "more missed instants than recorded", metadata: ["job.id": "\(job.id)", "not.recorded": "\(overflow)"])
         }
-        var runs: [(Date, ExecutionTrigger)] = []
-        var recordedMissed: [Date] = []
+        var missedRecords: [ExecutionRecord] = []
+        var runs: [ExecutionRecord] = []
         if !jobs.paused.contains(job.id) {
             for (index, instant) in missed.enumerated() {
                 let runIt =
                     job.catchup == .all || (job.catchup == .latest && onTime == nil && index == missed.count - 1)
                 if runIt {
-                    runs.append((instant, .catchup))
+                    runs.append(
+                        ExecutionRecord(
+                            jobID: job.id, state: .scheduled, trigger: .catchup, scheduledAt: instant,
+                            host: configuration.host))
                     continue
                 }
                 var record = ExecutionRecord(
@@ -264,21 +270,24 @@ extension Scheduler {
                     instant < cutoff
                     ? "the daemon was not running (or was stalled) at this instant"
                     : "a later instant was already due when the scheduler came to this one"
-                await persist(record)
-                configuration.metrics.recordEnd(record)
-                recordedMissed.append(instant)
+                missedRecords.append(record)
             }
-            if onTimeQueued, let onTime { runs.append((onTime, .schedule)) }
+            if onTimeQueued, let onTime {
+                runs.append(
+                    ExecutionRecord(
+                        jobID: job.id, state: .scheduled, trigger: .schedule, scheduledAt: onTime,
+                        host: configuration.host))
+            }
         }
-        for (instant, trigger) in runs {
-            let record = ExecutionRecord(
-                jobID: job.id, state: .scheduled, trigger: trigger, scheduledAt: instant, host: configuration.host)
-            // Catching up on every missed instant means running them one after another, not skipping them.
-            let overlap: OverlapPolicy = job.catchup == .all && job.overlap != .allow ? .queue : job.overlap
-            await dispatch(
-                PendingRun(job: job, record: record, control: RunControl()), overlapApplies: true, overlap: overlap)
-        }
+        // Each instant is acted on by the node that wins it, whichever node noticed the gap.
+        let slots = (missedRecords + runs).map { PendingRun(job: job, record: $0, control: RunControl()) }
+        // Catching up on every missed instant means running them one after another, not skipping them.
+        let overlap: OverlapPolicy = job.catchup == .all && job.overlap != .allow ? .queue : job.overlap
+        let won = await claimSlots(slots) ?? []
+        await actOnClaimed(won, overlap: overlap)
         if dealtWith > last { await markScheduled(job.id, dealtWith) }
+        // The missed instants this node recorded (on a cluster, the node that won them alerts).
+        let recordedMissed = won.filter { $0.record.state == .missed }.map(\.record.scheduledAt)
         if !recordedMissed.isEmpty {
             configuration.notifications?.missed(job, instants: recordedMissed, notRecorded: overflow, at: now)
         }
@@ -324,33 +333,132 @@ extension Scheduler {
         return started
     }
 
-    /// Fires every agenda entry that is due.
+    /// Fires every agenda entry that is due: claims the due instants together, then dispatches those won.
     func fireDueInstants() async {
         let now = clock.now
         let cutoff = now.addingTimeInterval(-configuration.lateTolerance.timeInterval)
-        while let due = agenda.popDue(at: now) {
-            guard let job = jobs[due.jobID], job.enabled else { continue }
-            let following = agenda.schedule(of: job.id)?.nextFireDate(after: due.date)
-            if due.date < cutoff || following.map({ $0 <= now }) == true {
+        var due: [PendingRun] = []
+        while let entry = agenda.popDue(at: now) {
+            guard let job = jobs[entry.jobID], job.enabled else { continue }
+            let following = agenda.schedule(of: job.id)?.nextFireDate(after: entry.date)
+            if entry.date < cutoff || following.map({ $0 <= now }) == true {
                 // Late beyond tolerance, or superseded by a later instant already due: the rules of downtime.
-                await catchUp(job, after: due.date.addingTimeInterval(-0.001), now: now)
+                await catchUp(job, after: entry.date.addingTimeInterval(-0.001), now: now)
                 continue
             }
             // The next instant is the one just computed: put it on the agenda without computing it again.
             agenda.drop(job.id)
             if let following { agenda.push(job.id, following) }
             noteChanged(job.id)
-            await markScheduled(job.id, due.date)
+            await markScheduled(job.id, entry.date)
             if jobs.paused.contains(job.id) { continue }
             let record = ExecutionRecord(
-                jobID: job.id, state: .scheduled, trigger: .schedule, scheduledAt: due.date, host: configuration.host)
-            await dispatch(PendingRun(job: job, record: record, control: RunControl()), overlapApplies: true)
+                jobID: job.id, state: .scheduled, trigger: .schedule, scheduledAt: entry.date, host: configuration.host)
+            due.append(PendingRun(job: job, record: record, control: RunControl()))
+        }
+        guard !due.isEmpty else { return }
+        guard let won = await claimSlots(due) else {
+            unclaimed.keep(due, retryAt: clock.now.addingTimeInterval(UnclaimedSlots.retryDelay))
+            return
+        }
+        await actOnClaimed(won)
+    }
+
+    /// Claims again the due instants whose claim failed: those still within the late tolerance run if won; older
+    /// ones are claimed as `missed`, so that each still gets its one row.
+    func retryUnclaimed() async {
+        let now = clock.now
+        guard let at = unclaimed.retryAt, at <= now else { return }
+        let cutoff = now.addingTimeInterval(-configuration.lateTolerance.timeInterval)
+        let waiting = unclaimed.take().map { pending -> PendingRun in
+            guard pending.record.scheduledAt < cutoff else { return pending }
+            var late = pending
+            late.record.state = .missed
+            late.record.message = "the store could not be reached to claim this instant in time"
+            return late
+        }
+        guard let won = await claimSlots(waiting) else {
+            unclaimed.keep(waiting, retryAt: now.addingTimeInterval(UnclaimedSlots.retryDelay))
+            return
+        }
+        await actOnClaimed(won)
+    }
+
+    /// The slots this node won, in the order given (all of them, unchanged, alone on a store); a slot whose job runs
+    /// on another node and whose overlap is `skip` comes back `skipped`. `nil` when the claim's outcome is unknown
+    /// (the store could not be reached): the caller claims the same records again later, as running an instant
+    /// another node may run too would break "exactly once".
+    func claimSlots(_ slots: [PendingRun]) async -> [PendingRun]? {
+        guard !slots.isEmpty else { return [] }
+        if coordinator is LocalSlotCoordinator { return slots }
+        let exclusive = Set(slots.lazy.filter { $0.job.overlap == .skip }.map(\.job.id))
+        do {
+            let claims = try await coordinator.claim(slots.map(\.record), skipWhileRunningElsewhere: exclusive)
+            let now = clock.now
+            return slots.compactMap { pending in
+                guard claims.won.contains(pending.record.id) else { return nil }
+                guard let reason = claims.skipped[pending.record.id] else { return pending }
+                var skipped = pending
+                skipped.record.state = .skipped
+                skipped.record.message = reason
+                skipped.record.endedAt = now
+                return skipped
+            }
+        } catch {
+            logger.error(
+                "could not claim scheduled instants; trying again",
+                metadata: ["count": "\(slots.count)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Records the won slots that are already final (`missed`, `skipped`) and dispatches the others.
+    func actOnClaimed(_ won: [PendingRun], overlap: OverlapPolicy? = nil) async {
+        for pending in won {
+            switch pending.record.state {
+            case .missed, .skipped:
+                await persist(pending.record)
+                configuration.metrics.recordEnd(pending.record)
+                if pending.record.state == .skipped {
+                    logger.info(
+                        "run skipped: previous run still running on another node",
+                        metadata: ["job.id": "\(pending.job.id)", "execution.id": "\(pending.record.id)"])
+                }
+            default:
+                await dispatch(pending, overlapApplies: true, overlap: overlap)
+            }
+        }
+    }
+
+    /// While this node has lost its lease, stops every run it has and drops those not started yet (before another
+    /// node could be told they ended, or run the next instants of their jobs), once per fenced period.
+    func stopRunsIfFenced() async {
+        guard let reason = coordinator.fencedReason else {
+            signals.fenceHandled = false
+            return
+        }
+        guard !signals.fenceHandled else { return }
+        signals.fenceHandled = true
+        logger.error(
+            "this node lost its lease on the store: stopping its runs",
+            metadata: ["reason": "\(reason)", "running": "\(runs.running.count)"])
+        for var pending in runs.drainNotStarted() {
+            pending.record.state = .interrupted
+            pending.record.message = "this node lost its lease on the store before this run started"
+            pending.record.endedAt = clock.now
+            await persist(pending.record)
+        }
+        for (id, run) in runs.running {
+            logger.warning(
+                "stopping a run: node fenced", metadata: ["job.id": "\(run.jobID)", "execution.id": "\(id)"])
+            run.control.stop()
         }
     }
 
     func nextDeadline() -> Date? {
         let candidates = [
             agenda.earliest, runs.nextDelayedStart, signals.nextPrune, writes.retry.at, dependencies.nextWaitDeadline,
+            unclaimed.retryAt,
         ]
         return candidates.compactMap { $0 }.min()
     }

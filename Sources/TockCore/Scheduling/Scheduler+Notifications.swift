@@ -13,16 +13,15 @@ extension Scheduler {
 }
 
 extension Scheduler {
-    /// Start-up recovery; with notifications, the interrupted executions' `on_failure` deliveries are written in the
-    /// same transaction (a crash between the two would lose them: the next start finds nothing left to recover).
+    /// Start-up recovery (through the coordinator: with several nodes, only this node's leftovers); with
+    /// notifications, the interrupted executions' `on_failure` deliveries are written in the same transaction (a
+    /// crash between the two would lose them: the next start finds nothing left to recover).
     static func recoverInterrupted(
-        _ store: any JobStore, at date: Date, jobs: [Job], planner: NotificationPlanner?
+        _ coordinator: any SlotCoordinator, at date: Date, jobs: [Job], planner: NotificationPlanner?
     ) async throws -> [ExecutionRecord] {
-        guard let planner, let outbox = store as? any NotificationOutbox else {
-            return try await store.recoverInterruptedExecutions(at: date)
-        }
+        guard let planner else { return try await coordinator.recoverInterruptedExecutions(at: date, planning: nil) }
         let byID = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
-        return try await outbox.recoverInterruptedExecutions(at: date) { record in
+        return try await coordinator.recoverInterruptedExecutions(at: date) { record in
             guard let job = byID[record.jobID] else { return [] }
             return planner.interruptedDeliveries(for: record, job: job, at: date)
         }

@@ -18,6 +18,8 @@ import Synchronization
 /// forwards turns the skipped instants into missed ones.
 public actor Scheduler: Service {
     let store: any JobStore
+    /// Decides which node runs each scheduled instant (``LocalSlotCoordinator`` alone on a store).
+    let coordinator: any SlotCoordinator
     let runner: any JobRunner
     let clock: any WallClock
     let configuration: SchedulerConfiguration
@@ -31,6 +33,8 @@ public actor Scheduler: Service {
     var runs: RunQueue
     /// `after`: the graph, the edges' cursors, the upstreams' latest successes (see `Scheduler+Dependencies`).
     var dependencies = DependencyBook()
+    /// Due instants whose claim could not be made (the shared store was unreachable), tried again.
+    var unclaimed = UnclaimedSlots()
     /// Versions for readers of jobs (the API keeps rendered jobs until they move).
     nonisolated let revisions = JobRevisions()
     /// Records and instants not yet written, and the retry after a failed write.
@@ -43,9 +47,11 @@ public actor Scheduler: Service {
     public init(
         jobs: [Job], store: any JobStore, runner: any JobRunner, clock: any WallClock = SystemWallClock(),
         configuration: SchedulerConfiguration = SchedulerConfiguration(), logger: Logger,
-        jitterFraction: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+        jitterFraction: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
+        coordinator: (any SlotCoordinator)? = nil
     ) {
         self.store = store
+        self.coordinator = coordinator ?? LocalSlotCoordinator(store: store)
         self.runner = runner
         self.clock = clock
         var configuration = configuration
@@ -306,6 +312,10 @@ public actor Scheduler: Service {
     public func runningExecutionIDs() -> [String] { Array(runs.running.keys) }
 
     public var jobCount: Int { jobs.count }
+
+    /// Why this node must not run anything now (it lost its lease on a shared store), or `nil`: `/healthz` is
+    /// unhealthy while it is set.
+    public nonisolated var fencedReason: String? { coordinator.fencedReason }
 
     nonisolated func wake() { signals.wake.signal() }
 

@@ -52,7 +52,7 @@ export async function executionPage(view, id) {
       h('dt', {}, 'Duration'), h('dd', {}, seconds(e.duration)),
       h('dt', {}, 'Trigger'), h('dd', {}, e.trigger),
       h('dt', {}, 'Attempt'), h('dd', {}, String(e.attempt)),
-      h('dt', {}, 'Host, pid'), h('dd', {}, `${e.hostname} ${e.pid ?? ''}`),
+      h('dt', {}, 'Node, pid'), h('dd', { id: 'node' }, `${e.node ?? e.hostname} ${e.pid ?? ''}`),
       e.message ? [h('dt', {}, 'Message'), h('dd', {}, e.message)] : null));
     const notes = [];
     for (const stream of ['stdout', 'stderr']) {

@@ -64,7 +64,7 @@ export function executionsTable(executions, withJob) {
   return h('div', { class: 'table-wrap' }, h('table', {},
     h('thead', {}, h('tr', {}, withJob ? h('th', {}, 'Job') : null, h('th', {}, 'State'), h('th', {}, 'Scheduled'),
       h('th', { class: 'hide-narrow' }, 'Duration'), h('th', {}, 'Exit'), h('th', { class: 'hide-narrow' }, 'Attempt'),
-      h('th', { class: 'hide-narrow' }, 'Trigger'))),
+      h('th', { class: 'hide-narrow' }, 'Trigger'), h('th', { class: 'hide-narrow' }, 'Node'))),
     h('tbody', {}, executions.length ? executions.map((e) => h('tr', { 'data-execution-id': e.execution_id },
       withJob ? h('td', {}, h('a', { href: `#/jobs/${enc(e.job_id)}` }, e.job_name || e.job_id)) : null,
       h('td', {}, h('a', { href: `#/executions/${enc(e.execution_id)}` }, stateBadge(e.state))),
@@ -72,8 +72,9 @@ export function executionsTable(executions, withJob) {
       h('td', { class: 'hide-narrow' }, seconds(e.duration)),
       h('td', {}, exitText(e)),
       h('td', { class: 'hide-narrow' }, String(e.attempt)),
-      h('td', { class: 'hide-narrow' }, e.trigger)))
-      : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No executions.')))));
+      h('td', { class: 'hide-narrow' }, e.trigger),
+      h('td', { class: 'hide-narrow node' }, e.node ?? e.hostname)))
+      : h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No executions.')))));
 }
 
 export async function jobPage(view, id) {
