@@ -33,6 +33,8 @@
         public let heartbeat: Duration
         /// After this long without a renewal, the node fences itself.
         public let trustWindow: Duration
+        /// How long before an instant the scheduler claims it.
+        public let claimLookahead: TimeInterval
 
         private struct State {
             var registered = false
@@ -43,7 +45,11 @@
         private let state = Mutex(State())
         private let registration = AsyncLock()
 
-        public init(store: PostgresJobStore, leaseTTL: Duration = .seconds(60), logger: Logger) {
+        public init(
+            store: PostgresJobStore, leaseTTL: Duration = .seconds(60), claimLookahead: Duration = .milliseconds(250),
+            logger: Logger
+        ) {
+            self.claimLookahead = claimLookahead.timeInterval
             self.store = store
             self.logger = logger
             self.leaseTTL = max(leaseTTL, .seconds(2))

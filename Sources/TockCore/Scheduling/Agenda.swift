@@ -53,6 +53,12 @@ struct Agenda {
         return next
     }
 
+    /// The current entries due at or before `date`, earliest first, left on the agenda.
+    func upcoming(through date: Date) -> [(jobID: String, date: Date)] {
+        heap.entries(through: date).filter { generations[$0.jobID, default: 0] == $0.generation }
+            .sorted { ($0.date, $0.jobID) < ($1.date, $1.jobID) }.map { ($0.jobID, $0.date) }
+    }
+
     /// Takes the earliest current entry due at `now` off the agenda (stale entries on the way are discarded).
     mutating func popDue(at now: Date) -> (jobID: String, date: Date)? {
         while let top = heap.first, top.date <= now {

@@ -25,6 +25,18 @@ struct FireQueue {
         }
     }
 
+    /// The entries due at or before `date`, in no order (a walk that skips every subtree starting later).
+    func entries(through date: Date) -> [Entry] {
+        var found: [Entry] = []
+        var stack = heap.isEmpty ? [] : [0]
+        while let i = stack.popLast() {
+            guard heap[i].date <= date else { continue }
+            found.append(heap[i])
+            for child in [2 * i + 1, 2 * i + 2] where child < heap.count { stack.append(child) }
+        }
+        return found
+    }
+
     mutating func pop() -> Entry? {
         guard !heap.isEmpty else { return nil }
         heap.swapAt(0, heap.count - 1)

@@ -14,6 +14,7 @@ extension Scheduler {
             await withDiscardingTaskGroup { group in
                 while !Task.isCancelled && !signals.shuttingDown {
                     await stopRunsIfFenced()
+                    await claimAhead()
                     await fireDueInstants()
                     await retryUnclaimed()
                     await startDelayedRuns()
@@ -325,10 +326,23 @@ extension Scheduler {
             liveOutput.open(pending.record.id)
             return pending
         }
-        do { try await store.save(started.map(\.record)) } catch {
+        // A scheduled instant claimed through a shared store already has its row, naming this node, written by the
+        // claim (a crash leaves it `scheduled`, recovered as `interrupted`): its process starts without waiting for a
+        // round trip to the database; `running` is written with the loop turn's other updates.
+        let claimed = !(coordinator is LocalSlotCoordinator)
+        var synchronous: [ExecutionRecord] = []
+        for run in started {
+            if claimed && [.schedule, .catchup].contains(run.record.trigger) {
+                writes.markIfAbsent(run.record)
+            } else {
+                synchronous.append(run.record)
+            }
+        }
+        guard !synchronous.isEmpty else { return started }
+        do { try await store.save(synchronous) } catch {
             // The runs start all the same (a full disk must not stop cron); their rows follow with the retries.
-            for run in started { writes.markIfAbsent(run.record) }
-            writeFailed("could not record starting runs", count: started.count, error)
+            for record in synchronous { writes.markIfAbsent(record) }
+            writeFailed("could not record starting runs", count: synchronous.count, error)
         }
         return started
     }
@@ -338,11 +352,13 @@ extension Scheduler {
         let now = clock.now
         let cutoff = now.addingTimeInterval(-configuration.lateTolerance.timeInterval)
         var due: [PendingRun] = []
+        var ready: [PendingRun] = []
         while let entry = agenda.popDue(at: now) {
             guard let job = jobs[entry.jobID], job.enabled else { continue }
             let following = agenda.schedule(of: job.id)?.nextFireDate(after: entry.date)
             if entry.date < cutoff || following.map({ $0 <= now }) == true {
                 // Late beyond tolerance, or superseded by a later instant already due: the rules of downtime.
+                await settleLateClaim(job.id, entry.date)
                 await catchUp(job, after: entry.date.addingTimeInterval(-0.001), now: now)
                 continue
             }
@@ -351,11 +367,19 @@ extension Scheduler {
             if let following { agenda.push(job.id, following) }
             noteChanged(job.id)
             await markScheduled(job.id, entry.date)
-            if jobs.paused.contains(job.id) { continue }
+            let paused = jobs.paused.contains(job.id)
+            if let claimed = await claimedAhead(job, at: entry.date, paused: paused) {
+                ready += claimed.won
+                due += claimed.toClaim
+                continue
+            }
+            if paused { continue }
             let record = ExecutionRecord(
                 jobID: job.id, state: .scheduled, trigger: .schedule, scheduledAt: entry.date, host: configuration.host)
             due.append(PendingRun(job: job, record: record, control: RunControl()))
         }
+        // Those claimed ahead first: they are on time.
+        if !ready.isEmpty { await actOnClaimed(ready) }
         guard !due.isEmpty else { return }
         guard let won = await claimSlots(due) else {
             unclaimed.keep(due, retryAt: clock.now.addingTimeInterval(UnclaimedSlots.retryDelay))
@@ -439,6 +463,7 @@ extension Scheduler {
         }
         guard !signals.fenceHandled else { return }
         signals.fenceHandled = true
+        await settleStaleClaims(reason: "this node lost its lease on the store before this claimed instant")
         logger.error(
             "this node lost its lease on the store: stopping its runs",
             metadata: ["reason": "\(reason)", "running": "\(runs.running.count)"])
@@ -458,7 +483,7 @@ extension Scheduler {
     func nextDeadline() -> Date? {
         let candidates = [
             agenda.earliest, runs.nextDelayedStart, signals.nextPrune, writes.retry.at, dependencies.nextWaitDeadline,
-            unclaimed.retryAt,
+            unclaimed.retryAt, claimAheadDeadline(),
         ]
         return candidates.compactMap { $0 }.min()
     }
@@ -492,6 +517,7 @@ extension Scheduler {
 
     /// After the loop: give running jobs `shutdownGrace`, then stop them; their tasks record the outcome.
     func drain() async {
+        await settleStaleClaims(reason: "the node shut down before this claimed instant")
         for var pending in runs.drainNotStarted() {
             pending.record.state = .interrupted
             pending.record.message = "the daemon shut down before this run started"

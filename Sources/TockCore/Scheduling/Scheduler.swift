@@ -35,6 +35,8 @@ public actor Scheduler: Service {
     var dependencies = DependencyBook()
     /// Due instants whose claim could not be made (the shared store was unreachable), tried again.
     var unclaimed = UnclaimedSlots()
+    /// Instants claimed before they are due (several nodes), until they fire.
+    var ahead = ClaimsAhead()
     /// Versions for readers of jobs (the API keeps rendered jobs until they move).
     nonisolated let revisions = JobRevisions()
     /// Records and instants not yet written, and the retry after a failed write.

@@ -31,6 +31,14 @@ public protocol SlotCoordinator: Sendable {
 
     /// Calls `handler` whenever ``fencedReason`` changes (the scheduler wakes its loop).
     func onFenceChange(_ handler: @escaping @Sendable () -> Void)
+
+    /// How long before an instant the scheduler claims it (seconds; 0: at the instant), so that the claim's round
+    /// trip is not part of the run's start lateness.
+    var claimLookahead: TimeInterval { get }
+}
+
+extension SlotCoordinator {
+    public var claimLookahead: TimeInterval { 0 }
 }
 
 /// The coordinator of a daemon alone on its store: every slot is its own, nothing is written by a claim, and start-up
