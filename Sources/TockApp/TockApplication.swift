@@ -43,7 +43,9 @@ public enum TockApplication {
         SystemMemory.returnLargeBuffersWhenFreed()
         let store = try openStore(configuration, logger: logger)
         let kindNames = Set(kinds.map(\.name))
-        let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)
+        // Shared with the watcher: a reload then reads only the files that changed since.
+        let jobFiles = JobFileCache()
+        let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames, cache: jobFiles)
         // Also as `FILE:LINE: message` for people reading the log.
         for error in directory.errors {
             logger.error(
@@ -67,7 +69,7 @@ public enum TockApplication {
             configuration: schedulerConfiguration, logger: logger)
         let watcher = JobsDirectoryWatcher(
             path: configuration.jobsDirectory, kinds: kindNames, scheduler: scheduler,
-            interval: configuration.reloadInterval, logger: logger)
+            interval: configuration.reloadInterval, logger: logger, cache: jobFiles)
 
         let (host, port) = try configuration.listenAddress()
         let access = accessControl(configuration, store: store, listenHost: host, logger: logger)

@@ -42,65 +42,95 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         }
     }
 
-    /// Every job rendered, from the cache when nothing changed since.
-    func snapshot() async throws -> JobRenderCache.Snapshot {
-        let version = scheduler.version
-        if let cached = api.cache.current(version: version) { return cached }
+    /// The catalog's index (every job sorted by id, with its search text), kept until the catalog moves.
+    func index() async throws -> JobRenderCache.Index {
         let scheduler = self.scheduler
-        let store = self.store
-        let zone = api.defaultTimeZone
-        return try await api.cache.snapshot(version: version) { previous in
-            let statuses = await scheduler.allStatuses().sorted { $0.job.id < $1.job.id }
-            var kept: [String: JobRenderCache.Item] = [:]
+        return try await api.cache.index(version: scheduler.catalogVersion) { previous in
+            let (version, jobs, paused) = await scheduler.catalog()
+            var kept: [String: JobRenderCache.Entry] = [:]
             if let previous {
-                for item in previous.items { kept[item.job.id] = item }
+                kept.reserveCapacity(previous.entries.count)
+                for entry in previous.entries { kept[entry.job.id] = entry }
             }
-            let stale = statuses.filter { kept[$0.job.id]?.revision != $0.revision }.map(\.job.id)
-            let recent = try await store.recentExecutions(jobIDs: stale, perJob: 20)
-            var items: [JobRenderCache.Item] = []
-            var index: [String: Int] = [:]
-            items.reserveCapacity(statuses.count)
-            for status in statuses {
-                index[status.job.id] = items.count
-                if let item = kept[status.job.id], item.revision == status.revision {
-                    items.append(item)
-                    continue
-                }
-                let history = recent[status.job.id] ?? []
-                let value = Render.job(status, recent: history, defaultTimeZone: zone)
-                let redacted =
-                    status.job.environment.isEmpty
-                    ? nil
-                    : Render.job(status, recent: history, defaultTimeZone: zone, redactEnvironment: true).jsonBytes
-                items.append(
-                    .init(
-                        job: status.job, revision: status.revision, paused: status.paused,
-                        failing: history.first.map { Self.failingStates.contains($0.state) } ?? false,
-                        bytes: value.jsonBytes, redactedBytes: redacted))
+            let sorted = jobs.sorted { $0.id < $1.id }
+            var entries: [JobRenderCache.Entry] = []
+            var position: [String: Int] = [:]
+            entries.reserveCapacity(sorted.count)
+            position.reserveCapacity(sorted.count)
+            var active = 0
+            for job in sorted {
+                let isPaused = paused.contains(job.id)
+                position[job.id] = entries.count
+                entries.append(.init(job: job, paused: isPaused, reusing: kept[job.id]))
+                if job.enabled && !isPaused { active += 1 }
             }
-            let full = Self.listBody(items[...], counts: Self.counts(items, matching: items.count))
-            let fullRedacted =
-                items.contains { $0.redactedBytes != nil }
-                ? Self.listBody(items[...], counts: Self.counts(items, matching: items.count), redacted: true) : full
-            return JobRenderCache.Snapshot(
-                version: version, items: items, index: index, fullList: ByteBuffer(bytes: full),
-                fullListRedacted: ByteBuffer(bytes: fullRedacted))
+            return JobRenderCache.Index(
+                version: version, entries: entries, position: position, active: active,
+                paused: entries.count { $0.paused })
         }
     }
 
-    static func counts(_ items: [JobRenderCache.Item], matching: Int) -> JSONValue {
+    /// The ids of the jobs whose last result is a failure, read once per scheduler version.
+    func failingJobs() async throws -> Set<String> {
+        let version = scheduler.version
+        if let kept = api.cache.failing(version: version) { return kept }
+        let ids = try await store.jobsWithNewestExecution(in: Self.failingStates)
+        api.cache.keepFailing(ids, version: version)
+        return ids
+    }
+
+    /// These jobs rendered, in the order given: kept renders while their revision
+    /// stays, the others rendered with their last 20 executions, read for them alone.
+    func rendered(_ statuses: [Scheduler.JobStatus]) async throws -> [JobRenderCache.Item] {
+        var items: [JobRenderCache.Item?] = statuses.map { api.cache.item($0.job.id, revision: $0.revision) }
+        let stale = zip(statuses, items).filter { $1 == nil }.map(\.0.job.id)
+        guard !stale.isEmpty else { return items.compactMap { $0 } }
+        let zone = api.defaultTimeZone
+        // A whole list of many jobs reads their executions in slices, not all at once.
+        var recent: [String: [ExecutionRecord]] = [:]
+        for start in stride(from: 0, to: stale.count, by: 1000) {
+            let slice = Array(stale[start..<min(start + 1000, stale.count)])
+            recent.merge(try await store.recentExecutions(jobIDs: slice, perJob: 20)) { $1 }
+        }
+        for (n, status) in statuses.enumerated() where items[n] == nil {
+            let history = recent[status.job.id] ?? []
+            let redacted =
+                status.job.environment.isEmpty
+                ? nil
+                : Render.job(status, recent: history, defaultTimeZone: zone, redactEnvironment: true).jsonBytes
+            let item = JobRenderCache.Item(
+                revision: status.revision,
+                bytes: Render.job(status, recent: history, defaultTimeZone: zone).jsonBytes, redactedBytes: redacted)
+            api.cache.keep(status.job.id, item)
+            items[n] = item
+        }
+        return items.compactMap { $0 }
+    }
+
+    static func counts(
+        _ entries: some Sequence<JobRenderCache.Entry>, failing: Set<String>, matching: Int
+    ) -> JSONValue {
+        var total = 0
+        var active = 0
+        var paused = 0
+        var failed = 0
+        for entry in entries {
+            total += 1
+            if entry.job.enabled && !entry.paused { active += 1 }
+            if entry.paused { paused += 1 }
+            if failing.contains(entry.job.id) { failed += 1 }
+        }
+        return counts(total: total, active: active, paused: paused, failing: failed, matching: matching)
+    }
+
+    static func counts(total: Int, active: Int, paused: Int, failing: Int, matching: Int) -> JSONValue {
         .object([
-            ("total", .int(items.count)),
-            ("active", .int(items.filter { $0.job.enabled && !$0.paused }.count)),
-            ("paused", .int(items.filter(\.paused).count)),
-            ("failing", .int(items.filter(\.failing).count)),
+            ("total", .int(total)), ("active", .int(active)), ("paused", .int(paused)), ("failing", .int(failing)),
             ("matching", .int(matching)),
         ])
     }
 
-    static func listBody(_ page: ArraySlice<JobRenderCache.Item>, counts: JSONValue, redacted: Bool = false)
-        -> [UInt8]
-    {
+    static func listBody(_ page: [JobRenderCache.Item], counts: JSONValue, redacted: Bool = false) -> [UInt8] {
         var out: [UInt8] = Array(#"{"jobs":["#.utf8)
         out.reserveCapacity(page.reduce(128) { $0 + $1.bytes.count + 1 })
         for (n, item) in page.enumerated() {
@@ -121,37 +151,71 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         let text = query.get("q").flatMap { $0.isEmpty ? nil : $0.lowercased() }
         let limit = try RequestParsing.int(query.get("limit"), name: "limit", range: 1...100_000)
         let offset = try RequestParsing.int(query.get("offset"), name: "offset", range: 0...Int.max) ?? 0
-        let snapshot = try await snapshot()
+        let version = scheduler.version
+        let index = try await index()
+        let failing = try await failingJobs()
         let scoped = principal?.tags != nil
-        if tag == nil && text == nil && limit == nil && offset == 0 && !scoped {
+        let whole = tag == nil && text == nil && limit == nil && offset == 0 && !scoped
+        if whole, let kept = api.cache.fullList(version: version, redacted: redact) {
             return Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                body: ResponseBody(byteBuffer: redact ? snapshot.fullListRedacted : snapshot.fullList))
+                body: ResponseBody(byteBuffer: kept))
         }
-        // A caller limited to tags sees only those jobs, and counts of only those.
-        let visible =
-            scoped ? snapshot.items.filter { principal?.canSee(jobTags: $0.job.tags) ?? false } : snapshot.items
-        let matching = visible.filter { item in
-            if let tag, !item.job.tags.contains(tag) { return false }
-            if let text {
-                let haystack =
-                    [item.job.id, item.job.name, item.job.description, item.job.schedule]
-                    + Render.pubArgs(item.job) + item.job.tags
-                return haystack.contains { $0.lowercased().contains(text) }
+        // The text searched as bytes when it is plain ASCII (no control characters), as Strings otherwise.
+        let ascii: [UInt8]? = text.flatMap { text in
+            text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? Array(text.utf8) : nil
+        }
+        let counts: JSONValue
+        let page: [String]
+        if !scoped && tag == nil && text == nil {
+            // Every job: counts kept in the index, the page a slice of it.
+            let failed = failing.count { index.position[$0] != nil }
+            counts = Self.counts(
+                total: index.entries.count, active: index.active, paused: index.paused, failing: failed,
+                matching: index.entries.count)
+            let from = min(offset, index.entries.count)
+            page = index.entries[from..<min(from + (limit ?? index.entries.count), index.entries.count)].map(\.job.id)
+        } else {
+            // A caller limited to tags sees only those jobs, and counts of only those.
+            var visible = 0
+            var active = 0
+            var paused = 0
+            var failed = 0
+            var matching = 0
+            var selected: [String] = []
+            let wanted = limit ?? Int.max
+            for entry in index.entries {
+                if scoped && !(principal?.canSee(jobTags: entry.job.tags) ?? false) { continue }
+                visible += 1
+                if entry.job.enabled && !entry.paused { active += 1 }
+                if entry.paused { paused += 1 }
+                if failing.contains(entry.job.id) { failed += 1 }
+                if let tag, !entry.job.tags.contains(tag) { continue }
+                if let text, !entry.matches(text, ascii: ascii) { continue }
+                if matching >= offset && selected.count < wanted { selected.append(entry.job.id) }
+                matching += 1
             }
-            return true
+            counts = Self.counts(total: visible, active: active, paused: paused, failing: failed, matching: matching)
+            page = selected
         }
-        let page = matching.dropFirst(offset).prefix(limit ?? matching.count)
-        return JSONResponse.bytes(
-            Self.listBody(ArraySlice(page), counts: Self.counts(visible, matching: matching.count), redacted: redact))
+        let items = try await rendered(await scheduler.statuses(ofIDs: page))
+        let body = Self.listBody(items, counts: counts, redacted: redact)
+        if whole {
+            let buffer = ByteBuffer(bytes: body)
+            api.cache.keepFullList(buffer, version: version, redacted: redact)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: buffer))
+        }
+        return JSONResponse.bytes(body)
     }
 
     func getJob(_ id: String, _ context: Context) async throws -> Response {
-        let snapshot = try await snapshot()
-        guard let position = snapshot.index[id],
-            context.access.principal?.canSee(jobTags: snapshot.items[position].job.tags) ?? false
+        guard let status = await scheduler.status(of: id),
+            context.access.principal?.canSee(jobTags: status.job.tags) ?? false,
+            let item = try await rendered([status]).first
         else { throw APIError(.notFound, "Job not found: \(id)") }
-        return JSONResponse.bytes(snapshot.items[position].bytes(redacted: context.access.principal?.role != .admin))
+        return JSONResponse.bytes(item.bytes(redacted: context.access.principal?.role != .admin))
     }
 
     func createJob(_ request: Request, _ context: Context) async throws -> Response {

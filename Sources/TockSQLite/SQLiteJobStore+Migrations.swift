@@ -107,6 +107,7 @@ extension SQLiteJobStore {
         }
         migrator.registerMigration(outputMigrationName, migrate: migrateOutputToPieces)
         registerOutboxMigrations(&migrator)
+        migrator.registerMigration(latestMigrationName, migrate: migrateLatest)
         return migrator
     }
 }

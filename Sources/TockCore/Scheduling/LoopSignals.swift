@@ -5,7 +5,7 @@ import Synchronization
 /// runs ending on the runner's thread, commands from the API.
 final class LoopSignals: Sendable {
     let wake = WakeSignal()
-    private let flags = Mutex((started: false, shuttingDown: false, nextPrune: Date.distantPast))
+    private let flags = Mutex((started: false, shuttingDown: false, nextPrune: Date.distantPast, pruning: false))
 
     var started: Bool {
         get { flags.withLock { $0.started } }
@@ -21,5 +21,11 @@ final class LoopSignals: Sendable {
     var nextPrune: Date {
         get { flags.withLock { $0.nextPrune } }
         set { flags.withLock { $0.nextPrune = newValue } }
+    }
+
+    /// A prune is running (off the loop).
+    var pruning: Bool {
+        get { flags.withLock { $0.pruning } }
+        set { flags.withLock { $0.pruning = newValue } }
     }
 }

@@ -1,0 +1,24 @@
+import Foundation
+
+/// What job lists read: the catalog (every job, which are paused) while it stays, and the status of a page of jobs.
+extension Scheduler {
+    /// Moves whenever the set of jobs, a job's definition or a pause changes, and only then (not when runs start
+    /// or end): a reader may keep an index of the jobs (sorted, searchable) while it stays.
+    public nonisolated var catalogVersion: Int { revisions.catalogVersion }
+
+    /// Every job and the ids of the paused ones, with the ``catalogVersion`` they are of.
+    public func catalog() -> (version: Int, jobs: [Job], paused: Set<String>) {
+        (revisions.catalogVersion, jobs.values, jobs.paused)
+    }
+
+    /// The status of each of these jobs that exists, in the order given.
+    public func statuses(ofIDs ids: some Sequence<String>) -> [JobStatus] {
+        ids.compactMap { id in jobs[id].map(status) }
+    }
+
+    /// How many jobs from files the scheduler has (a reload compares it with what the files define: a file job
+    /// ignored because an API job has its id makes them differ).
+    public func fileJobCount() -> Int {
+        jobs.values.count { $0.source != .api }
+    }
+}
