@@ -55,7 +55,12 @@ public struct JobsDirectoryWatcher: Service {
                     logger.info("jobs reloaded", metadata: ["reason": "\(reason)", "unchanged": "true"])
                     continue
                 }
-                let directory = JobDirectory.load(path, kinds: kinds, cache: cache)
+                // The scheduler's jobs stand for the unchanged files when the last load had no errors and none of
+                // its jobs was shadowed by an API job: then they are exactly what those files give.
+                let fileJobCount = await scheduler.fileJobCount()
+                let fileJobs =
+                    !cache.lastLoadHadErrors && fileJobCount == cache.jobCount ? await scheduler.fileJobs() : nil
+                let directory = JobDirectory.load(path, kinds: kinds, cache: cache, current: fileJobs)
                 for error in directory.errors {
                     logger.error(
                         "job file problem",

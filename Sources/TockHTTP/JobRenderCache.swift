@@ -22,21 +22,33 @@ final class JobRenderCache: Sendable {
     /// The largest whole-list answer kept (a list of ~10,000 jobs).
     static let fullListCapacity = 16 << 20
 
-    /// A job as searches and counts see it.
+    /// A job as searches and counts see it: a few fields, not the whole `Job` (100,000 of those would be ~54 MB).
     struct Entry: Sendable {
-        let job: Job
+        let id: String
+        let tags: [String]
+        let enabled: Bool
         let paused: Bool
+        /// The job's revision when this was made: an entry is reused while it stays.
+        let revision: Int
         /// The searchable texts, lowercased, each followed by a 0 byte (a match never spans two); `nil` when one of
-        /// them is not ASCII (those jobs are searched as Strings, as Swift compares them).
+        /// them is not ASCII (those jobs are searched as Strings, as Swift compares them, in `texts`).
         let haystack: [UInt8]?
+        let texts: [String]?
 
-        init(job: Job, paused: Bool, reusing previous: Entry?) {
-            self.job = job
-            self.paused = paused
-            if let previous, previous.job == job {
+        init(_ status: Scheduler.JobStatus, reusing previous: Entry?) {
+            let job = status.job
+            id = job.id
+            tags = job.tags
+            enabled = job.enabled
+            paused = status.paused
+            revision = status.revision
+            if let previous, previous.revision == status.revision, previous.paused == status.paused {
                 haystack = previous.haystack
+                texts = previous.texts
             } else {
-                haystack = Self.haystack(of: job)
+                let all = Self.texts(of: job)
+                haystack = Self.haystack(of: all)
+                texts = haystack == nil ? all : nil
             }
         }
 
@@ -64,9 +76,9 @@ final class JobRenderCache: Sendable {
             [job.id, job.name, job.description, job.schedule] + Render.pubArgs(job) + job.tags
         }
 
-        static func haystack(of job: Job) -> [UInt8]? {
+        static func haystack(of texts: [String]) -> [UInt8]? {
             var bytes: [UInt8] = []
-            for text in texts(of: job) {
+            for text in texts {
                 for byte in text.utf8 {
                     guard byte < 0x80, byte != 0 else { return nil }
                     bytes.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
@@ -78,8 +90,14 @@ final class JobRenderCache: Sendable {
 
         /// Whether `text` (lowercased) is in one of the job's texts, as `String.contains` says.
         func matches(_ text: String, ascii: [UInt8]?) -> Bool {
-            if let haystack, let ascii { return Self.contains(haystack, ascii) }
-            return Self.texts(of: job).contains { $0.lowercased().contains(text) }
+            if let haystack {
+                if let ascii { return Self.contains(haystack, ascii) }
+                // A query that is not plain ASCII, on texts that are: lowercased ASCII is the haystack itself.
+                return haystack.split(separator: 0, omittingEmptySubsequences: false).contains {
+                    String(decoding: $0, as: UTF8.self).contains(text)
+                }
+            }
+            return (texts ?? []).contains { $0.lowercased().contains(text) }
         }
     }
 

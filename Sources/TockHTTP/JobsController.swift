@@ -46,27 +46,30 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
     func index() async throws -> JobRenderCache.Index {
         let scheduler = self.scheduler
         return try await api.cache.index(version: scheduler.catalogVersion) { previous in
-            let (version, jobs, paused) = await scheduler.catalog()
+            let (version, ids) = await scheduler.catalogIDs()
             var kept: [String: JobRenderCache.Entry] = [:]
             if let previous {
                 kept.reserveCapacity(previous.entries.count)
-                for entry in previous.entries { kept[entry.job.id] = entry }
+                for entry in previous.entries { kept[entry.id] = entry }
             }
-            let sorted = jobs.sorted { $0.id < $1.id }
             var entries: [JobRenderCache.Entry] = []
             var position: [String: Int] = [:]
-            entries.reserveCapacity(sorted.count)
-            position.reserveCapacity(sorted.count)
+            entries.reserveCapacity(ids.count)
+            position.reserveCapacity(ids.count)
             var active = 0
-            for job in sorted {
-                let isPaused = paused.contains(job.id)
-                position[job.id] = entries.count
-                entries.append(.init(job: job, paused: isPaused, reusing: kept[job.id]))
-                if job.enabled && !isPaused { active += 1 }
+            var paused = 0
+            // A slice at a time: the jobs are not all copied out of the scheduler at once.
+            for start in stride(from: 0, to: ids.count, by: 2000) {
+                for status in await scheduler.statuses(ofIDs: ids[start..<min(start + 2000, ids.count)]) {
+                    position[status.job.id] = entries.count
+                    let entry = JobRenderCache.Entry(status, reusing: kept[status.job.id])
+                    entries.append(entry)
+                    if entry.enabled && !entry.paused { active += 1 }
+                    if entry.paused { paused += 1 }
+                }
             }
             return JobRenderCache.Index(
-                version: version, entries: entries, position: position, active: active,
-                paused: entries.count { $0.paused })
+                version: version, entries: entries, position: position, active: active, paused: paused)
         }
     }
 
@@ -105,22 +108,6 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
             items[n] = item
         }
         return items.compactMap { $0 }
-    }
-
-    static func counts(
-        _ entries: some Sequence<JobRenderCache.Entry>, failing: Set<String>, matching: Int
-    ) -> JSONValue {
-        var total = 0
-        var active = 0
-        var paused = 0
-        var failed = 0
-        for entry in entries {
-            total += 1
-            if entry.job.enabled && !entry.paused { active += 1 }
-            if entry.paused { paused += 1 }
-            if failing.contains(entry.job.id) { failed += 1 }
-        }
-        return counts(total: total, active: active, paused: paused, failing: failed, matching: matching)
     }
 
     static func counts(total: Int, active: Int, paused: Int, failing: Int, matching: Int) -> JSONValue {
@@ -165,16 +152,14 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         let ascii: [UInt8]? = text.flatMap { text in
             text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? Array(text.utf8) : nil
         }
-        let counts: JSONValue
+        var counts = Self.counts(
+            total: index.entries.count, active: index.active, paused: index.paused,
+            failing: failing.count { index.position[$0] != nil }, matching: index.entries.count)
         let page: [String]
         if !scoped && tag == nil && text == nil {
-            // Every job: counts kept in the index, the page a slice of it.
-            let failed = failing.count { index.position[$0] != nil }
-            counts = Self.counts(
-                total: index.entries.count, active: index.active, paused: index.paused, failing: failed,
-                matching: index.entries.count)
+            // Every job: the page is a slice of the index.
             let from = min(offset, index.entries.count)
-            page = index.entries[from..<min(from + (limit ?? index.entries.count), index.entries.count)].map(\.job.id)
+            page = index.entries[from..<min(from + (limit ?? index.entries.count), index.entries.count)].map(\.id)
         } else {
             // A caller limited to tags sees only those jobs, and counts of only those.
             var visible = 0
@@ -184,18 +169,27 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
             var matching = 0
             var selected: [String] = []
             let wanted = limit ?? Int.max
-            for entry in index.entries {
-                if scoped && !(principal?.canSee(jobTags: entry.job.tags) ?? false) { continue }
-                visible += 1
-                if entry.job.enabled && !entry.paused { active += 1 }
-                if entry.paused { paused += 1 }
-                if failing.contains(entry.job.id) { failed += 1 }
-                if let tag, !entry.job.tags.contains(tag) { continue }
-                if let text, !entry.matches(text, ascii: ascii) { continue }
-                if matching >= offset && selected.count < wanted { selected.append(entry.job.id) }
-                matching += 1
+            index.entries.withUnsafeBufferPointer { entries in
+                for entry in entries {
+                    if scoped {
+                        guard principal?.canSee(jobTags: entry.tags) ?? false else { continue }
+                        visible += 1
+                        if entry.enabled && !entry.paused { active += 1 }
+                        if entry.paused { paused += 1 }
+                        if failing.contains(entry.id) { failed += 1 }
+                    }
+                    if let tag, !entry.tags.contains(tag) { continue }
+                    if let text, !entry.matches(text, ascii: ascii) { continue }
+                    if matching >= offset && selected.count < wanted { selected.append(entry.id) }
+                    matching += 1
+                }
             }
-            counts = Self.counts(total: visible, active: active, paused: paused, failing: failed, matching: matching)
+            counts =
+                scoped
+                ? Self.counts(total: visible, active: active, paused: paused, failing: failed, matching: matching)
+                : Self.counts(
+                    total: index.entries.count, active: index.active, paused: index.paused,
+                    failing: failing.count { index.position[$0] != nil }, matching: matching)
             page = selected
         }
         let items = try await rendered(await scheduler.statuses(ofIDs: page))

@@ -78,5 +78,14 @@ import TockCore
         #expect(JobDirectory.load(directory, cache: cache).filesRead == 3)
         #expect(cache.isUnchanged(directory: directory), "no change is still known")
         #expect(JobDirectory.load(directory, cache: cache).filesRead == 3, "but the jobs are read again")
+        // Given the jobs the last load gave (the scheduler's), only a changed file is read.
+        let current = Dictionary(grouping: JobDirectory.load(directory).jobs) { job -> String in
+            if case .file(let path, _) = job.source { return path }
+            return ""
+        }
+        try write("f1.toml", Self.job("j1", "echo"))
+        let reloaded = JobDirectory.load(directory, cache: cache, current: current)
+        #expect(reloaded.filesRead == 1)
+        #expect(reloaded.jobs == JobDirectory.load(directory).jobs)
     }
 }

@@ -21,7 +21,11 @@ public struct JobDirectory: Sendable {
     ///   - kinds: job kinds registered by an embedding package (enables `kind` and `args`).
     ///   - cache: what the previous load of the same directory read (a reload reads only the files that changed),
     ///     updated by this one.
-    public static func load(_ path: String, kinds: Set<String> = [], cache: JobFileCache? = nil) -> JobDirectory {
+    ///   - current: the jobs the previous load gave, by file (the scheduler's), for the files `cache` knows unchanged
+    ///     but no longer keeps the jobs of; only valid when that load had no errors and every job it gave is there.
+    public static func load(
+        _ path: String, kinds: Set<String> = [], cache: JobFileCache? = nil, current: [String: [Job]]? = nil
+    ) -> JobDirectory {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             // Gone (moved, unmounted) is not emptied: a reload keeps the current jobs.
@@ -51,7 +55,12 @@ public struct JobDirectory: Sendable {
         // Each file's identity before it is read: a change after that moves it, and the next load reads it again.
         let readAt = Date()
         let signatures = paths.map { cache == nil ? nil : JobFileCache.Signature(path: $0) }
-        let known = zip(paths, signatures).map { cache?.parsed($0, $1) }
+        let known = zip(paths, signatures).map { path, signature in
+            cache?.parsed(path, signature)
+                ?? current.flatMap { current in
+                    cache?.isUnchanged(path, signature) == true ? (current[path] ?? [], []) : nil
+                }
+        }
         let unknown = known.indices.filter { known[$0] == nil }
         let read = Self.readAndParse(unknown.map { paths[$0] }, kinds: kinds)
         var parsedFiles = known.map { known in

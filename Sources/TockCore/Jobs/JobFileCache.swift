@@ -48,6 +48,18 @@ public final class JobFileCache: Sendable {
 
     public init(maxJobs: Int = 20_000) { self.maxJobs = maxJobs }
 
+    /// Whether the last load had errors.
+    public var lastLoadHadErrors: Bool { lastHadErrors.withLock { $0 } }
+
+    /// Whether `path` is known, unchanged since it was read and had no errors.
+    func isUnchanged(_ path: String, _ signature: Signature?) -> Bool {
+        guard let signature else { return false }
+        return entries.withLock { entries in
+            guard let entry = entries[path] else { return false }
+            return entry.trusted && !entry.hadErrors && entry.signature == signature
+        }
+    }
+
     /// What parsing `path` gave, if it is known and the file has not changed since.
     func parsed(_ path: String, _ signature: Signature?) -> (jobs: [Job], errors: [JobFileError])? {
         guard let signature else { return nil }

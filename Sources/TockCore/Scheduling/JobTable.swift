@@ -32,5 +32,10 @@ struct JobTable {
 
     var ids: [String] { Array(storage.keys) }
     var values: [Job] { storage.values.map(\.job) }
+
+    /// How many jobs satisfy `predicate`, without copying them out.
+    func count(where predicate: (borrowing Job) -> Bool) -> Int {
+        storage.values.count { predicate($0.job) }
+    }
     var count: Int { storage.count }
 }

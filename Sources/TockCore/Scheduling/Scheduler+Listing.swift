@@ -6,9 +6,9 @@ extension Scheduler {
     /// or end): a reader may keep an index of the jobs (sorted, searchable) while it stays.
     public nonisolated var catalogVersion: Int { revisions.catalogVersion }
 
-    /// Every job and the ids of the paused ones, with the ``catalogVersion`` they are of.
-    public func catalog() -> (version: Int, jobs: [Job], paused: Set<String>) {
-        (revisions.catalogVersion, jobs.values, jobs.paused)
+    /// The id of every job, sorted, with the ``catalogVersion`` they are of.
+    public func catalogIDs() -> (version: Int, ids: [String]) {
+        (revisions.catalogVersion, jobs.ids.sorted())
     }
 
     /// The status of each of these jobs that exists, in the order given.
@@ -19,6 +19,15 @@ extension Scheduler {
     /// How many jobs from files the scheduler has (a reload compares it with what the files define: a file job
     /// ignored because an API job has its id makes them differ).
     public func fileJobCount() -> Int {
-        jobs.values.count { $0.source != .api }
+        jobs.count { $0.source != .api }
+    }
+
+    /// The jobs from files, by the file they come from (what a reload takes for the files that did not change).
+    public func fileJobs() -> [String: [Job]] {
+        var byFile: [String: [Job]] = [:]
+        for job in jobs.values {
+            if case .file(let path, _) = job.source { byFile[path, default: []].append(job) }
+        }
+        return byFile.mapValues { $0.sorted { $0.sourceLine < $1.sourceLine } }
     }
 }
