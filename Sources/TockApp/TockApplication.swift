@@ -85,6 +85,9 @@ public enum TockApplication {
                     ? Set(configuration.apiJobUsers) : nil),
             metricsText: { registry.emitToString() })
         api.notifications = schedulerConfiguration.notifications
+        // The job lists' index is built in the background once the scheduler has started, not by the first request.
+        let listed = api
+        Task { await listed.prepareJobLists() }
         let (router, _) = api.buildRouter(webDirectory: configuration.webDirectory, logger: logger)
         let server = Application(
             router: router, server: HTTPServerSettings.http1(),

@@ -205,3 +205,16 @@ final class JobRenderCache: Sendable {
     /// How many rendered jobs are kept (for tests).
     var keptItems: Int { state.withLock { $0.items.count } }
 }
+
+extension TockAPI {
+    /// Builds the job lists' index once the scheduler has started (its catalog is then complete), so that the first
+    /// list request after a start does not pay for it (~1 s at 100,000 jobs). Gives up after a minute without a
+    /// start (a store that cannot be read): the first request builds it then.
+    public func prepareJobLists() async {
+        for _ in 0..<3000 where !Task.isCancelled && !scheduler.hasStarted {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        guard !Task.isCancelled && scheduler.hasStarted else { return }
+        _ = try? await JobsController<TockRequestContext>(api: self).index()
+    }
+}

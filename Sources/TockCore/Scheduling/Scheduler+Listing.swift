@@ -6,6 +6,9 @@ extension Scheduler {
     /// or end): a reader may keep an index of the jobs (sorted, searchable) while it stays.
     public nonisolated var catalogVersion: Int { revisions.catalogVersion }
 
+    /// Whether start-up has read the store (paused jobs, last instants): the catalog is complete from then on.
+    public nonisolated var hasStarted: Bool { signals.started }
+
     /// The id of every job, sorted, with the ``catalogVersion`` they are of.
     public func catalogIDs() -> (version: Int, ids: [String]) {
         (revisions.catalogVersion, jobs.ids.sorted())
