@@ -112,6 +112,8 @@ final class JobRenderCache: Sendable {
 
     struct Item: Sendable {
         let revision: Int
+        /// The job's tags, for callers limited to some.
+        let tags: [String]
         let bytes: [UInt8]
         /// With `env` values hidden (for callers who are not admins); nil when the job has no `env`.
         let redactedBytes: [UInt8]?
@@ -131,6 +133,14 @@ final class JobRenderCache: Sendable {
     }
 
     private let state = Mutex(State())
+
+    /// The index of catalog `version` if it is kept (no task, no suspension: the path of most requests).
+    func keptIndex(version: Int) -> Index? {
+        state.withLock { state in
+            guard let index = state.index, index.version >= version else { return nil }
+            return index
+        }
+    }
 
     /// The index of catalog `version`, built by `build` (given the previous index) unless kept or being built.
     func index(version: Int, build: @escaping @Sendable (Index?) async throws -> Index) async throws -> Index {

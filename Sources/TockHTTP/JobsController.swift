@@ -45,7 +45,9 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
     /// The catalog's index (every job sorted by id, with its search text), kept until the catalog moves.
     func index() async throws -> JobRenderCache.Index {
         let scheduler = self.scheduler
-        return try await api.cache.index(version: scheduler.catalogVersion) { previous in
+        let version = scheduler.catalogVersion
+        if let kept = api.cache.keptIndex(version: version) { return kept }
+        return try await api.cache.index(version: version) { previous in
             let (version, ids) = await scheduler.catalogIDs()
             var kept: [String: JobRenderCache.Entry] = [:]
             if let previous {
@@ -102,7 +104,7 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                 ? nil
                 : Render.job(status, recent: history, defaultTimeZone: zone, redactEnvironment: true).jsonBytes
             let item = JobRenderCache.Item(
-                revision: status.revision,
+                revision: status.revision, tags: status.job.tags,
                 bytes: Render.job(status, recent: history, defaultTimeZone: zone).jsonBytes, redactedBytes: redacted)
             api.cache.keep(status.job.id, item)
             items[n] = item
@@ -139,8 +141,6 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         let limit = try RequestParsing.int(query.get("limit"), name: "limit", range: 1...100_000)
         let offset = try RequestParsing.int(query.get("offset"), name: "offset", range: 0...Int.max) ?? 0
         let version = scheduler.version
-        let index = try await index()
-        let failing = try await failingJobs()
         let scoped = principal?.tags != nil
         let whole = tag == nil && text == nil && limit == nil && offset == 0 && !scoped
         if whole, let kept = api.cache.fullList(version: version, redacted: redact) {
@@ -148,6 +148,8 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                 body: ResponseBody(byteBuffer: kept))
         }
+        let index = try await index()
+        let failing = try await failingJobs()
         // The text searched as bytes when it is plain ASCII (no control characters), as Strings otherwise.
         let ascii: [UInt8]? = text.flatMap { text in
             text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? Array(text.utf8) : nil
@@ -205,6 +207,14 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
     }
 
     func getJob(_ id: String, _ context: Context) async throws -> Response {
+        let principal = context.access.principal
+        // A render of the job's current revision answers without going through the scheduler (a deleted job's
+        // revision has moved past every render of it).
+        if let item = api.cache.item(id, revision: scheduler.revision(ofJob: id)),
+            principal?.canSee(jobTags: item.tags) ?? false
+        {
+            return JSONResponse.bytes(item.bytes(redacted: principal?.role != .admin))
+        }
         guard let status = await scheduler.status(of: id),
             context.access.principal?.canSee(jobTags: status.job.tags) ?? false,
             let item = try await rendered([status]).first

@@ -6,6 +6,10 @@ extension Scheduler {
     /// or end): a reader may keep an index of the jobs (sorted, searchable) while it stays.
     public nonisolated var catalogVersion: Int { revisions.catalogVersion }
 
+    /// A job's revision (see ``JobStatus/revision``), without going through the actor: a reader holding a render
+    /// of that revision may answer with it.
+    public nonisolated func revision(ofJob id: String) -> Int { revisions.revision(of: id) }
+
     /// Whether start-up has read the store (paused jobs, last instants): the catalog is complete from then on.
     public nonisolated var hasStarted: Bool { signals.started }
 
