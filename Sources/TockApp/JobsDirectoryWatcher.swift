@@ -14,8 +14,14 @@ public struct JobsDirectoryWatcher: Service {
     let scheduler: Scheduler
     let interval: Duration
     let logger: Logger
+    /// What the last load read (the start-up's, when it used the same cache).
+    let cache: JobFileCache
 
-    public init(path: String, kinds: Set<String> = [], scheduler: Scheduler, interval: Duration, logger: Logger) {
+    public init(
+        path: String, kinds: Set<String> = [], scheduler: Scheduler, interval: Duration, logger: Logger,
+        cache: JobFileCache = JobFileCache()
+    ) {
+        self.cache = cache
         self.path = path
         self.kinds = kinds
         self.scheduler = scheduler
@@ -42,7 +48,19 @@ public struct JobsDirectoryWatcher: Service {
             for await reason in reloads.cancelOnGracefulShutdown() {
                 let current = Self.fingerprint(of: path)
                 guard reason == "SIGHUP" || current != fingerprint else { continue }
-                let directory = JobDirectory.load(path, kinds: kinds)
+                if cache.isUnchanged(directory: path), await scheduler.fileJobCount() == cache.jobCount {
+                    // The same files, none changed and none with errors, and the scheduler has every job they
+                    // define: the same jobs (nothing to parse or compare).
+                    fingerprint = current
+                    logger.info("jobs reloaded", metadata: ["reason": "\(reason)", "unchanged": "true"])
+                    continue
+                }
+                // The scheduler's jobs stand for the unchanged files when the last load had no errors and none of
+                // its jobs was shadowed by an API job: then they are exactly what those files give.
+                let fileJobCount = await scheduler.fileJobCount()
+                let fileJobs =
+                    !cache.lastLoadHadErrors && fileJobCount == cache.jobCount ? await scheduler.fileJobs() : nil
+                let directory = JobDirectory.load(path, kinds: kinds, cache: cache, current: fileJobs)
                 for error in directory.errors {
                     logger.error(
                         "job file problem",
@@ -61,6 +79,7 @@ public struct JobsDirectoryWatcher: Service {
                     "jobs reloaded",
                     metadata: [
                         "reason": "\(reason)", "jobs": "\(directory.jobs.count)", "errors": "\(directory.errors.count)",
+                        "files_read": "\(directory.filesRead)",
                     ])
             }
             group.cancelAll()

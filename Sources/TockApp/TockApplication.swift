@@ -44,7 +44,9 @@ public enum TockApplication {
         let opened = try openStore(configuration, logger: logger)
         let store = opened.store
         let kindNames = Set(kinds.map(\.name))
-        let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames)
+        // Shared with the watcher: a reload then reads only the files that changed since.
+        let jobFiles = JobFileCache()
+        let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames, cache: jobFiles)
         // Also as `FILE:LINE: message` for people reading the log.
         for error in directory.errors {
             logger.error(
@@ -69,7 +71,7 @@ public enum TockApplication {
             configuration: schedulerConfiguration, logger: logger, coordinator: opened.coordinator)
         let watcher = JobsDirectoryWatcher(
             path: configuration.jobsDirectory, kinds: kindNames, scheduler: scheduler,
-            interval: configuration.reloadInterval, logger: logger)
+            interval: configuration.reloadInterval, logger: logger, cache: jobFiles)
 
         let (host, port) = try configuration.listenAddress()
         let access = accessControl(configuration, store: store, listenHost: host, logger: logger)
@@ -85,6 +87,9 @@ public enum TockApplication {
                     ? Set(configuration.apiJobUsers) : nil),
             metricsText: { registry.emitToString() })
         api.notifications = schedulerConfiguration.notifications
+        // The job lists' index is built in the background once the scheduler has started, not by the first request.
+        let listed = api
+        Task { await listed.prepareJobLists() }
         let (router, _) = api.buildRouter(webDirectory: configuration.webDirectory, logger: logger)
         let server = Application(
             router: router, server: HTTPServerSettings.http1(),

@@ -1,19 +1,125 @@
+import Foundation
 import Hummingbird
 import NIOCore
 import Synchronization
 import TockCore
 import TockJSON
 
-/// Rendered jobs, kept until the scheduler's version moves: a list of a thousand jobs is then one buffer
-/// written out. When it moves, only the jobs whose revision changed are rendered again, and one render at a time
-/// runs (concurrent requests wait for it instead of repeating it).
+/// What job lists keep between requests, bounded whatever the number of jobs:
+///
+/// - an ``Index`` of the catalog (every job sorted by id, with what search needs), kept until the scheduler's
+///   catalog version moves (a job added, changed, removed, paused or resumed; not a run);
+/// - rendered jobs, at most ``itemCapacity`` of them, each kept until its revision moves (a run starting or ending
+///   moves it too) — a page renders only its own jobs, reading their last 20 executions;
+/// - the ids of the jobs whose last result is a failure (one store read), kept while the scheduler's version
+///   stays;
+/// - the whole unfiltered list as one buffer, while the version stays, if it is at most ``fullListCapacity`` bytes.
+///
+/// One build of each runs at a time (concurrent requests wait for it instead of repeating it).
 final class JobRenderCache: Sendable {
-    struct Item: Sendable {
-        let job: Job
-        let revision: Int
+    /// Rendered jobs kept at most (~1.4 KB each, twice for a job with `env`): a few MB.
+    static let itemCapacity = 4096
+    /// The largest whole-list answer kept (a list of ~10,000 jobs).
+    static let fullListCapacity = 16 << 20
+
+    /// A job as searches and counts see it: a few fields, not the whole `Job` (100,000 of those would be ~54 MB).
+    struct Entry: Sendable {
+        let id: String
+        let tags: [String]
+        let enabled: Bool
         let paused: Bool
-        let failing: Bool
-        let health: JobHealth.State
+        /// Why the job cannot run by its dependencies, if so (its health is then at least `blocked`).
+        let blocked: Bool
+        /// `alert_after_failures`: the job is `down` after that many failing runs in a row.
+        let alertAfterFailures: Int?
+        /// The job's revision when this was made: an entry is reused while it stays.
+        let revision: Int
+        /// The searchable texts, lowercased, each followed by a 0 byte (a match never spans two); `nil` when one of
+        /// them is not ASCII (those jobs are searched as Strings, as Swift compares them, in `texts`).
+        let haystack: [UInt8]?
+        let texts: [String]?
+
+        init(_ status: Scheduler.JobStatus, reusing previous: Entry?) {
+            let job = status.job
+            id = job.id
+            tags = job.tags
+            enabled = job.enabled
+            paused = status.paused
+            blocked = status.dependencies.blocked != nil
+            alertAfterFailures = job.alertAfterFailures
+            revision = status.revision
+            if let previous, previous.revision == status.revision, previous.paused == status.paused {
+                haystack = previous.haystack
+                texts = previous.texts
+            } else {
+                let all = Self.texts(of: job)
+                haystack = Self.haystack(of: all)
+                texts = haystack == nil ? all : nil
+            }
+        }
+
+        /// Whether `needle` (not empty) occurs in `haystack`.
+        static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+            guard let first = needle.first, needle.count <= haystack.count else { return needle.isEmpty }
+            return haystack.withUnsafeBufferPointer { h in
+                needle.withUnsafeBufferPointer { n in
+                    var i = 0
+                    let last = h.count - n.count
+                    while i <= last {
+                        if h[i] == first {
+                            var k = 1
+                            while k < n.count && h[i + k] == n[k] { k += 1 }
+                            if k == n.count { return true }
+                        }
+                        i += 1
+                    }
+                    return false
+                }
+            }
+        }
+
+        static func texts(of job: Job) -> [String] {
+            [job.id, job.name, job.description, job.schedule] + Render.pubArgs(job) + job.tags
+        }
+
+        static func haystack(of texts: [String]) -> [UInt8]? {
+            var bytes: [UInt8] = []
+            for text in texts {
+                for byte in text.utf8 {
+                    guard byte < 0x80, byte != 0 else { return nil }
+                    bytes.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+                }
+                bytes.append(0)
+            }
+            return bytes
+        }
+
+        /// Whether `text` (lowercased) is in one of the job's texts, as `String.contains` says.
+        func matches(_ text: String, ascii: [UInt8]?) -> Bool {
+            if let haystack {
+                if let ascii { return Self.contains(haystack, ascii) }
+                // A query that is not plain ASCII, on texts that are: lowercased ASCII is the haystack itself.
+                return haystack.split(separator: 0, omittingEmptySubsequences: false).contains {
+                    String(decoding: $0, as: UTF8.self).contains(text)
+                }
+            }
+            return (texts ?? []).contains { $0.lowercased().contains(text) }
+        }
+    }
+
+    struct Index: Sendable {
+        let version: Int
+        /// Sorted by id.
+        let entries: [Entry]
+        let position: [String: Int]
+        let active: Int
+        let paused: Int
+    }
+
+    struct Item: Sendable {
+        let revision: Int
+        /// The job's tags, for callers limited to some.
+        let tags: [String]
         let bytes: [UInt8]
         /// With `env` values hidden (for callers who are not admins); nil when the job has no `env`.
         let redactedBytes: [UInt8]?
@@ -21,55 +127,121 @@ final class JobRenderCache: Sendable {
         func bytes(redacted: Bool) -> [UInt8] { redacted ? redactedBytes ?? bytes : bytes }
     }
 
-    struct Snapshot: Sendable {
-        let version: Int
-        let items: [Item]
-        let index: [String: Int]
-        /// The whole unfiltered list response.
-        let fullList: ByteBuffer
-        /// The same with `env` values hidden.
-        let fullListRedacted: ByteBuffer
-    }
-
     private struct State {
-        var latest: Snapshot?
-        var inFlight: (version: Int, task: Task<Snapshot, any Error>)?
+        var index: Index?
+        var indexBuild: (version: Int, task: Task<Index, any Error>)?
+        var items: [String: Item] = [:]
+        /// Ids in the order they were kept: the oldest goes first when full.
+        var order: [String] = []
+        var orderStart = 0
+        var failing: (version: Int, ids: Set<String>)?
+        var health: (version: Int, states: [String: JobHealth.State])?
+        var fullList: (version: Int, redacted: Bool, body: ByteBuffer)?
     }
 
     private let state = Mutex(State())
 
-    /// The snapshot of `version`, built by `build` (given the previous snapshot) unless kept or being built.
-    func snapshot(
-        version: Int, build: @escaping @Sendable (Snapshot?) async throws -> Snapshot
-    ) async throws -> Snapshot {
-        let task: Task<Snapshot, any Error> = state.withLock { state in
-            if let latest = state.latest, latest.version == version {
-                return Task { latest }
-            }
-            if let inFlight = state.inFlight, inFlight.version >= version { return inFlight.task }
-            let previous = state.latest
+    /// The index of catalog `version` if it is kept (no task, no suspension: the path of most requests).
+    func keptIndex(version: Int) -> Index? {
+        state.withLock { state in
+            guard let index = state.index, index.version >= version else { return nil }
+            return index
+        }
+    }
+
+    /// The index of catalog `version`, built by `build` (given the previous index) unless kept or being built.
+    func index(version: Int, build: @escaping @Sendable (Index?) async throws -> Index) async throws -> Index {
+        let task: Task<Index, any Error> = state.withLock { state in
+            if let index = state.index, index.version >= version { return Task { index } }
+            if let inFlight = state.indexBuild, inFlight.version >= version { return inFlight.task }
+            let previous = state.index
             let task = Task { try await build(previous) }
-            state.inFlight = (version, task)
+            state.indexBuild = (version, task)
             return task
         }
-        let snapshot: Snapshot
         do {
-            snapshot = try await task.value
-        } catch {
-            // A failed build (the store could not be read) must not be handed to later requests.
+            let index = try await task.value
             state.withLock { state in
-                if state.inFlight?.version == version { state.inFlight = nil }
+                if index.version >= state.index?.version ?? Int.min { state.index = index }
+                if state.indexBuild?.version == version { state.indexBuild = nil }
+            }
+            return index
+        } catch {
+            state.withLock { state in
+                if state.indexBuild?.version == version { state.indexBuild = nil }
             }
             throw error
         }
-        state.withLock { state in
-            if snapshot.version >= state.latest?.version ?? Int.min { state.latest = snapshot }
-            if state.inFlight?.version == snapshot.version { state.inFlight = nil }
-        }
-        return snapshot
     }
 
-    func current(version: Int) -> Snapshot? {
-        state.withLock { $0.latest?.version == version ? $0.latest : nil }
+    func item(_ id: String, revision: Int) -> Item? {
+        state.withLock { state in
+            guard let item = state.items[id], item.revision == revision else { return nil }
+            return item
+        }
+    }
+
+    func keep(_ id: String, _ item: Item) {
+        state.withLock { state in
+            if state.items.updateValue(item, forKey: id) != nil { return }
+            state.order.append(id)
+            while state.items.count > Self.itemCapacity, state.orderStart < state.order.count {
+                state.items[state.order[state.orderStart]] = nil
+                state.orderStart += 1
+            }
+            // The order's dropped front is reclaimed now and then.
+            if state.orderStart > Self.itemCapacity {
+                state.order.removeFirst(state.orderStart)
+                state.orderStart = 0
+            }
+        }
+    }
+
+    func failing(version: Int) -> Set<String>? {
+        state.withLock { $0.failing?.version == version ? $0.failing?.ids : nil }
+    }
+
+    func keepFailing(_ ids: Set<String>, version: Int) {
+        state.withLock { state in
+            if version >= state.failing?.version ?? Int.min { state.failing = (version, ids) }
+        }
+    }
+
+    func health(version: Int) -> [String: JobHealth.State]? {
+        state.withLock { $0.health?.version == version ? $0.health?.states : nil }
+    }
+
+    func keepHealth(_ states: [String: JobHealth.State], version: Int) {
+        state.withLock { state in
+            if version >= state.health?.version ?? Int.min { state.health = (version, states) }
+        }
+    }
+
+    func fullList(version: Int, redacted: Bool) -> ByteBuffer? {
+        state.withLock { state in
+            guard let kept = state.fullList, kept.version == version, kept.redacted == redacted else { return nil }
+            return kept.body
+        }
+    }
+
+    func keepFullList(_ body: ByteBuffer, version: Int, redacted: Bool) {
+        guard body.readableBytes <= Self.fullListCapacity else { return }
+        state.withLock { $0.fullList = (version, redacted, body) }
+    }
+
+    /// How many rendered jobs are kept (for tests).
+    var keptItems: Int { state.withLock { $0.items.count } }
+}
+
+extension TockAPI {
+    /// Builds the job lists' index once the scheduler has started (its catalog is then complete), so that the first
+    /// list request after a start does not pay for it (~1 s at 100,000 jobs). Gives up after a minute without a
+    /// start (a store that cannot be read): the first request builds it then.
+    public func prepareJobLists() async {
+        for _ in 0..<3000 where !Task.isCancelled && !scheduler.hasStarted {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        guard !Task.isCancelled && scheduler.hasStarted else { return }
+        _ = try? await JobsController<TockRequestContext>(api: self).index()
     }
 }

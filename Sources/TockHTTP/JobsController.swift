@@ -42,73 +42,144 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         }
     }
 
-    /// Every job rendered, from the cache when nothing changed since.
-    func snapshot() async throws -> JobRenderCache.Snapshot {
-        let version = scheduler.version
-        if let cached = api.cache.current(version: version) { return cached }
+    /// The catalog's index (every job sorted by id, with its search text), kept until the catalog moves.
+    func index() async throws -> JobRenderCache.Index {
         let scheduler = self.scheduler
-        let store = self.store
-        let zone = api.defaultTimeZone
-        return try await api.cache.snapshot(version: version) { previous in
-            let statuses = await scheduler.allStatuses().sorted { $0.job.id < $1.job.id }
-            var kept: [String: JobRenderCache.Item] = [:]
+        let version = scheduler.catalogVersion
+        if let kept = api.cache.keptIndex(version: version) { return kept }
+        return try await api.cache.index(version: version) { previous in
+            let (version, ids) = await scheduler.catalogIDs()
+            var kept: [String: JobRenderCache.Entry] = [:]
             if let previous {
-                for item in previous.items { kept[item.job.id] = item }
+                kept.reserveCapacity(previous.entries.count)
+                for entry in previous.entries { kept[entry.id] = entry }
             }
-            let stale = statuses.filter { kept[$0.job.id]?.revision != $0.revision }.map(\.job.id)
-            let recent = try await store.recentExecutions(jobIDs: stale, perJob: 20)
-            var items: [JobRenderCache.Item] = []
-            var index: [String: Int] = [:]
-            items.reserveCapacity(statuses.count)
-            for status in statuses {
-                index[status.job.id] = items.count
-                if let item = kept[status.job.id], item.revision == status.revision {
-                    items.append(item)
-                    continue
+            var entries: [JobRenderCache.Entry] = []
+            var position: [String: Int] = [:]
+            entries.reserveCapacity(ids.count)
+            position.reserveCapacity(ids.count)
+            var active = 0
+            var paused = 0
+            // A slice at a time: the jobs are not all copied out of the scheduler at once.
+            for start in stride(from: 0, to: ids.count, by: 2000) {
+                for status in await scheduler.statuses(ofIDs: ids[start..<min(start + 2000, ids.count)]) {
+                    position[status.job.id] = entries.count
+                    let entry = JobRenderCache.Entry(status, reusing: kept[status.job.id])
+                    entries.append(entry)
+                    if entry.enabled && !entry.paused { active += 1 }
+                    if entry.paused { paused += 1 }
                 }
-                let history = recent[status.job.id] ?? []
-                let value = Render.job(status, recent: history, defaultTimeZone: zone)
-                let redacted =
-                    status.job.environment.isEmpty
-                    ? nil
-                    : Render.job(status, recent: history, defaultTimeZone: zone, redactEnvironment: true).jsonBytes
-                items.append(
-                    .init(
-                        job: status.job, revision: status.revision, paused: status.paused,
-                        failing: history.first.map { Self.failingStates.contains($0.state) } ?? false,
-                        health: Render.health(status, recent: history).state,
-                        bytes: value.jsonBytes, redactedBytes: redacted))
             }
-            let full = Self.listBody(items[...], counts: Self.counts(items, matching: items.count))
-            let fullRedacted =
-                items.contains { $0.redactedBytes != nil }
-                ? Self.listBody(items[...], counts: Self.counts(items, matching: items.count), redacted: true) : full
-            return JobRenderCache.Snapshot(
-                version: version, items: items, index: index, fullList: ByteBuffer(bytes: full),
-                fullListRedacted: ByteBuffer(bytes: fullRedacted))
+            return JobRenderCache.Index(
+                version: version, entries: entries, position: position, active: active, paused: paused)
         }
     }
 
-    static func counts(_ items: [JobRenderCache.Item], matching: Int) -> JSONValue {
+    /// The ids of the jobs whose last result is a failure, read once per scheduler version.
+    func failingJobs() async throws -> Set<String> {
+        let version = scheduler.version
+        if let kept = api.cache.failing(version: version) { return kept }
+        let ids = try await store.jobsWithNewestExecution(in: Self.failingStates)
+        api.cache.keepFailing(ids, version: version)
+        return ids
+    }
+
+    /// Each job's health state, for the `health` filter and counts, read once per scheduler version: from the
+    /// job's newest execution (failing, ok, new), whether it is paused or blocked, the alerts open on it, and for
+    /// jobs with `alert_after_failures` their failing streak. (A job's own JSON has its full `health`.)
+    func healthStates(_ index: JobRenderCache.Index, failing: Set<String>) async throws -> [String: JobHealth.State] {
+        let version = scheduler.version
+        if let kept = api.cache.health(version: version) { return kept }
+        let ran = try await store.jobsWithNewestExecution(in: Set(ExecutionState.allCases))
+        let alerts = api.notifications?.allOpenAlerts() ?? [:]
+        let streaked = index.entries.filter { $0.alertAfterFailures != nil }
+        var down: Set<String> = []
+        if !streaked.isEmpty {
+            let most = streaked.compactMap(\.alertAfterFailures).max() ?? 1
+            let recent = try await store.recentExecutions(jobIDs: streaked.map(\.id), perJob: most + 20)
+            for entry in streaked {
+                if let threshold = entry.alertAfterFailures,
+                    JobHealth.failingStreak(recent[entry.id] ?? []).count >= threshold
+                {
+                    down.insert(entry.id)
+                }
+            }
+        }
+        var states: [String: JobHealth.State] = [:]
+        states.reserveCapacity(index.entries.count)
+        for entry in index.entries {
+            var state: JobHealth.State = ran.contains(entry.id) ? (failing.contains(entry.id) ? .failing : .ok) : .new
+            if entry.paused { state = max(state, .paused) }
+            if entry.blocked { state = max(state, .blocked) }
+            for alert in alerts[entry.id] ?? [] { state = max(state, alert.kind.state) }
+            if down.contains(entry.id) { state = .down }
+            states[entry.id] = state
+        }
+        api.cache.keepHealth(states, version: version)
+        return states
+    }
+
+    /// `health=down,late`: jobs in any of these states.
+    static func healthFilter(_ text: String?) throws -> Set<JobHealth.State>? {
+        guard let text, !text.isEmpty else { return nil }
+        var states: Set<JobHealth.State> = []
+        for name in text.split(separator: ",") {
+            guard let state = JobHealth.State(rawValue: String(name)) else {
+                throw APIError(
+                    .badRequest,
+                    "health: unknown state '\(name)' (one of "
+                        + JobHealth.State.allCases.map(\.rawValue).joined(separator: ", ") + ")",
+                    field: "health")
+            }
+            states.insert(state)
+        }
+        return states
+    }
+
+    static func healthCounts(_ states: some Sequence<JobHealth.State>) -> JSONValue {
+        var counts: [JobHealth.State: Int] = [:]
+        for state in states { counts[state, default: 0] += 1 }
+        return .object(JobHealth.State.allCases.map { ($0.rawValue, .int(counts[$0] ?? 0)) })
+    }
+
+    /// These jobs rendered, in the order given: kept renders while their revision
+    /// stays, the others rendered with their last 20 executions, read for them alone.
+    func rendered(_ statuses: [Scheduler.JobStatus]) async throws -> [JobRenderCache.Item] {
+        var items: [JobRenderCache.Item?] = statuses.map { api.cache.item($0.job.id, revision: $0.revision) }
+        let stale = zip(statuses, items).filter { $1 == nil }.map(\.0.job.id)
+        guard !stale.isEmpty else { return items.compactMap { $0 } }
+        let zone = api.defaultTimeZone
+        // A whole list of many jobs reads their executions in slices, not all at once.
+        var recent: [String: [ExecutionRecord]] = [:]
+        for start in stride(from: 0, to: stale.count, by: 1000) {
+            let slice = Array(stale[start..<min(start + 1000, stale.count)])
+            recent.merge(try await store.recentExecutions(jobIDs: slice, perJob: 20)) { $1 }
+        }
+        for (n, status) in statuses.enumerated() where items[n] == nil {
+            let history = recent[status.job.id] ?? []
+            let redacted =
+                status.job.environment.isEmpty
+                ? nil
+                : Render.job(status, recent: history, defaultTimeZone: zone, redactEnvironment: true).jsonBytes
+            let item = JobRenderCache.Item(
+                revision: status.revision, tags: status.job.tags,
+                bytes: Render.job(status, recent: history, defaultTimeZone: zone).jsonBytes, redactedBytes: redacted)
+            api.cache.keep(status.job.id, item)
+            items[n] = item
+        }
+        return items.compactMap { $0 }
+    }
+
+    static func counts(
+        total: Int, active: Int, paused: Int, failing: Int, matching: Int, health: JSONValue = .object([])
+    ) -> JSONValue {
         .object([
-            ("total", .int(items.count)),
-            ("active", .int(items.filter { $0.job.enabled && !$0.paused }.count)),
-            ("paused", .int(items.filter(\.paused).count)),
-            ("failing", .int(items.filter(\.failing).count)),
-            ("matching", .int(matching)),
-            (
-                "health",
-                .object(
-                    JobHealth.State.allCases.map { state in
-                        (state.rawValue, .int(items.lazy.filter { $0.health == state }.count))
-                    })
-            ),
+            ("total", .int(total)), ("active", .int(active)), ("paused", .int(paused)), ("failing", .int(failing)),
+            ("matching", .int(matching)), ("health", health),
         ])
     }
 
-    static func listBody(_ page: ArraySlice<JobRenderCache.Item>, counts: JSONValue, redacted: Bool = false)
-        -> [UInt8]
-    {
+    static func listBody(_ page: [JobRenderCache.Item], counts: JSONValue, redacted: Bool = false) -> [UInt8] {
         var out: [UInt8] = Array(#"{"jobs":["#.utf8)
         out.reserveCapacity(page.reduce(128) { $0 + $1.bytes.count + 1 })
         for (n, item) in page.enumerated() {
@@ -129,56 +200,95 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         let text = query.get("q").flatMap { $0.isEmpty ? nil : $0.lowercased() }
         let limit = try RequestParsing.int(query.get("limit"), name: "limit", range: 1...100_000)
         let offset = try RequestParsing.int(query.get("offset"), name: "offset", range: 0...Int.max) ?? 0
-        let health = try Self.healthFilter(query.get("health"))
-        let snapshot = try await snapshot()
+        let healthFilter = try Self.healthFilter(query.get("health"))
+        let version = scheduler.version
         let scoped = principal?.tags != nil
-        if tag == nil && text == nil && health == nil && limit == nil && offset == 0 && !scoped {
+        let whole = tag == nil && text == nil && healthFilter == nil && limit == nil && offset == 0 && !scoped
+        if whole, let kept = api.cache.fullList(version: version, redacted: redact) {
             return Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                body: ResponseBody(byteBuffer: redact ? snapshot.fullListRedacted : snapshot.fullList))
+                body: ResponseBody(byteBuffer: kept))
         }
-        // A caller limited to tags sees only those jobs, and counts of only those.
-        let visible =
-            scoped ? snapshot.items.filter { principal?.canSee(jobTags: $0.job.tags) ?? false } : snapshot.items
-        let matching = visible.filter { item in
-            if let tag, !item.job.tags.contains(tag) { return false }
-            if let health, !health.contains(item.health) { return false }
-            if let text {
-                let haystack =
-                    [item.job.id, item.job.name, item.job.description, item.job.schedule]
-                    + Render.pubArgs(item.job) + item.job.tags
-                return haystack.contains { $0.lowercased().contains(text) }
+        let index = try await index()
+        let failing = try await failingJobs()
+        let health = try await healthStates(index, failing: failing)
+        // The text searched as bytes when it is plain ASCII (no control characters), as Strings otherwise.
+        let ascii: [UInt8]? = text.flatMap { text in
+            text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? Array(text.utf8) : nil
+        }
+        var counts = Self.counts(
+            total: index.entries.count, active: index.active, paused: index.paused,
+            failing: failing.count { index.position[$0] != nil }, matching: index.entries.count,
+            health: Self.healthCounts(health.values))
+        let page: [String]
+        if !scoped && tag == nil && text == nil && healthFilter == nil {
+            // Every job: the page is a slice of the index.
+            let from = min(offset, index.entries.count)
+            page = index.entries[from..<min(from + (limit ?? index.entries.count), index.entries.count)].map(\.id)
+        } else {
+            // A caller limited to tags sees only those jobs, and counts of only those.
+            var visible = 0
+            var active = 0
+            var paused = 0
+            var failed = 0
+            var matching = 0
+            var visibleHealth: [JobHealth.State] = []
+            var selected: [String] = []
+            let wanted = limit ?? Int.max
+            index.entries.withUnsafeBufferPointer { entries in
+                for entry in entries {
+                    if scoped {
+                        guard principal?.canSee(jobTags: entry.tags) ?? false else { continue }
+                        visible += 1
+                        if entry.enabled && !entry.paused { active += 1 }
+                        if entry.paused { paused += 1 }
+                        if failing.contains(entry.id) { failed += 1 }
+                        visibleHealth.append(health[entry.id] ?? .new)
+                    }
+                    if let tag, !entry.tags.contains(tag) { continue }
+                    if let healthFilter, !healthFilter.contains(health[entry.id] ?? .new) { continue }
+                    if let text, !entry.matches(text, ascii: ascii) { continue }
+                    if matching >= offset && selected.count < wanted { selected.append(entry.id) }
+                    matching += 1
+                }
             }
-            return true
+            counts =
+                scoped
+                ? Self.counts(
+                    total: visible, active: active, paused: paused, failing: failed, matching: matching,
+                    health: Self.healthCounts(visibleHealth))
+                : Self.counts(
+                    total: index.entries.count, active: index.active, paused: index.paused,
+                    failing: failing.count { index.position[$0] != nil }, matching: matching,
+                    health: Self.healthCounts(health.values))
+            page = selected
         }
-        let page = matching.dropFirst(offset).prefix(limit ?? matching.count)
-        return JSONResponse.bytes(
-            Self.listBody(ArraySlice(page), counts: Self.counts(visible, matching: matching.count), redacted: redact))
-    }
-
-    /// `health=down,late`: jobs in any of these states.
-    static func healthFilter(_ text: String?) throws -> Set<JobHealth.State>? {
-        guard let text, !text.isEmpty else { return nil }
-        var states: Set<JobHealth.State> = []
-        for name in text.split(separator: ",") {
-            guard let state = JobHealth.State(rawValue: String(name)) else {
-                throw APIError(
-                    .badRequest,
-                    "health: unknown state '\(name)' (one of "
-                        + JobHealth.State.allCases.map(\.rawValue).joined(separator: ", ") + ")",
-                    field: "health")
-            }
-            states.insert(state)
+        let items = try await rendered(await scheduler.statuses(ofIDs: page))
+        let body = Self.listBody(items, counts: counts, redacted: redact)
+        if whole {
+            let buffer = ByteBuffer(bytes: body)
+            api.cache.keepFullList(buffer, version: version, redacted: redact)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: buffer))
         }
-        return states
+        return JSONResponse.bytes(body)
     }
 
     func getJob(_ id: String, _ context: Context) async throws -> Response {
-        let snapshot = try await snapshot()
-        guard let position = snapshot.index[id],
-            context.access.principal?.canSee(jobTags: snapshot.items[position].job.tags) ?? false
+        let principal = context.access.principal
+        // A render of the job's current revision answers without going through the scheduler (a deleted job's
+        // revision has moved past every render of it).
+        if let item = api.cache.item(id, revision: scheduler.revision(ofJob: id)),
+            principal?.canSee(jobTags: item.tags) ?? false
+        {
+            return JSONResponse.bytes(item.bytes(redacted: principal?.role != .admin))
+        }
+        guard let status = await scheduler.status(of: id),
+            context.access.principal?.canSee(jobTags: status.job.tags) ?? false,
+            let item = try await rendered([status]).first
         else { throw APIError(.notFound, "Job not found: \(id)") }
-        return JSONResponse.bytes(snapshot.items[position].bytes(redacted: context.access.principal?.role != .admin))
+        return JSONResponse.bytes(item.bytes(redacted: context.access.principal?.role != .admin))
     }
 
     func createJob(_ request: Request, _ context: Context) async throws -> Response {

@@ -78,3 +78,23 @@
     /// Thrown inside the transaction to roll it back.
     struct DependencyConsumedElsewhere: Error {}
 #endif
+
+#if Postgres
+    import TockCore
+
+    extension PostgresJobStore {
+        /// Read from `execution` itself (one index scan per job: `DISTINCT ON` over the (job, instant) index). The
+        /// SQLite store keeps a table of each job's newest execution for 100,000-job lists; PostgreSQL does not yet.
+        public func jobsWithNewestExecution(in states: Set<ExecutionState>) async throws -> Set<String> {
+            guard !states.isEmpty else { return [] }
+            let wanted = states.map(\.rawValue).sorted()
+            let rows = try await run(
+                """
+                SELECT job_id FROM (
+                    SELECT DISTINCT ON (job_id) job_id, state FROM execution ORDER BY job_id, scheduled_at DESC, id DESC
+                ) newest WHERE state = ANY(\(wanted)::text[])
+                """)
+            return Set(try rows.map { try $0.decode(String.self) })
+        }
+    }
+#endif

@@ -109,6 +109,7 @@ extension SQLiteJobStore {
         registerOutboxMigrations(&migrator)
         registerAlertMigrations(&migrator)
         registerDependencyMigrations(&migrator)
+        migrator.registerMigration(latestMigrationName, migrate: migrateLatest)
         return migrator
     }
 }

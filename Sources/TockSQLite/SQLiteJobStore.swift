@@ -69,6 +69,9 @@ public final class SQLiteJobStore: JobStore {
                     message = COALESCE(message, 'the daemon stopped while this execution was pending or running')
                     WHERE state IN ('running', 'scheduled')
                     """, arguments: [date.timeIntervalSince1970])
+            // Each job's newest execution mirrors its row (`SQLiteJobStore+Latest.swift`).
+            try db.execute(
+                sql: "UPDATE job_latest_execution SET state = 'interrupted' WHERE state IN ('running', 'scheduled')")
             try also(db, pending)
             return pending
         }
@@ -141,6 +144,7 @@ public final class SQLiteJobStore: JobStore {
                 host, pid, attempt, exit_code, signal, message, stdout, stderr, stdout_bytes, stderr_bytes)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+        let latest = try db.cachedStatement(sql: noteLatestSQL)
         for e in executions {
             // The output goes to `execution_output`, piece by piece, each bound without a copy of its own: in the
             // row, SQLite would build the whole row (the output included) in one more buffer the size of the cap.
@@ -151,6 +155,7 @@ public final class SQLiteJobStore: JobStore {
                 e.message, Data(), Data(), e.stdoutBytes, e.stderrBytes,
             ])
             try writeOutput(of: e, pieceSize: pieceSize, db)
+            try latest.execute(arguments: [e.jobID, e.id, e.state.rawValue, e.scheduledAt.timeIntervalSince1970])
         }
         // The row of a scheduled instant and "this instant was dealt with" in one transaction (JobStore.save).
         let instants = executions.lastScheduledInstants
@@ -380,17 +385,9 @@ public final class SQLiteJobStore: JobStore {
                 ) WHERE n > ?
             ))
             """
-        let cutoff = olderThan.timeIntervalSince1970
-        return try await write { db in
-            let arguments: StatementArguments = [cutoff, keepPerJob]
-            // The output first, while the rows that say which executions go are still there.
-            try db.execute(
-                sql: "DELETE FROM execution_output WHERE execution_id IN (SELECT id FROM execution WHERE \(condition))",
-                arguments: arguments)
-            try db.execute(sql: "DELETE FROM execution WHERE \(condition)", arguments: arguments)
-            let deleted = db.changesCount
-            try Self.pruneDeliveries(db)
-            return deleted
-        }
+        // In short transactions, not one: a million rows in one would hold the writer (the scheduler's writes,
+        // the API's) for seconds.
+        return try await pruneInBatches(
+            condition: condition, arguments: [olderThan.timeIntervalSince1970, keepPerJob])
     }
 }

@@ -19,7 +19,7 @@ public final class InMemoryJobStore: JobStore {
         public var description: String { "injected store failure" }
     }
 
-    /// Makes the next `count` page reads (`executions(matching:)`, `recentExecutions`) throw, as a store whose
+    /// Makes the next `count` page reads (`executions(matching:)`, `recentExecutions`, `jobsWithNewestExecution`) throw, as a store whose
     /// disk went away would.
     public func failNextReads(_ count: Int) { state.withLock { $0.failingReads = count } }
 
@@ -107,6 +107,18 @@ public final class InMemoryJobStore: JobStore {
             if !list.isEmpty { result[id] = list }
         }
         return result
+    }
+
+    public func jobsWithNewestExecution(in states: Set<ExecutionState>) async throws -> Set<String> {
+        try injectedFailure()
+        return state.withLock { s in
+            var newest: [String: ExecutionRecord] = [:]
+            for e in s.executions.values {
+                if let kept = newest[e.jobID], (kept.scheduledAt, kept.id) > (e.scheduledAt, e.id) { continue }
+                newest[e.jobID] = e
+            }
+            return Set(newest.values.filter { states.contains($0.state) }.map(\.jobID))
+        }
     }
 
     public func auditLog(matching query: AuditQuery) async throws -> [AuditEntry] {

@@ -14,6 +14,7 @@ public enum JobStoreContract {
         ("prunesByCountAndAgeButNeverRunning", prunesByCountAndAgeButNeverRunning),
         ("pagesExecutionsWithFiltersAndCursor", pagesExecutionsWithFiltersAndCursor),
         ("readsRecentExecutionsPerJob", readsRecentExecutionsPerJob),
+        ("findsJobsByTheirNewestExecution", findsJobsByTheirNewestExecution),
         ("filtersAuditLogByTimeAndJob", filtersAuditLogByTimeAndJob),
         ("storesAPIJobs", storesAPIJobs),
         ("advancesLastScheduledWithTheRowOfAnInstant", advancesLastScheduledWithTheRowOfAnInstant),
@@ -312,6 +313,38 @@ public enum JobStoreContract {
         let recent = try await store.recentExecutions(jobIDs: ["a", "b", "none"], perJob: 3)
         #expect(recent["a"]?.map(\.scheduledAt) == [8, 6, 4].map { t0.addingTimeInterval(Double($0) * 60) })
         #expect(recent["b"]?.count == 3 && recent["none"] == nil)
+    }
+
+    /// A job counts by its newest execution (scheduled instant, then id), whatever order they were saved in, through
+    /// updates of a row, the recovery of interrupted runs and pruning (which may delete a job's newest).
+    static func findsJobsByTheirNewestExecution(_ store: any JobStore) async throws {
+        let failing: Set<ExecutionState> = [.failed, .timeout, .interrupted]
+        #expect(try await store.jobsWithNewestExecution(in: failing).isEmpty)
+        // Saved newest first: an older one saved later does not hide it.
+        try await store.save([execution("a", 5, .failed), execution("b", 5), execution("c", 5, .timeout)])
+        try await store.save([execution("a", 1), execution("b", 1, .failed), execution("c", 1)])
+        #expect(try await store.jobsWithNewestExecution(in: failing) == ["a", "c"])
+        #expect(try await store.jobsWithNewestExecution(in: [.succeeded]) == ["b"])
+        #expect(try await store.jobsWithNewestExecution(in: []).isEmpty)
+        // A newer run of b that is running, then fails.
+        var run = execution("b", 9, .running)
+        try await store.save(run)
+        #expect(try await store.jobsWithNewestExecution(in: [.running]) == ["b"])
+        run.state = .failed
+        try await store.save(run)
+        #expect(try await store.jobsWithNewestExecution(in: failing) == ["a", "b", "c"])
+        // The same instant: the greater id is the newer (as pages order them).
+        let twins = [execution("d", 3), execution("d", 3, .failed)].sorted { $0.id < $1.id }
+        try await store.save([twins[1], twins[0]])
+        #expect(try await store.jobsWithNewestExecution(in: [twins[1].state]).contains("d"))
+        #expect(!(try await store.jobsWithNewestExecution(in: [twins[0].state]).contains("d")))
+        // Recovery marks a job whose newest was running as interrupted.
+        try await store.save(execution("e", 20, .running))
+        _ = try await store.recoverInterruptedExecutions(at: t0.addingTimeInterval(3600))
+        #expect(try await store.jobsWithNewestExecution(in: [.interrupted]) == ["e"])
+        // Pruning by age takes a's and c's executions (the newest too): they count no more; b's newest stays.
+        _ = try await store.prune(keepPerJob: 1, olderThan: t0.addingTimeInterval(6 * 60))
+        #expect(try await store.jobsWithNewestExecution(in: failing) == ["b", "e"])
     }
 
     static func filtersAuditLogByTimeAndJob(_ store: any JobStore) async throws {

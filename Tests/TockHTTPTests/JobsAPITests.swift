@@ -196,6 +196,48 @@ struct JobsAPITests {
         }
     }
 
+    /// Counts come from the index and the store's newest execution per job (issue 18), and follow runs and pauses;
+    /// a search matches within one text only, case-insensitively, also for texts that are not ASCII.
+    @Test func listCounts_followRunsAndPauses_andSearchStaysWithinOneText() async throws {
+        try await h.test { client in
+            _ = try await client.create(
+                #"{"job_id": "a", "name": "Ärger", "schedule": "@daily", "command": "exit 3", "tags": ["x"]}"#)
+            _ = try await client.create(#"{"job_id": "b", "name": "Bravo", "schedule": "@daily", "command": "true"}"#)
+            _ = try await client.create(
+                #"{"job_id": "c", "schedule": "@daily", "command": "true", "enabled": false, "tags": ["x"]}"#)
+            func list(_ query: String) async throws -> (ids: [String], counts: [Int]) {
+                let body = try json(try await client.get("/api/v1/jobs\(query)"))
+                guard case .array(let jobs)? = body["jobs"] else { return ([], []) }
+                let counts = ["total", "active", "paused", "failing", "matching"].map { key -> Int in
+                    if case .int(let n)? = body["counts"]?[key] { return n }
+                    return -1
+                }
+                return (jobs.compactMap { $0["job_id"]?.stringValue }, counts)
+            }
+            #expect(try await list("").counts == [4, 3, 0, 0, 4])
+            // a fails: its run is its newest execution.
+            let run = try await client.send(.post, "/api/v1/executions/a")
+            _ = try await client.finished(try #require(try json(run)["execution_id"]?.stringValue))
+            try await eventually("a counted failing") { try await list("?limit=2").counts[3] == 1 }
+            #expect(try await list("?limit=2") == (["a", "b"], [4, 3, 0, 1, 4]))
+            #expect(try await list("?tag=x&limit=1&offset=1") == (["c"], [4, 3, 0, 1, 2]))
+            #expect(try await client.send(.post, "/api/v1/jobs/b/pause").status == .ok)
+            #expect(try await list("?q=BRAV") == (["b"], [4, 2, 1, 1, 1]))
+            // Within one text: "a" + "ärger" is no match; a non-ASCII query is compared as Strings.
+            #expect(try await list("?q=aärger").ids.isEmpty)
+            #expect(try await list("?q=ÄRG").ids == ["a"])
+            #expect(try await list("?q=exit 3").ids == ["a"])
+            // The whole list (kept as one buffer) moves with the pause too.
+            let whole = try json(try await client.get("/api/v1/jobs"))
+            #expect(whole["counts"]?["paused"] == 1)
+            #expect(try await client.send(.post, "/api/v1/jobs/b/resume").status == .ok)
+            #expect(try json(try await client.get("/api/v1/jobs"))["counts"]?["paused"] == 0)
+            // One job's page renders it alone, with its last result.
+            let a = try json(try await client.get("/api/v1/jobs/a"))
+            #expect(a["last_execution"]?["state"] == "failed" && a["recent_results"] == ["failed"])
+        }
+    }
+
     /// A bad cron gives 400 naming the field (ndscheduler: 500, or a hung server for an out-of-range value).
     @Test(
         arguments: [

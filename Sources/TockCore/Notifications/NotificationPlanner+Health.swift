@@ -329,6 +329,26 @@ extension NotificationPlanner {
         return alerts
     }
 
+    /// Every job's open alerts (with overdue runs'), for the health of a whole job list.
+    public func allOpenAlerts() -> [String: [JobAlert]] {
+        var result = book.withLock { book in
+            var all: [String: [JobAlert]] = [:]
+            for (id, alerts) in book.restored { all[id] = Array(alerts.values) }
+            for (id, entry) in book.entries where !entry.alerts.isEmpty { all[id] = Array(entry.alerts.values) }
+            return all
+        }
+        let overdueJobs = overdue.withLock { watches in
+            watches.values.filter(\.alerted).map { ($0.job.id, $0.deadline) }
+        }
+        for (id, since) in overdueJobs {
+            result[id, default: []].append(
+                JobAlert(
+                    jobID: id, kind: .overdue, since: since, detail: "a run is still running past warn_after",
+                    alerted: true, eventID: ""))
+        }
+        return result
+    }
+
     /// Called with the id of a job whose health may have changed (a reader's cache of it is stale).
     public func onHealthChange(_ handler: @escaping @Sendable (String) -> Void) {
         changeHandler.withLock { $0 = handler }

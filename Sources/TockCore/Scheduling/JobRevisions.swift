@@ -5,6 +5,7 @@ import Synchronization
 final class JobRevisions: Sendable {
     private let revisions = Mutex<[String: Int]>([:])
     private let counter = Atomic<Int>(0)
+    private let catalogCounter = Atomic<Int>(0)
 
     /// Something about this job that readers see changed.
     func noteChanged(_ jobID: String) {
@@ -18,4 +19,10 @@ final class JobRevisions: Sendable {
     func revision(of jobID: String) -> Int { revisions.withLock { $0[jobID] ?? 0 } }
 
     var version: Int { counter.load(ordering: .acquiring) }
+
+    /// The set of jobs, a job's definition or whether it is paused changed (``JobTable`` says so on every change).
+    func catalogChanged() { catalogCounter.add(1, ordering: .releasing) }
+
+    /// Moves on every ``catalogChanged()``, and only then: not when runs start or end.
+    var catalogVersion: Int { catalogCounter.load(ordering: .acquiring) }
 }

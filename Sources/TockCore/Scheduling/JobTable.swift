@@ -11,17 +11,31 @@ struct JobTable {
     }
 
     private var storage: [String: Box] = [:]
+    /// Told of every change to the jobs or to which are paused (readers keep an index of jobs until it moves).
+    let revisions: JobRevisions
     /// Paused jobs: their instants pass without running.
-    var paused: Set<String> = []
+    var paused: Set<String> = [] {
+        didSet { revisions.catalogChanged() }
+    }
     /// Per job, the last instant the scheduler dealt with (fired, skipped or missed).
     var lastScheduled: [String: Date] = [:]
 
     subscript(id: String) -> Job? {
         get { storage[id]?.job }
-        set { storage[id] = newValue.map(Box.init) }
+        set {
+            storage[id] = newValue.map(Box.init)
+            revisions.catalogChanged()
+        }
     }
+
+    init(revisions: JobRevisions) { self.revisions = revisions }
 
     var ids: [String] { Array(storage.keys) }
     var values: [Job] { storage.values.map(\.job) }
+
+    /// How many jobs satisfy `predicate`, without copying them out.
+    func count(where predicate: (borrowing Job) -> Bool) -> Int {
+        storage.values.count { predicate($0.job) }
+    }
     var count: Int { storage.count }
 }

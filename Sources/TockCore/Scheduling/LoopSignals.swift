@@ -5,7 +5,7 @@ import Synchronization
 /// runs ending on the runner's thread, commands from the API.
 final class LoopSignals: Sendable {
     let wake = WakeSignal()
-    private let flags = Mutex((started: false, shuttingDown: false, nextPrune: Date.distantPast))
+    private let flags = Mutex((started: false, shuttingDown: false, nextPrune: Date.distantPast, pruning: false))
     private let fence = Mutex(false)
 
     var started: Bool {
@@ -28,5 +28,11 @@ final class LoopSignals: Sendable {
     var fenceHandled: Bool {
         get { fence.withLock { $0 } }
         set { fence.withLock { $0 = newValue } }
+    }
+
+    /// A prune is running (off the loop).
+    var pruning: Bool {
+        get { flags.withLock { $0.pruning } }
+        set { flags.withLock { $0.pruning = newValue } }
     }
 }

@@ -15,20 +15,29 @@ extension Scheduler {
                 while !Task.isCancelled && !signals.shuttingDown {
                     await stopRunsIfFenced()
                     await claimAhead()
-                    await fireDueInstants()
-                    await retryUnclaimed()
-                    await startDelayedRuns()
-                    await evaluateDependencies()
-                    // Runs about to start are recorded before their processes start (a crash after that leaves
-                    // rows that the next start marks interrupted). A burst is written in chunks, each chunk's
-                    // processes starting while the next chunk is written.
-                    var startable = runs.takeStartable()[...]
-                    while !startable.isEmpty {
-                        let chunk = startable.prefix(Self.startChunk)
-                        startable = startable.dropFirst(chunk.count)
-                        for pending in await recordStarting(Array(chunk)) {
-                            group.addTask { await self.execute(pending) }
+                    // A burst of due instants is fired a slice at a time, each slice's runs started before the
+                    // next is planned: the first process of a burst of 1,000 starts after one instant's work.
+                    var slice = Self.firstFireSlice
+                    while true {
+                        let more = await fireDueInstants(limit: slice)
+                        if !more {
+                            await retryUnclaimed()
+                            await startDelayedRuns()
+                            await evaluateDependencies()
                         }
+                        // Runs about to start are recorded before their processes start (a crash after that leaves
+                        // rows that the next start marks interrupted). A burst is written in chunks, each chunk's
+                        // processes starting while the next chunk is written.
+                        var startable = runs.takeStartable()[...]
+                        while !startable.isEmpty {
+                            let chunk = startable.prefix(Self.startChunk)
+                            startable = startable.dropFirst(chunk.count)
+                            for pending in await recordStarting(Array(chunk)) {
+                                group.addTask { await self.execute(pending) }
+                            }
+                        }
+                        guard more else { break }
+                        slice = Self.startChunk
                     }
                     if writes.retry.at.map({ $0 <= clock.now }) ?? true {
                         writes.retry.at = nil
@@ -347,13 +356,20 @@ extension Scheduler {
         return started
     }
 
-    /// Fires every agenda entry that is due: claims the due instants together, then dispatches those won.
-    func fireDueInstants() async {
+    /// Instants fired before the first runs of a burst start (see `run()`).
+    static let firstFireSlice = 1
+
+    /// Fires the agenda entries that are due, at most `limit` of them: claims those due instants together, then
+    /// dispatches those won. Returns whether more may be due.
+    @discardableResult
+    func fireDueInstants(limit: Int = .max) async -> Bool {
         let now = clock.now
         let cutoff = now.addingTimeInterval(-configuration.lateTolerance.timeInterval)
         var due: [PendingRun] = []
         var ready: [PendingRun] = []
-        while let entry = agenda.popDue(at: now) {
+        var fired = 0
+        while fired < limit, let entry = agenda.popDue(at: now) {
+            fired += 1
             guard let job = jobs[entry.jobID], job.enabled else { continue }
             let following = agenda.schedule(of: job.id)?.nextFireDate(after: entry.date)
             if entry.date < cutoff || following.map({ $0 <= now }) == true {
@@ -378,14 +394,16 @@ extension Scheduler {
                 jobID: job.id, state: .scheduled, trigger: .schedule, scheduledAt: entry.date, host: configuration.host)
             due.append(PendingRun(job: job, record: record, control: RunControl()))
         }
+        let more = fired >= limit && agenda.earliest.map { $0 <= now } == true
         // Those claimed ahead first: they are on time.
         if !ready.isEmpty { await actOnClaimed(ready) }
-        guard !due.isEmpty else { return }
+        guard !due.isEmpty else { return more }
         guard let won = await claimSlots(due) else {
             unclaimed.keep(due, retryAt: clock.now.addingTimeInterval(UnclaimedSlots.retryDelay))
-            return
+            return more
         }
         await actOnClaimed(won)
+        return more
     }
 
     /// Claims again the due instants whose claim failed: those still within the late tolerance run if won; older
@@ -503,15 +521,22 @@ extension Scheduler {
 
     func pruneIfDue() async {
         let now = clock.now
-        guard now >= signals.nextPrune else { return }
+        guard now >= signals.nextPrune, !signals.pruning else { return }
         signals.nextPrune = now.addingTimeInterval(3600)
-        do {
-            let deleted = try await store.prune(
-                keepPerJob: configuration.retentionPerJob,
-                olderThan: now.addingTimeInterval(-configuration.retentionAge.timeInterval))
-            if deleted > 0 { logger.info("pruned old executions", metadata: ["count": "\(deleted)"]) }
-        } catch {
-            logger.error("pruning failed", metadata: ["error": "\(error)"])
+        signals.pruning = true
+        // Off the loop: pruning a million rows takes seconds (in short transactions, see the store), and due runs
+        // must not wait for it.
+        let (store, logger, configuration, signals) = (self.store, self.logger, self.configuration, self.signals)
+        Task.detached {
+            defer { signals.pruning = false }
+            do {
+                let deleted = try await store.prune(
+                    keepPerJob: configuration.retentionPerJob,
+                    olderThan: now.addingTimeInterval(-configuration.retentionAge.timeInterval))
+                if deleted > 0 { logger.info("pruned old executions", metadata: ["count": "\(deleted)"]) }
+            } catch {
+                logger.error("pruning failed", metadata: ["error": "\(error)"])
+            }
         }
     }
 

@@ -26,7 +26,7 @@ public actor Scheduler: Service {
     let logger: Logger
 
     /// The jobs, which are paused, and the last instant each has dealt with.
-    var jobs = JobTable()
+    var jobs: JobTable
     /// Every scheduled job's next instant.
     var agenda = Agenda()
     /// Every run between being due and ending.
@@ -62,6 +62,7 @@ public actor Scheduler: Service {
         self.logger = logger
         runs = RunQueue(maxConcurrentRuns: configuration.maxConcurrentRuns)
         liveOutput = LiveOutputHub(now: { clock.now })
+        self.jobs = JobTable(revisions: revisions)
         for job in jobs { self.jobs[job.id] = job }
         let revisions = self.revisions
         configuration.notifications?.onHealthChange { revisions.noteChanged($0) }

@@ -43,6 +43,10 @@ public protocol JobStore: Sendable {
     func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord]
     /// The newest `perJob` executions of each job (without output), for job lists.
     func recentExecutions(jobIDs: [String], perJob: Int) async throws -> [String: [ExecutionRecord]]
+    /// The ids of the jobs whose newest execution (by scheduled instant, then id; any trigger) is in one of
+    /// `states`: the jobs a job list counts as failing, read without reading every job's executions (a store keeps
+    /// each job's newest execution as it writes them).
+    func jobsWithNewestExecution(in states: Set<ExecutionState>) async throws -> Set<String>
 
     func setPaused(_ paused: Bool, jobID: String) async throws
     /// Remembers, for each job, the latest instant the scheduler has dealt with (fired, skipped or missed), in one

@@ -1,0 +1,40 @@
+import Foundation
+
+/// What job lists read: the catalog (every job, which are paused) while it stays, and the status of a page of jobs.
+extension Scheduler {
+    /// Moves whenever the set of jobs, a job's definition or a pause changes, and only then (not when runs start
+    /// or end): a reader may keep an index of the jobs (sorted, searchable) while it stays.
+    public nonisolated var catalogVersion: Int { revisions.catalogVersion }
+
+    /// A job's revision (see ``JobStatus/revision``), without going through the actor: a reader holding a render
+    /// of that revision may answer with it.
+    public nonisolated func revision(ofJob id: String) -> Int { revisions.revision(of: id) }
+
+    /// Whether start-up has read the store (paused jobs, last instants): the catalog is complete from then on.
+    public nonisolated var hasStarted: Bool { signals.started }
+
+    /// The id of every job, sorted, with the ``catalogVersion`` they are of.
+    public func catalogIDs() -> (version: Int, ids: [String]) {
+        (revisions.catalogVersion, jobs.ids.sorted())
+    }
+
+    /// The status of each of these jobs that exists, in the order given.
+    public func statuses(ofIDs ids: some Sequence<String>) -> [JobStatus] {
+        ids.compactMap { id in jobs[id].map(status) }
+    }
+
+    /// How many jobs from files the scheduler has (a reload compares it with what the files define: a file job
+    /// ignored because an API job has its id makes them differ).
+    public func fileJobCount() -> Int {
+        jobs.count { $0.source != .api }
+    }
+
+    /// The jobs from files, by the file they come from (what a reload takes for the files that did not change).
+    public func fileJobs() -> [String: [Job]] {
+        var byFile: [String: [Job]] = [:]
+        for job in jobs.values {
+            if case .file(let path, _) = job.source { byFile[path, default: []].append(job) }
+        }
+        return byFile.mapValues { $0.sorted { $0.sourceLine < $1.sourceLine } }
+    }
+}
