@@ -65,11 +65,13 @@ public final class NotificationDeliveryService: Service, Sendable {
                     await enqueueSummaries()
                     let free = settings.maxInFlight - inFlight.withLock { $0 }
                     var storeFailed = false
+                    var claimedAll = true
                     if free > 0 {
                         do {
                             let due = try await outbox.claimDueDeliveries(
                                 at: clock.now, limit: free, perTarget: settings.maxInFlightPerTarget,
                                 busy: busy.withLock { $0 })
+                            claimedAll = due.count == free
                             for delivery in due {
                                 inFlight.withLock { $0 += 1 }
                                 busy.withLock { $0[delivery.target, default: 0] += 1 }
@@ -88,13 +90,14 @@ public final class NotificationDeliveryService: Service, Sendable {
                             logger.error("could not read due deliveries", metadata: ["error": "\(error)"])
                         }
                     }
-                    let due: Date? =
+                    var due: Date? =
                         storeFailed
                         ? clock.now.addingTimeInterval(5) : ((try? await outbox.nextDeliveryDue()) ?? nil)
-                    var next = [due, gate.nextSummary].compactMap { $0 }.min()
-                    // What is due now belongs to targets with every slot taken: a finished attempt wakes the loop;
-                    // meanwhile look again each second (for other targets' rows becoming due).
-                    if let soon = next, soon <= clock.now { next = clock.now.addingTimeInterval(1) }
+                    // Due now but not claimed though slots were free: those rows' targets have every slot of theirs
+                    // taken. A finished attempt wakes the loop; meanwhile look again each second (for other
+                    // targets' rows becoming due). A summary due now is not such a row: it is sent at once.
+                    if let soon = due, soon <= clock.now, !claimedAll { due = clock.now.addingTimeInterval(1) }
+                    let next = [due, gate.nextSummary].compactMap { $0 }.min()
                     // With every slot busy, the next due delivery waits for a slot: a finished one wakes the loop.
                     await sleep(until: inFlight.withLock { $0 } >= settings.maxInFlight ? nil : next)
                 }

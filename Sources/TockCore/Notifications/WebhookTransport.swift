@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -43,35 +44,41 @@ public final class URLSessionWebhookTransport: WebhookTransport {
 
     deinit { session.invalidateAndCancel() }
 
+    /// Completion-handler `dataTask`, not the async `data(for:)`: on Linux, cancelling a task awaiting `data(for:)`
+    /// (as a timeout racing it in a task group does) can deadlock with the request's own completion — the Swift
+    /// task's status lock against the session's queue — and with two cooperative threads that stops the whole
+    /// daemon (found by `scripts/bench-notify`, a gdb backtrace of both threads). Here nothing is cancelled from
+    /// inside a Swift task: the deadline fires on a dispatch queue, and exactly one of it and the completion
+    /// answers.
     public func post(url: URL, body: [UInt8], headers: [(String, String)], timeout: Duration) async -> WebhookResponse {
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.timeoutInterval = timeout.timeInterval
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        request.httpBody = Data(body)
         let session = self.session
-        // The deadline of the whole exchange (URLRequest's timeout is reset by every byte that arrives).
-        return await withTaskGroup(of: WebhookResponse?.self) { group in
-            group.addTask {
-                var request = URLRequest(url: url)
-                request.httpMethod = "POST"
-                request.timeoutInterval = timeout.timeInterval
-                for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-                request.httpBody = Data(body)
-                do {
-                    let (data, response) = try await session.data(for: request)
-                    guard let http = response as? HTTPURLResponse else {
-                        return WebhookResponse(status: nil, error: "not an HTTP response")
-                    }
-                    let excerpt = String(decoding: data.prefix(1024), as: UTF8.self)
-                    let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { Int($0) }
-                    return WebhookResponse(status: http.statusCode, excerpt: excerpt, retryAfter: retryAfter)
-                } catch {
-                    return WebhookResponse(status: nil, error: Self.describe(error))
+        let request_ = request
+        return await withCheckedContinuation { (continuation: CheckedContinuation<WebhookResponse, Never>) in
+            let once = AnswerOnce(continuation)
+            let task = session.dataTask(with: request_) { data, response, error in
+                if let error {
+                    once.answer(WebhookResponse(status: nil, error: Self.describe(error)))
+                    return
+                }
+                guard let http = response as? HTTPURLResponse else {
+                    once.answer(WebhookResponse(status: nil, error: "not an HTTP response"))
+                    return
+                }
+                let excerpt = String(decoding: (data ?? Data()).prefix(1024), as: UTF8.self)
+                let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { Int($0) }
+                once.answer(WebhookResponse(status: http.statusCode, excerpt: excerpt, retryAfter: retryAfter))
+            }
+            task.resume()
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.timeInterval) {
+                if once.answer(WebhookResponse(status: nil, error: "no response within \(timeout.timeInterval) s")) {
+                    task.cancel()
                 }
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? WebhookResponse(status: nil, error: "no response within \(timeout.timeInterval) s")
         }
     }
 
@@ -85,6 +92,21 @@ public final class URLSessionWebhookTransport: WebhookTransport {
             }
         }
         return "\(error)"
+    }
+}
+
+/// Resumes a continuation once, whichever of the response and the deadline comes first.
+private final class AnswerOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<WebhookResponse, Never>?>
+
+    init(_ continuation: CheckedContinuation<WebhookResponse, Never>) { self.continuation = Mutex(continuation) }
+
+    /// Whether this was the answer (the first).
+    @discardableResult
+    func answer(_ response: WebhookResponse) -> Bool {
+        guard let continuation = continuation.withLock({ $0.take() }) else { return false }
+        continuation.resume(returning: response)
+        return true
     }
 }
 
