@@ -101,13 +101,6 @@ public final class JobHealthMonitor: Service, Sendable {
     }
 
     private func sleep(until deadline: Date?) async {
-        let signal = planner.overdueSignal
-        let clock = self.clock
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await signal.wait() }
-            if let deadline { group.addTask { try? await clock.sleep(until: deadline) } }
-            await group.next()
-            group.cancelAll()
-        }
+        await planner.overdueSignal.wait(orUntil: deadline, on: clock)
     }
 }

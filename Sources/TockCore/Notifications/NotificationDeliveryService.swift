@@ -110,14 +110,7 @@ public final class NotificationDeliveryService: Service, Sendable {
 
     /// Sleeps until `deadline` (`nil`: no deadline) or a wake-up, whichever is first.
     private func sleep(until deadline: Date?) async {
-        let signal = self.signal
-        let clock = self.clock
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await signal.wait() }
-            if let deadline { group.addTask { try? await clock.sleep(until: deadline) } }
-            await group.next()
-            group.cancelAll()
-        }
+        await signal.wait(orUntil: deadline, on: clock)
     }
 
     private func retryingStore(_ what: String, _ body: @escaping @Sendable () async throws -> Void) async {

@@ -62,22 +62,8 @@ public struct NotificationEvent: Sendable {
         ])
         json = .object([
             ("type", .string(type.rawValue)), ("id", .string(id)), ("timestamp", time(date)), ("text", .string(text)),
-            (
-                "tock",
-                .object([
-                    ("host", .string(settings.host)), ("url", base.map { .string($0) } ?? .null),
-                    ("version", .string(settings.version)),
-                ])
-            ),
-            (
-                "job",
-                .object([
-                    ("job_id", .string(job.id)), ("name", .string(job.name)), ("schedule", .string(job.schedule)),
-                    ("timezone", job.timezone.map { .string($0) } ?? .null),
-                    ("tags", .array(job.tags.map { .string($0) })),
-                    ("url", base.map { .string("\($0)/#/jobs/\(job.id)") } ?? .null),
-                ])
-            ),
+            ("tock", Self.tock(settings, base: base)),
+            ("job", Self.job(job, base: base)),
             ("execution", execution), ("output", output),
             ("previous_state", previousState.map { .string($0.rawValue) } ?? .null),
             ("consecutive_failures", .int(consecutiveFailures)), ("alert", alert),
@@ -93,13 +79,7 @@ public struct NotificationEvent: Sendable {
         json = .object([
             ("type", .string(type.rawValue)), ("id", .string(id)),
             ("timestamp", .string(Timestamp.string(for: date, in: .utc, microseconds: true))), ("text", .string(text)),
-            (
-                "tock",
-                .object([
-                    ("host", .string(settings.host)), ("url", settings.publicURL.map { .string($0) } ?? .null),
-                    ("version", .string(settings.version)),
-                ])
-            ),
+            ("tock", Self.tock(settings, base: settings.publicURL)),
             ("job", .null), ("execution", .null), ("output", .null), ("previous_state", .null),
             ("consecutive_failures", .int(0)), ("alert", .null),
         ])
@@ -164,21 +144,8 @@ extension NotificationEvent {
         let time: (Date) -> JSONValue = { .string(Timestamp.string(for: $0, in: .utc, microseconds: true)) }
         json = .object([
             ("type", .string(type.rawValue)), ("id", .string(id)), ("timestamp", time(date)), ("text", .string(text)),
-            (
-                "tock",
-                .object([
-                    ("host", .string(settings.host)), ("url", base.map { .string($0) } ?? .null),
-                    ("version", .string(settings.version)),
-                ])
-            ),
-            (
-                "job",
-                .object([
-                    ("job_id", .string(job.id)), ("name", .string(job.name)), ("schedule", .string(job.schedule)),
-                    ("timezone", job.timezone.map { .string($0) } ?? .null),
-                    ("tags", .array(job.tags.map { .string($0) })), ("url", jobURL.map { .string($0) } ?? .null),
-                ])
-            ),
+            ("tock", Self.tock(settings, base: base)),
+            ("job", Self.job(job, base: base)),
             ("execution", .null), ("output", .null), ("previous_state", .null), ("consecutive_failures", .int(0)),
             (
                 "alert",
@@ -206,13 +173,7 @@ extension NotificationEvent {
         json = .object([
             ("type", .string(type.rawValue)), ("id", .string(id)),
             ("timestamp", .string(Timestamp.string(for: date, in: .utc, microseconds: true))), ("text", .string(text)),
-            (
-                "tock",
-                .object([
-                    ("host", .string(settings.host)), ("url", settings.publicURL.map { .string($0) } ?? .null),
-                    ("version", .string(settings.version)),
-                ])
-            ),
+            ("tock", Self.tock(settings, base: settings.publicURL)),
             ("job", .null), ("execution", .null), ("output", .null), ("previous_state", .null),
             ("consecutive_failures", .int(0)),
             (
@@ -222,6 +183,25 @@ extension NotificationEvent {
                     ("by_type", .object(byType.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
                 ])
             ),
+        ])
+    }
+}
+
+extension NotificationEvent {
+    /// `tock`: this daemon (`base` is `public_url` without its final slash, as the links use it).
+    static func tock(_ settings: NotificationSettings, base: String?) -> JSONValue {
+        .object([
+            ("host", .string(settings.host)), ("url", base.map { .string($0) } ?? .null),
+            ("version", .string(settings.version)),
+        ])
+    }
+
+    /// `job`: what a receiver needs of the job, with a link to its page.
+    static func job(_ job: Job, base: String?) -> JSONValue {
+        .object([
+            ("job_id", .string(job.id)), ("name", .string(job.name)), ("schedule", .string(job.schedule)),
+            ("timezone", job.timezone.map { .string($0) } ?? .null), ("tags", .array(job.tags.map { .string($0) })),
+            ("url", base.map { .string("\($0)/#/jobs/\(job.id)") } ?? .null),
         ])
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Wakes the scheduler's loop from anywhere: a signal sent while nobody waits is kept for the next wait.
@@ -44,5 +45,15 @@ final class WakeSignal: Sendable {
         guard let id else { return }
         try? await slot.value()
         state.withLock { s in s.waiters[id] = nil }
+    }
+
+    /// Returns at the next signal or at `deadline` on `clock` (`nil`: no deadline), whichever is first.
+    func wait(orUntil deadline: Date?, on clock: any WallClock) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.wait() }
+            if let deadline { group.addTask { try? await clock.sleep(until: deadline) } }
+            await group.next()
+            group.cancelAll()
+        }
     }
 }
