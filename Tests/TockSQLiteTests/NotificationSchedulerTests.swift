@@ -176,3 +176,30 @@ struct OverdueAlertTests {
         }
     }
 }
+
+/// What a success of a job with only `on_success` costs: its event, and no read of the job's history (a burst of
+/// such jobs reads nothing); with failure targets the history is read, for the recovery.
+@Suite(.timeLimit(.minutes(1)))
+struct SuccessOnlyPlanningTests {
+    @Test func onSuccessAlone_readsNoHistory_failureTargetsDo() async throws {
+        let directory = try NotificationTestSupport.temporaryDirectory()
+        let store = try SQLiteJobStore(path: directory.appendingPathComponent("tock.sqlite").path)
+        let ping = try NotificationTestSupport.job(
+            "[job.ping]\nschedule = \"@daily\"\ncommand = \"x\"\non_success = { command = \"true\" }\n")
+        var earlier = NotificationTestSupport.record(ping, state: .failed)
+        earlier.scheduledAt = earlier.scheduledAt.addingTimeInterval(-3600)
+        try await store.save(earlier)
+        let planner = NotificationPlanner(settings: NotificationSettings())
+        let success = NotificationTestSupport.record(ping, state: .succeeded, exitCode: 0)
+        let alone = await planner.deliveries(for: success, job: ping, store: store, at: Date())
+        #expect(alone.map(\.eventType) == ["execution.succeeded"])
+        let event = try JSONValue.parse(try #require(alone.first).payload)
+        #expect(event["previous_state"] == .null, "the earlier failure was not read")
+
+        var watched = ping
+        watched.onFailure = Notification(command: "true")
+        let withFailures = await NotificationPlanner(settings: NotificationSettings()).deliveries(
+            for: success, job: watched, store: store, at: Date())
+        #expect(withFailures.map(\.eventType).sorted() == ["execution.recovered", "execution.succeeded"])
+    }
+}

@@ -64,10 +64,20 @@ public final class NotificationPlanner: Sendable {
             record, job: job, failures: known.map { failing ? $0.failures + 1 : 0 }, at: date)
         guard failing || succeeded else { return deliveries }
         let failureTargets = job.onFailure ?? defaultFailureTargets
-        let wanted =
+        // The job's failing streak (read from the store the first time) is needed for failures, recoveries and
+        // streak alerts; a success of a job with only `on_success` needs none (no history read in a burst).
+        let needsStreak =
             job.alertAfterFailures != nil || (failing && failureTargets != nil)
-            || (succeeded && (job.onSuccess != nil || job.onRecovery != nil || failureTargets != nil))
-        guard wanted || known != nil else { return deliveries }
+            || (succeeded && (job.onRecovery ?? failureTargets) != nil)
+        if !needsStreak && known == nil {
+            if succeeded, let targets = job.onSuccess, !targets.isEmpty {
+                let event = NotificationEvent(
+                    type: .executionSucceeded, job: job, record: record, previousState: nil, consecutiveFailures: 0,
+                    settings: settings, at: date)
+                deliveries += self.deliveries(of: event, to: targets, job: job, record: record, at: date)
+            }
+            return deliveries
+        }
         var streak: Streak
         if let known {
             streak = known
