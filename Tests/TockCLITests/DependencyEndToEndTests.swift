@@ -6,7 +6,7 @@ import TockSQLite
 import TockTesting
 
 /// `after` through `tock serve`: the real binary, real `/bin/sh` jobs, a real SQLite file, real `kill -9`.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct DependencyEndToEndTests {
     typealias Daemon = ServeCommandTests.Daemon
     let serve: ServeCommandTests
@@ -160,14 +160,15 @@ struct DependencyEndToEndTests {
             command = "echo $TOCK_EXECUTION_ID >> \(marks)/report.log"
             """)
         let first = try Daemon(directory: directory)
-        try await eventually("extract's success recorded", pollEvery: .milliseconds(1)) {
+        // Generous deadlines: daemons of other suites start beside this one on 2 cores.
+        try await eventually("extract's success recorded", timeout: .seconds(45), pollEvery: .milliseconds(1)) {
             try await executions("extract").contains { $0.state == .succeeded }
         }
         try await Task.sleep(for: .milliseconds(delayMilliseconds))
         first.signal(SIGKILL)
         _ = first.waitForExit()
         let second = try Daemon(directory: directory)
-        try await eventually("report ran, or its run is known interrupted") {
+        try await eventually("report ran, or its run is known interrupted", timeout: .seconds(45)) {
             let ran = (try? String(contentsOfFile: "\(marks)/report.log", encoding: .utf8))?.isEmpty == false
             if ran { return true }
             return try await executions("report").contains { $0.state == .interrupted && $0.startedAt != nil }
