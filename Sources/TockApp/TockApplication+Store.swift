@@ -17,6 +17,9 @@ extension TockApplication {
         let nodeName: String?
         /// For a tool without a `ServiceGroup`: starts what the store needs to answer.
         let startForTools: @Sendable () -> Void
+        /// The cluster view of the daemon (`GET /api/v1/cluster`) once its scheduler exists (given with the version),
+        /// and the service that keeps it (clock offsets, digests), if any.
+        var clusterView: @Sendable (Scheduler, String?) -> (view: any ClusterView, service: (any Service)?)
     }
 
     static func openStore(
@@ -39,7 +42,15 @@ extension TockApplication {
                 warnIfOthersCanRead(directory, logger: logger)
             }
             let store = try SQLiteJobStore(path: path, logger: logger)
-            return OpenedStore(store: store, coordinator: nil, services: [], nodeName: nil, startForTools: {})
+            let startedAt = Date()
+            return OpenedStore(
+                store: store, coordinator: nil, services: [], nodeName: nil, startForTools: {},
+                clusterView: { scheduler, version in
+                    let view = LocalClusterView(
+                        store: store, scheduler: scheduler, kind: "sqlite", nodeName: ProcessInfo.processInfo.hostName,
+                        startedAt: startedAt, version: version)
+                    return (view, nil)
+                })
         } catch {
             throw TockConfiguration.Problem("database: cannot open \(path): \(error)")
         }
@@ -64,7 +75,13 @@ extension TockApplication {
             logger.info("store: PostgreSQL", metadata: ["database": "\(url)", "node": "\(nodeName)"])
             return OpenedStore(
                 store: store, coordinator: coordinator, services: [client, coordinator], nodeName: nodeName,
-                startForTools: { store.runClientInBackground() })
+                startForTools: { store.runClientInBackground() },
+                clusterView: { scheduler, version in
+                    let view = PostgresClusterView(
+                        store: store, scheduler: scheduler, version: version, interval: coordinator.heartbeat,
+                        logger: logger)
+                    return (view, view)
+                })
         #else
             throw TockConfiguration.Problem(
                 "database: \(url) is PostgreSQL, and this tock was built without it (swift build --traits Postgres)")

@@ -36,7 +36,8 @@ public enum TockApplication {
     /// - Throws: ``TockConfiguration/Problem`` for a configuration that cannot work (bad zone, unreachable data
     ///   directory, unsupported database URL).
     public static func buildServiceGroup(
-        configuration: TockConfiguration, logger: Logger, kinds: [any JobKind] = [], runner: (any JobRunner)? = nil
+        configuration: TockConfiguration, logger: Logger, kinds: [any JobKind] = [], runner: (any JobRunner)? = nil,
+        version: String? = nil
     ) throws -> Built {
         try configuration.validate()
         let descriptorLimit = raiseDescriptorLimit(logger: logger)
@@ -62,6 +63,7 @@ public enum TockApplication {
             retentionPerJob: configuration.retentionPerJob, retentionAge: configuration.retentionAge,
             metrics: SchedulerMetrics(factory: PrometheusMetricsFactory(registry: registry)))
         schedulerConfiguration.jobKinds = kindNames
+        schedulerConfiguration.defaultTimeZoneName = configuration.timezone
         if let node = opened.nodeName { schedulerConfiguration.host = node }
         let notifications = makeNotifications(
             configuration, scheduling: &schedulerConfiguration, store: store, jobs: directory.jobs,
@@ -87,6 +89,8 @@ public enum TockApplication {
                     ? Set(configuration.apiJobUsers) : nil),
             metricsText: { registry.emitToString() })
         api.notifications = schedulerConfiguration.notifications
+        let cluster = opened.clusterView(scheduler, version)
+        api.cluster = cluster.view
         // The job lists' index is built in the background once the scheduler has started, not by the first request.
         let listed = api
         Task { await listed.prepareJobLists() }
@@ -118,6 +122,7 @@ public enum TockApplication {
                 // Shut down after the scheduler: the records of runs ending in its grace still enqueue deliveries.
                 .init(service: notifications.map { $0 as any Service } ?? IdleService()),
                 .init(service: healthMonitor(schedulerConfiguration, store: store, logger: logger) ?? IdleService()),
+                .init(service: cluster.service ?? IdleService()),
                 .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -96,7 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
         ProcessJobRunner.becomeSubreaper()
         let app: TockApplication.Built
         do {
-            app = try TockApplication.buildServiceGroup(configuration: settings, logger: logger)
+            app = try TockApplication.buildServiceGroup(configuration: settings, logger: logger, version: Tock.version)
         } catch {
             FileHandle.standardError.write(Data("tock serve: \(error)\n".utf8))
             throw ExitCode(1)

@@ -83,6 +83,7 @@ enum Render {
         // Oldest first, for a strip of results.
         pairs.append(("recent_results", .array(recent.reversed().map { .string($0.state.rawValue) })))
         pairs += dependencyPairs(status.dependencies)
+        pairs.append(("definition_mismatch", status.definitionMismatch.map(definitionMismatch) ?? .null))
         return .object(pairs)
     }
 
@@ -168,6 +169,9 @@ enum Render {
             ("stderr_bytes", .int(e.stderrBytes)),
             // The daemon that recorded it: the host name alone, a node's `node_name` in a cluster.
             ("node", .string(e.host)),
+            // The digest of the definition the run used (SHA-256 of the canonical definition): in a cluster whose
+            // nodes' jobs.d differ, which one ran.
+            ("definition_digest", e.definitionDigest.map { .string($0) } ?? .null),
         ]
         return .object(pairs)
     }

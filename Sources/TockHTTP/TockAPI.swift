@@ -41,6 +41,8 @@ public struct TockAPI: Sendable {
     let cache = JobRenderCache()
     /// Named notifiers (test-send) and the delivery worker's wake-up (retry); `nil` when notifications are off.
     public var notifications: NotificationPlanner?
+    /// The nodes sharing the store (`GET /api/v1/cluster`); `nil`: this daemon alone (see ``LocalClusterView``).
+    public var cluster: (any ClusterView)?
 
     public init(
         scheduler: Scheduler, store: any JobStore, kinds: Set<String> = [], defaultTimeZone: String = "UTC",
@@ -96,6 +98,7 @@ public struct TockAPI: Sendable {
         ExecutionsController<Context>(api: self).addRoutes(to: &table)
         AuditController<Context>(api: self).addRoutes(to: &table)
         NotificationsController<Context>(api: self).addRoutes(to: &table)
+        ClusterController<Context>(api: self).addRoutes(to: &table)
         return table.routes
     }
 }

@@ -60,6 +60,7 @@
             if let bytes = try c[14].decode(ByteBuffer?.self) { e.stderr = Array(bytes.readableBytesView) }
             e.stdoutBytes = try c[15].decode(Int.self)
             e.stderrBytes = try c[16].decode(Int.self)
+            e.definitionDigest = try c[17].decode(String?.self)
             return e
         }
 

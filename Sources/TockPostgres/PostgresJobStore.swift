@@ -246,15 +246,16 @@
             try await !connection.query(
                 """
                 INSERT INTO execution (id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt,
-                    exit_code, signal, message, stdout, stderr, stdout_bytes, stderr_bytes, node_id)
+                    exit_code, signal, message, stdout, stderr, stdout_bytes, stderr_bytes, node_id, definition_digest)
                 VALUES (\(e.id), \(e.jobID), \(e.state.rawValue), \(e.trigger.rawValue), \(e.scheduledAt), \(e.startedAt),
                     \(e.endedAt), \(e.host), \(e.pid), \(e.attempt), \(e.exitCode), \(e.signal), \(e.message),
-                    ''::bytea, ''::bytea, \(e.stdoutBytes), \(e.stderrBytes), \(node))
+                    ''::bytea, ''::bytea, \(e.stdoutBytes), \(e.stderrBytes), \(node), \(e.definitionDigest))
                 ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, state = excluded.state, trigger = excluded.trigger,
                     scheduled_at = excluded.scheduled_at, started_at = excluded.started_at, ended_at = excluded.ended_at,
                     host = excluded.host, pid = excluded.pid, attempt = excluded.attempt, exit_code = excluded.exit_code,
                     signal = excluded.signal, message = excluded.message, stdout_bytes = excluded.stdout_bytes,
-                    stderr_bytes = excluded.stderr_bytes
+                    stderr_bytes = excluded.stderr_bytes,
+                    definition_digest = excluded.definition_digest
                 WHERE execution.state <> 'interrupted' OR excluded.state = 'interrupted'
                 RETURNING 1
                 """, logger: logger
@@ -279,13 +280,13 @@
         /// Every column of an execution, named, in the order ``execution(from:)`` reads them.
         static let executionColumns = """
             id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt, exit_code, signal, message,
-            stdout, stderr, stdout_bytes, stderr_bytes
+            stdout, stderr, stdout_bytes, stderr_bytes, definition_digest
             """
 
         /// ``executionColumns`` with empty output in place of the output, for lists.
         static let columnsWithoutOutput = """
             id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt, exit_code, signal, message,
-            NULL::bytea AS stdout, NULL::bytea AS stderr, stdout_bytes, stderr_bytes
+            NULL::bytea AS stdout, NULL::bytea AS stderr, stdout_bytes, stderr_bytes, definition_digest
             """
 
         public func execution(id: String, includeOutput: Bool) async throws -> ExecutionRecord? {

@@ -40,6 +40,8 @@ extension SQLiteJobStore {
     struct ExecutionColumns {
         let id, jobID, state, trigger, scheduledAt, startedAt, endedAt, host, pid, attempt, exitCode, signal: Int
         let message, stdout, stderr, stdoutBytes, stderrBytes: Int
+        /// `nil` in a statement that does not select it.
+        let definitionDigest: Int?
 
         init(_ names: [String]) throws {
             func column(_ name: String) throws -> Int {
@@ -54,6 +56,7 @@ extension SQLiteJobStore {
             (exitCode, signal, message) = try (column("exit_code"), column("signal"), column("message"))
             (stdout, stderr) = try (column("stdout"), column("stderr"))
             (stdoutBytes, stderrBytes) = try (column("stdout_bytes"), column("stderr_bytes"))
+            definitionDigest = names.firstIndex(of: "definition_digest")
         }
     }
 
@@ -100,6 +103,7 @@ extension SQLiteJobStore {
         if let data = try row.decode(Data?.self, atIndex: c.stderr) { e.stderr = [UInt8](data) }
         e.stdoutBytes = try row.decode(atIndex: c.stdoutBytes)
         e.stderrBytes = try row.decode(atIndex: c.stderrBytes)
+        if let index = c.definitionDigest { e.definitionDigest = try row.decode(String?.self, atIndex: index) }
         return e
     }
 

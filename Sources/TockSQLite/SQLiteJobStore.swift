@@ -141,8 +141,9 @@ public final class SQLiteJobStore: JobStore {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO execution (id, job_id, state, trigger, scheduled_at, started_at, ended_at,
-                host, pid, attempt, exit_code, signal, message, stdout, stderr, stdout_bytes, stderr_bytes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                host, pid, attempt, exit_code, signal, message, stdout, stderr, stdout_bytes, stderr_bytes,
+                definition_digest)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let latest = try db.cachedStatement(sql: noteLatestSQL)
         for e in executions {
@@ -152,7 +153,7 @@ public final class SQLiteJobStore: JobStore {
                 e.id, e.jobID, e.state.rawValue, e.trigger.rawValue, e.scheduledAt.timeIntervalSince1970,
                 e.startedAt?.timeIntervalSince1970, e.endedAt?.timeIntervalSince1970, e.host,
                 e.pid.map { Int64($0) }, e.attempt, e.exitCode.map { Int64($0) }, e.signal.map { Int64($0) },
-                e.message, Data(), Data(), e.stdoutBytes, e.stderrBytes,
+                e.message, Data(), Data(), e.stdoutBytes, e.stderrBytes, e.definitionDigest,
             ])
             try writeOutput(of: e, pieceSize: pieceSize, db)
             try latest.execute(arguments: [e.jobID, e.id, e.state.rawValue, e.scheduledAt.timeIntervalSince1970])
@@ -190,13 +191,13 @@ public final class SQLiteJobStore: JobStore {
     /// change what is read.
     static let executionColumns = """
         id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt, exit_code, signal, message,
-        stdout, stderr, stdout_bytes, stderr_bytes
+        stdout, stderr, stdout_bytes, stderr_bytes, definition_digest
         """
 
     /// ``executionColumns`` with `NULL` in place of the output, for lists.
     static let columnsWithoutOutput = """
         id, job_id, state, trigger, scheduled_at, started_at, ended_at, host, pid, attempt, exit_code, signal, message,
-        NULL AS stdout, NULL AS stderr, stdout_bytes, stderr_bytes
+        NULL AS stdout, NULL AS stderr, stdout_bytes, stderr_bytes, definition_digest
         """
 
     public func executions(matching query: ExecutionQuery) async throws -> [ExecutionRecord] {

@@ -193,3 +193,16 @@ public final class InMemoryJobStore: JobStore {
         }
     }
 }
+
+extension InMemoryJobStore: ExecutionCounting {
+    public func executionCounts(since: Date) async throws -> [String: ExecutionCounts] {
+        state.withLock { s in
+            var counts: [String: ExecutionCounts] = [:]
+            for e in s.executions.values {
+                if e.scheduledAt >= since && e.startedAt != nil { counts[e.host, default: .init()].startedSince += 1 }
+                if e.state == .running { counts[e.host, default: .init()].running += 1 }
+            }
+            return counts
+        }
+    }
+}

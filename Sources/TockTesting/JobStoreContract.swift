@@ -20,6 +20,7 @@ public enum JobStoreContract {
         ("advancesLastScheduledWithTheRowOfAnInstant", advancesLastScheduledWithTheRowOfAnInstant),
         ("consumesDependenciesOnceWithTheRun", consumesDependenciesOnceWithTheRun),
         ("readsOutputAcrossPieceBoundaries", { try await readsOutputAcrossPieceBoundaries($0, pieceSize: 1 << 20) }),
+        ("keepsDefinitionDigestsAndCountsByNode", keepsDefinitionDigestsAndCountsByNode),
     ]
 
     static let t0 = Date(timeIntervalSince1970: 1_767_225_600)

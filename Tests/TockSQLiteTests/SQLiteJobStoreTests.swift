@@ -126,12 +126,12 @@ struct SQLiteJobStoreTests {
             try db.execute(
                 sql: """
                     CREATE TABLE execution_new (
-                        stderr_bytes INTEGER NOT NULL, stdout_bytes INTEGER NOT NULL, stderr BLOB NOT NULL,
+                        definition_digest TEXT, stderr_bytes INTEGER NOT NULL, stdout_bytes INTEGER NOT NULL, stderr BLOB NOT NULL,
                         stdout BLOB NOT NULL, message TEXT, signal INTEGER, exit_code INTEGER, attempt INTEGER NOT NULL,
                         pid INTEGER, host TEXT NOT NULL, ended_at REAL, started_at REAL, scheduled_at REAL NOT NULL,
                         trigger TEXT NOT NULL, state TEXT NOT NULL, job_id TEXT NOT NULL, id TEXT PRIMARY KEY NOT NULL
                     ) STRICT;
-                    INSERT INTO execution_new SELECT stderr_bytes, stdout_bytes, stderr, stdout, message, signal,
+                    INSERT INTO execution_new SELECT definition_digest, stderr_bytes, stdout_bytes, stderr, stdout, message, signal,
                         exit_code, attempt, pid, host, ended_at, started_at, scheduled_at, trigger, state, job_id, id
                         FROM execution;
                     DROP TABLE execution;

@@ -6,6 +6,7 @@ CHROMEDRIVER (default: chromedriver on PATH), SCREENSHOTS (where to save screens
 UITests is an ordered story (test_NN, run in name order) sharing one daemon and one browser, so one failure can
 cascade into the tests after it: read the first failure first. The other classes start their own daemon.
 """
+import glob
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import uuid
 import urllib.error
 import urllib.request
 
@@ -63,10 +65,11 @@ max_output = "2MiB"
 ADMIN_PASSWORD = "admin-password-1"
 
 
-def tock(directory, *args, stdin=None):
+def tock(directory, *args, stdin=None, database=None):
     """Runs the tock CLI on a daemon's data directory (as an operator on the server would); returns stdout."""
-    done = subprocess.run([TOCK, *args, "--data-dir", os.path.join(directory, "data")], input=stdin, cwd=directory,
-                          capture_output=True, text=True, timeout=60)
+    store = ["--database", database] if database else []
+    done = subprocess.run([TOCK, *args, "--data-dir", os.path.join(directory, "data"), *store], input=stdin,
+                          cwd=directory, capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise RuntimeError(f"tock {' '.join(args)}: {done.stderr}")
     return done.stdout
@@ -77,22 +80,26 @@ class Daemon:
     required: with `users`, an admin user ("admin") and an admin API token (for the test's own API calls) are made
     with the CLI first; without, the daemon starts locked, with its one-time setup code."""
 
-    def __init__(self, jobs_toml, users=True):
+    def __init__(self, jobs_toml, users=True, database=None, node=None, token=None, config=""):
+        """`database` (postgres://…) and `node`: one node of a cluster; `token`: an admin token made already (by
+        another node on the same database)."""
         self.dir = tempfile.mkdtemp(prefix="tock-ui-")
         os.makedirs(os.path.join(self.dir, "jobs.d"))
         with open(os.path.join(self.dir, "jobs.d", "jobs.toml"), "w") as f:
             f.write(jobs_toml)
-        self.token = None
+        self.token = token
         if users:
-            tock(self.dir, "users", "add", "admin", "--role", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n")
-            self.token = tock(self.dir, "tokens", "create", "ui-test", "--role", "admin").strip()
+            tock(self.dir, "users", "add", "admin", "--role", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n",
+                 database=database)
+            self.token = tock(self.dir, "tokens", "create", "ui-test", "--role", "admin", database=database).strip()
         # A root daemon takes API jobs only with a `user` from this list (the editor's "Run as user").
         with open(os.path.join(self.dir, "tock.toml"), "w") as f:
-            f.write('api_job_users = ["root"]\n')
+            f.write('api_job_users = ["root"]\n' + config)
         self.log = open(os.path.join(self.dir, "serve.log"), "w+")
+        cluster = (["--database", database] if database else []) + (["--node-name", node] if node else [])
         self.process = subprocess.Popen(
             [TOCK, "serve", "--config", "tock.toml", "--listen", "127.0.0.1:0", "--jobs-dir", "jobs.d", "--data-dir",
-             "data"] + (["--web-dir", WEB] if WEB else []),
+             "data"] + cluster + (["--web-dir", WEB] if WEB else []),
             cwd=self.dir, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 30
         self.port = None
@@ -652,6 +659,118 @@ command = "echo report"
         finally:
             driver.quit()
             daemon.stop()
+
+
+CLUSTER_SHARED = """
+[job.shared]
+schedule = "@yearly"
+command = "true"
+"""
+
+
+def throwaway_database():
+    """A new, empty database on the throwaway PostgreSQL server of TOCK_TEST_DATABASE (scripts/test starts one), and
+    a function that drops it; (None, None) when no server is named."""
+    url = os.environ.get("TOCK_TEST_DATABASE")
+    if not url:
+        return None, None
+    psql = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql")) or [shutil.which("psql")]
+    base = url.split("?")[0]
+    name = "tock_ui_" + uuid.uuid4().hex[:12]
+
+    def sql(statement):
+        subprocess.run([psql[-1], base, "-q", "-c", statement], check=True, capture_output=True, timeout=30)
+
+    sql(f"CREATE DATABASE {name}")
+    return base.rsplit("/", 1)[0] + "/" + name + "?sslmode=disable", lambda: sql(f"DROP DATABASE IF EXISTS {name}")
+
+
+class ClusterTests(unittest.TestCase):
+    """The cluster page. With TOCK_TEST_DATABASE (as CI runs it): two real nodes on one PostgreSQL database whose
+    jobs.d differ: both nodes listed, the mismatches shown (cluster page and job page), then one node stops and is
+    shown as left, and the mismatches go. Without: a single daemon on SQLite, one node and no mismatch."""
+
+    def setUp(self):
+        os.makedirs(SHOTS, exist_ok=True)
+        self.daemons = []
+        self.driver = browser()
+        self.wait = WebDriverWait(self.driver, 30, ignored_exceptions=[StaleElementReferenceException])
+
+    def tearDown(self):
+        self.driver.quit()
+        for daemon in self.daemons:
+            daemon.stop()
+
+    def row_state(self, node):
+        try:
+            rows = self.driver.find_elements(By.CSS_SELECTOR, f'#nodes-table tr[data-node="{node}"]')
+            return rows[0].get_attribute("data-state") if rows else None
+        except StaleElementReferenceException:
+            return None
+
+    def test_cluster_page(self):
+        database, drop = throwaway_database()
+        if database is None:
+            self.single_node()
+            return
+        try:
+            self.two_nodes(database)
+        finally:
+            for daemon in self.daemons:
+                daemon.stop()
+            self.daemons = []
+            drop()
+
+    def single_node(self):
+        daemon = Daemon(FILE_JOBS)
+        self.daemons.append(daemon)
+        log_in(self.driver, daemon.url, "admin", ADMIN_PASSWORD)
+        self.driver.get(daemon.url + "/#/cluster")
+        self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#nodes-table tr[data-state="alive"]')))
+        self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "#nodes-table tbody tr")), 1)
+        self.assertEqual(self.driver.find_element(By.CSS_SELECTOR, "#nodes-table .job-count").text, "4")
+        self.assertIn("sqlite", self.driver.find_element(By.ID, "cluster-summary").text)
+        self.driver.find_element(By.ID, "no-mismatches")
+        self.assertIn("active", self.driver.find_element(By.CSS_SELECTOR, '[data-nav="cluster"]').get_attribute("class"))
+
+    def two_nodes(self, database):
+        config = 'lease_ttl = "6s"\n'
+        a = Daemon(CLUSTER_SHARED + '[job.differs]\nschedule = "@daily"\ncommand = "echo one"\n',
+                   database=database, node="ui-a", config=config)
+        self.daemons.append(a)
+        b = Daemon(CLUSTER_SHARED + '[job.differs]\nschedule = "@daily"\ncommand = "echo two"\n'
+                   + '[job.only-b]\nschedule = "@hourly"\ncommand = "true"\n',
+                   users=False, token=a.token, database=database, node="ui-b", config=config)
+        self.daemons.append(b)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            cluster = a.api("GET", "/api/v1/cluster")
+            if [m["job_id"] for m in cluster["definition_mismatches"]] == ["differs", "only-b"]:
+                break
+            time.sleep(0.3)
+        self.assertEqual([m["job_id"] for m in cluster["definition_mismatches"]], ["differs", "only-b"], cluster)
+        self.assertEqual(cluster["store"], "postgresql")
+
+        log_in(self.driver, a.url, "admin", ADMIN_PASSWORD)
+        self.driver.get(a.url + "/#/cluster")
+        self.wait.until(lambda d: self.row_state("ui-a") == "alive" and self.row_state("ui-b") == "alive")
+        self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#mismatch-table tr[data-job="differs"]')))
+        text = self.driver.find_element(By.CSS_SELECTOR, '#mismatch-table tr[data-job="only-b"]').text
+        self.assertIn("ui-a: absent", text)
+        offset = self.driver.find_element(By.CSS_SELECTOR, '#nodes-table tr[data-node="ui-a"] .clock-offset').text
+        self.assertRegex(offset, r"^[+−]\d")
+        self.driver.save_screenshot(os.path.join(SHOTS, "cluster.png"))
+        # The job page says so too.
+        self.driver.get(a.url + "/#/jobs/differs")
+        note = self.wait.until(EC.presence_of_element_located((By.ID, "definition-mismatch")))
+        self.assertIn("ui-b", note.text)
+        # b stops: shown as left, and nothing is compared any more.
+        b.stop()
+        self.daemons.remove(b)
+        self.driver.get(a.url + "/#/cluster")
+        self.wait.until(lambda d: self.row_state("ui-b") == "left")
+        self.wait.until(EC.presence_of_element_located((By.ID, "no-mismatches")))
+        self.assertEqual(self.row_state("ui-a"), "alive")
 
 
 class OpenAPIDocumentTests(unittest.TestCase):

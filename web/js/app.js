@@ -4,6 +4,7 @@ import { jobPage } from './pages/job.js';
 import { executionsPage } from './pages/executions.js';
 import { executionPage } from './pages/execution.js';
 import { auditPage } from './pages/audit.js';
+import { clusterPage } from './pages/cluster.js';
 import { editorPage } from './pages/editor.js';
 import { loginPage, setupPage } from './pages/login.js';
 import { h, replace, flash } from './dom.js';
@@ -17,6 +18,7 @@ const routes = [
   [/^#\/executions\/([^/]+)$/, executionPage, 'executions'],
   [/^#\/executions$/, executionsPage, 'executions'],
   [/^#\/audit$/, auditPage, 'audit'],
+  [/^#\/cluster$/, clusterPage, 'cluster'],
   [/^#\/login$/, loginPage, 'login'],
   [/^#\/setup$/, setupPage, 'login'],
 ];

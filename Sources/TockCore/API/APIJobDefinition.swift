@@ -23,7 +23,7 @@ public struct APIJobDefinition: Sendable, Hashable {
     static let responseOnlyKeys: Set<String> = [
         "job_id", "id", "next_run_time", "source", "file", "line", "paused", "last_execution", "running",
         "schedule_description", "task_name", "recent_results", "health", "downstream", "dependencies", "waiting_on",
-        "blocked",
+        "blocked", "definition_mismatch",
     ]
 
     /// A body that cannot become a job: the key at fault (if one) and what is wrong.

@@ -78,6 +78,7 @@ extension Scheduler {
     func execute(_ pending: PendingRun) async {
         var record = pending.record
         let job = pending.job
+        record.definitionDigest = definitionDigest(of: job)
         var metadata: Logger.Metadata = [
             "job.id": "\(job.id)", "execution.id": "\(record.id)", "trigger": "\(record.trigger.rawValue)",
         ]

@@ -37,6 +37,8 @@ public actor Scheduler: Service {
     var unclaimed = UnclaimedSlots()
     /// Instants claimed before they are due (several nodes), until they fire.
     var ahead = ClaimsAhead()
+    /// jobs.d digests and the cluster's definition mismatches (see `Scheduler+Cluster`).
+    var cluster = ClusterDefinitions()
     /// Versions for readers of jobs (the API keeps rendered jobs until they move).
     nonisolated let revisions = JobRevisions()
     /// Records and instants not yet written, and the retry after a failed write.
@@ -252,6 +254,8 @@ public actor Scheduler: Service {
         public var revision: Int
         /// `after`, the derived `downstream`, and each dependency's state.
         public var dependencies = DependencyStatus()
+        /// How the live nodes of a cluster disagree on this jobs.d job's definition; `nil` when they agree.
+        public var definitionMismatch: DefinitionMismatch?
 
         public init(
             job: Job, nextFireTime: Date? = nil, paused: Bool = false, runningExecutionIDs: [String] = [],
@@ -295,6 +299,7 @@ public actor Scheduler: Service {
             alerts: configuration.notifications?.openAlerts(of: job.id) ?? [],
             revision: revisions.revision(of: job.id))
         status.dependencies = dependencyStatus(of: job)
+        status.definitionMismatch = cluster.mismatches[job.id]
         return status
     }
 

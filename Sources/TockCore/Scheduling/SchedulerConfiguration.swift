@@ -6,6 +6,9 @@ public struct SchedulerConfiguration: Sendable {
     public var host: String
     /// The zone of jobs that name none.
     public var defaultTimeZone: TimeZone
+    /// The zone's name as configured (`timezone`), as the API writes it into a job's definition: Foundation calls
+    /// `UTC` "GMT". `nil`: the zone's identifier (`UTC` for GMT). Part of each job's definition digest.
+    public var defaultTimeZoneName: String?
     /// At most this many runs at once across all jobs; further due runs wait, recorded as `scheduled`.
     public var maxConcurrentRuns: Int
     /// On SIGTERM/SIGINT: how long running jobs may go on before they are stopped.

@@ -7,7 +7,9 @@ import Foundation
 /// - `tock_run_duration_seconds` — from process start to end, per finished execution;
 /// - `tock_schedule_lag_seconds` — start of the process minus the scheduled instant, for scheduled runs;
 /// - `tock_jobs_loaded` — jobs the scheduler knows (files and API);
-/// - `tock_scheduler_heartbeat_timestamp_seconds` — when the scheduler's loop last went round (every 10 s at least).
+/// - `tock_scheduler_heartbeat_timestamp_seconds` — when the scheduler's loop last went round (every 10 s at least);
+/// - `tock_job_definition_mismatch{job}` — 1 while a jobs.d job's definition differs between the live nodes of a
+///   cluster (or only some define it), 0 once they agree again.
 public struct SchedulerMetrics: Sendable {
     let factory: any MetricsFactory
     let runDuration: CoreMetrics.Timer
@@ -44,4 +46,10 @@ public struct SchedulerMetrics: Sendable {
     /// The scheduler's loop went round at `date` (at least every ``Scheduler/heartbeatInterval``): watched from
     /// outside, a stale heartbeat means a stuck or dead scheduler.
     func beat(_ date: Date) { heartbeat.record(date.timeIntervalSince1970) }
+
+    /// A job's definitions differ between nodes (`true`) or agree again.
+    func definitionMismatch(_ jobID: String, _ differs: Bool) {
+        Gauge(label: "tock_job_definition_mismatch", dimensions: [("job", jobID)], factory: factory).record(
+            differs ? 1 : 0)
+    }
 }

@@ -30,6 +30,10 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
     /// Bytes the job wrote, kept or not.
     public var stdoutBytes: Int
     public var stderrBytes: Int
+    /// SHA-256 of the definition the run used (``Job/definitionDigest(defaultTimeZone:)``), set when it starts:
+    /// in a cluster whose nodes' jobs.d differ, which definition ran. `nil` for a row that never ran (skipped,
+    /// missed) and for rows recorded before digests were kept.
+    public var definitionDigest: String?
 
     public init(
         id: String = ExecutionRecord.newID(), jobID: String, state: ExecutionState, trigger: ExecutionTrigger,
@@ -52,6 +56,7 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
         self.stderr = []
         self.stdoutBytes = 0
         self.stderrBytes = 0
+        self.definitionDigest = nil
     }
 
     /// A 32-hex-digit id, as ndscheduler's execution ids (see ``RandomID``).

@@ -53,6 +53,9 @@ export async function executionPage(view, id) {
       h('dt', {}, 'Trigger'), h('dd', {}, e.trigger),
       h('dt', {}, 'Attempt'), h('dd', {}, String(e.attempt)),
       h('dt', {}, 'Node, pid'), h('dd', { id: 'node' }, `${e.node ?? e.hostname} ${e.pid ?? ''}`),
+      h('dt', {}, 'Definition'), h('dd', { id: 'definition-digest' }, e.definition_digest
+        ? h('code', { title: 'SHA-256 of the job definition the run used' }, e.definition_digest.slice(0, 16))
+        : h('span', { class: 'muted' }, '—')),
       e.message ? [h('dt', {}, 'Message'), h('dd', {}, e.message)] : null));
     const notes = [];
     for (const stream of ['stdout', 'stderr']) {

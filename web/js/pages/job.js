@@ -6,7 +6,7 @@ import { dependencySection } from './dependencies.js';
 
 const HIDDEN = new Set(['job_id', 'name', 'recent_results', 'last_execution', 'running', 'job_class_string',
   'pub_args', 'month', 'day', 'week', 'day_of_week', 'hour', 'minute', 'health', 'dependencies', 'downstream',
-  'waiting_on']);
+  'waiting_on', 'definition_mismatch']);
 
 function show(value) {
   if (value === null || value === undefined || value === '') return h('span', { class: 'muted' }, '—');
@@ -113,6 +113,13 @@ export async function jobPage(view, id) {
             { class: 'note' },
             `Defined in ${job.file}:${job.line}. Edit that file to change it; run, pause and resume work here.`
           )
+        : null,
+      job.definition_mismatch
+        ? h('p', { class: 'note mismatch', id: 'definition-mismatch' },
+            'The cluster\'s nodes do not agree on this job: ',
+            job.definition_mismatch.nodes.map((n) => `${n.node} ${n.digest ? n.digest.slice(0, 12) : '(absent)'}`)
+              .join(', '), '. Each run uses the definition of the node that claimed it. ',
+            h('a', { href: '#/cluster' }, 'Cluster'))
         : null,
       h('div', { class: 'row' },
         h(
