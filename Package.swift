@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "TockPostgresTests",
             dependencies: [
-                "CronKit", "TockCore", "TockJSON", "TockPostgres", "TockTesting",
+                "CronKit", "TockCore", "TockJSON", "TockPostgres", "TockTesting", "TockSQLite", "TockApp",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["Postgres"])),

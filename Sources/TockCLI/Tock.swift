@@ -13,7 +13,7 @@ struct Tock: AsyncParsableCommand {
             ServeCommand.self, NextCommand.self, RunCommand.self, ValidateCommand.self, ImportCommand.self,
             UsersCommand.self, TokensCommand.self,
             JobsCommand.self, ExecutionsCommand.self, BackupCommand.self, RestoreCommand.self,
-            NotificationsCommand.self,
+            NotificationsCommand.self, MigrateStoreCommand.self,
         ]
     )
 }
