@@ -159,12 +159,11 @@
 
         /// A user from ``userColumns`` (the row's first seven columns); nil (and left out) if it cannot be read.
         static func user(_ row: PostgresRow) -> TockUser? {
-            let c = row.makeRandomAccess()
-            guard let name = try? c[0].decode(String.self),
-                let role = (try? c[1].decode(String.self)).flatMap(Role.init),
-                let tagsText = try? c[2].decode(String?.self), let hash = try? c[3].decode(String.self),
-                let disabled = try? c[4].decode(Bool.self), let created = try? c[5].decode(Date.self),
-                let updated = try? c[6].decode(Date.self)
+            // One decode of the whole row: `try?` of a `String?` flattens a NULL (no tags) into a failure.
+            guard
+                let (name, roleText, tagsText, hash, disabled, created, updated) = try? row.decode(
+                    (String, String, String?, String, Bool, Date, Date).self),
+                let role = Role(rawValue: roleText)
             else { return nil }
             return TockUser(
                 name: name, role: role, tags: tags(tagsText), passwordHash: hash, disabled: disabled,

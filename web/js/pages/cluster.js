@@ -68,7 +68,7 @@ export async function clusterPage(view) {
             h('thead', {}, h('tr', {}, h('th', {}, 'Job'), h('th', {}, 'Digest per node'))),
             h('tbody', {}, list.map((m) => h('tr', { 'data-job': m.job_id },
               h('td', {}, h('a', { href: `#/jobs/${enc(m.job_id)}` }, m.job_id)),
-              h('td', {}, m.nodes.map((n) => h('div', {}, n.node, ': ', short(n.digest))))))))))]
+              h('td', {}, m.nodes.map((n) => h('div', {}, n.node, ': ', short(n.digest)))))))))]
         : h('p', { class: 'muted', id: 'no-mismatches' }, 'Every live node defines the same jobs the same way.'));
   }
 
