@@ -74,10 +74,26 @@ struct SQLiteDefinitionDigestTests {
         let loop = Task { try await scheduler.run() }
         defer { loop.cancel() }
         try await eventually("started") { scheduler.hasStarted }
+        let expected = job.definitionDigest(defaultTimeZone: "UTC")
         let id = try await scheduler.runNow(jobID: "digest")
         try await eventually("finished") { try await store.execution(id: id)?.state == .succeeded }
         let digest = try #require(try await store.execution(id: id)?.definitionDigest)
-        #expect(digest == job.definitionDigest(defaultTimeZone: "UTC"))
+        #expect(digest == expected)
+        // Already in the row written as the run starts (a crash mid-run still says which definition ran).
+        _ = try await DatabaseQueue(path: path).write { db in
+            try db.execute(sql: "CREATE TABLE seen (digest TEXT)")
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER running_digest AFTER INSERT ON execution WHEN NEW.state = 'running'
+                    BEGIN INSERT INTO seen VALUES (NEW.definition_digest); END
+                    """)
+        }
+        let second = try await scheduler.runNow(jobID: "digest")
+        try await eventually("second finished") { try await store.execution(id: second)?.state == .succeeded }
+        let seen = try await DatabaseQueue(path: path).read { db in
+            try String?.fetchAll(db, sql: "SELECT digest FROM seen")
+        }
+        #expect(!seen.isEmpty && seen.allSatisfy { $0 == expected }, "\(seen)")
         #expect(await scheduler.fileJobDigests() == ["digest": digest])
         // The digest is of the definition: the same job from another file or line has the same one; a change differs.
         var moved = job

@@ -158,6 +158,8 @@ extension Scheduler {
             pending.record.state = .running
             pending.record.startedAt = now
             pending.record.message = nil
+            // In the first `running` row already: a crash mid-run still says which definition ran.
+            pending.record.definitionDigest = definitionDigest(of: pending.job)
             configuration.metrics.recordStart(pending.record, at: now)
             liveOutput.open(pending.record.id)
             return pending
