@@ -238,6 +238,11 @@ struct ExecutionsController<Context: AccessRequestContext>: Sendable {
                 while let event = await next() {
                     switch event {
                     case .output(let chunk):
+                        // Nothing written (a keep-alive of a remote tail): a comment, which every client ignores.
+                        if chunk.bytes.isEmpty {
+                            try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                            continue
+                        }
                         guard only == nil || only == chunk.stream else { continue }
                         let data: JSONValue = .object([
                             ("stream", .string(chunk.stream.rawValue)),

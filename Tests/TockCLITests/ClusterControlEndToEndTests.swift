@@ -79,8 +79,10 @@
                 let job = try b.send("GET", "/api/v1/jobs/ticker")
                 return job.status == 200 && job.json?["next_run_time"]?.stringValue?.isEmpty == false
             }
-            let runOnB = try #require(
-                try b.send("POST", "/api/v1/executions/ticker").json?["execution_id"]?.stringValue)
+            // Forced: with overlap = "skip", a run pending or running on a (every second) would refuse it.
+            let manual = try b.send("POST", "/api/v1/executions/ticker?force=true")
+            #expect(manual.status == 200, "\(manual.text)")
+            let runOnB = try #require(manual.json?["execution_id"]?.stringValue)
             try await eventually("b ran it", timeout: .seconds(10)) {
                 let execution = try a.send("GET", "/api/v1/executions/\(runOnB)").json
                 return execution?["node"] == "b" && execution?["state"] == "succeeded"

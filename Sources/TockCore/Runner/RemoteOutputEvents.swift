@@ -57,6 +57,9 @@ public struct RemoteOutputEvents: AsyncSequence, Sendable {
     public var renewEvery: Duration = .seconds(5)
     public var endGrace: Duration = .seconds(3)
     public var giveUpAfter: Duration = .seconds(15)
+    /// After this long without an event, an empty `output` chunk: a keep-alive, so that a writer finds out that its
+    /// client has gone (a quiet run would otherwise be polled for until it ends).
+    public var keepAliveEvery: Duration = .seconds(15)
 
     public init(executionID: String, source: any PublishedOutputSource) {
         self.executionID = executionID
@@ -101,13 +104,21 @@ public struct RemoteOutputEvents: AsyncSequence, Sendable {
         var lastRenewal = ContinuousClock.now
         var finalSince: ContinuousClock.Instant?
         var failingSince: ContinuousClock.Instant?
+        var lastEvent = ContinuousClock.now
 
         init(events: RemoteOutputEvents) { self.events = events }
 
         public mutating func next() async -> LiveOutputHub.Event? {
             while true {
-                if !pending.isEmpty { return pending.removeFirst() }
+                if !pending.isEmpty {
+                    lastEvent = ContinuousClock.now
+                    return pending.removeFirst()
+                }
                 if finished || Task.isCancelled { return nil }
+                if ContinuousClock.now - lastEvent >= events.keepAliveEvery {
+                    lastEvent = ContinuousClock.now
+                    return .output(OutputChunk(stream: .stdout, bytes: []))
+                }
                 await read()
                 if !pending.isEmpty || finished { continue }
                 do { try await Task.sleep(for: events.pollInterval) } catch { return nil }
