@@ -91,7 +91,7 @@
                 metadata: ["execution.id": "\(executionID)", "node": "\(holder.nodeName)", "user": "\(user)"])
             let deadline = ContinuousClock.now + stopWait
             while ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
+                try await Task.sleep(for: .milliseconds(20))
                 let rows = try await store.run(
                     """
                     SELECT c.result, e.state FROM control_request c LEFT JOIN execution e ON e.id = c.execution_id
