@@ -17,6 +17,10 @@ extension TockApplication {
         let nodeName: String?
         /// For a tool without a `ServiceGroup`: starts what the store needs to answer.
         let startForTools: @Sendable () -> Void
+        /// `nil`: alone on the store (``LocalClusterControl``).
+        var control: (any ClusterControl)? = nil
+        /// Hands the scheduler to what applies other nodes' changes and requests to it.
+        var attach: @Sendable (Scheduler) -> Void = { _ in }
     }
 
     static func openStore(
@@ -61,10 +65,12 @@ extension TockApplication {
             let client = PostgresJobStore.makeClient(url: url, nodeName: nodeName, logger: logger)
             let store = PostgresJobStore(client: client, nodeName: nodeName, logger: logger)
             let coordinator = PostgresSlotCoordinator(store: store, leaseTTL: configuration.leaseTTL, logger: logger)
+            let control = PostgresClusterControl(store: store, coordinator: coordinator, logger: logger)
             logger.info("store: PostgreSQL", metadata: ["database": "\(url)", "node": "\(nodeName)"])
             return OpenedStore(
-                store: store, coordinator: coordinator, services: [client, coordinator], nodeName: nodeName,
-                startForTools: { store.runClientInBackground() })
+                store: store, coordinator: coordinator, services: [client, coordinator, control], nodeName: nodeName,
+                startForTools: { store.runClientInBackground() }, control: control,
+                attach: { control.attach($0) })
         #else
             throw TockConfiguration.Problem(
                 "database: \(url) is PostgreSQL, and this tock was built without it (swift build --traits Postgres)")

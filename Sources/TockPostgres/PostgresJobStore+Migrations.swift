@@ -138,6 +138,8 @@
             outboxMigration,
             alertMigration,
             dependencyMigration,
+            idempotencyMigration,
+            controlMigration,
         ]
 
         /// Applies the migrations not yet applied, in one transaction under an advisory lock.

@@ -56,11 +56,13 @@
                     _ = try await (first, second)
                 }
             }
-            // v1, v2 (output in pieces), notify-1 (the outbox), health-1 (open alerts), deps-1 (cursors): each once.
+            // v1, v2 (output in pieces), notify-1 (the outbox), health-1 (open alerts), deps-1 (cursors), control-1
+            // (manual runs' keys), control-2 (control from any node): each once.
             let applied = try await database.execute("SELECT name FROM tock_migration ORDER BY applied_at, name")
             let names = try applied.map { try $0.decode(String.self) }
             #expect(
-                names.count == 5 && names.map { $0.prefix(3) }.sorted() == ["dep", "hea", "not", "v1:", "v2:"],
+                names.count == 7
+                    && names.map { $0.prefix(3) }.sorted() == ["con", "con", "dep", "hea", "not", "v1:", "v2:"],
                 "\(names)")
         }
 
