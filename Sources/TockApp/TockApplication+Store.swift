@@ -20,6 +20,10 @@ extension TockApplication {
         /// The cluster view of the daemon (`GET /api/v1/cluster`) once its scheduler exists (given with the version),
         /// and the service that keeps it (clock offsets, digests), if any.
         var clusterView: @Sendable (Scheduler, String?) -> (view: any ClusterView, service: (any Service)?)
+        /// `nil`: alone on the store (``LocalClusterControl``).
+        var control: (any ClusterControl)? = nil
+        /// Hands the scheduler to what applies other nodes' changes and requests to it.
+        var attach: @Sendable (Scheduler) -> Void = { _ in }
     }
 
     static func openStore(
@@ -72,16 +76,18 @@ extension TockApplication {
             let client = PostgresJobStore.makeClient(url: url, nodeName: nodeName, logger: logger)
             let store = PostgresJobStore(client: client, nodeName: nodeName, logger: logger)
             let coordinator = PostgresSlotCoordinator(store: store, leaseTTL: configuration.leaseTTL, logger: logger)
+            let control = PostgresClusterControl(store: store, coordinator: coordinator, logger: logger)
             logger.info("store: PostgreSQL", metadata: ["database": "\(url)", "node": "\(nodeName)"])
             return OpenedStore(
-                store: store, coordinator: coordinator, services: [client, coordinator], nodeName: nodeName,
+                store: store, coordinator: coordinator, services: [client, coordinator, control], nodeName: nodeName,
                 startForTools: { store.runClientInBackground() },
                 clusterView: { scheduler, version in
                     let view = PostgresClusterView(
                         store: store, scheduler: scheduler, version: version, interval: coordinator.heartbeat,
                         logger: logger)
                     return (view, view)
-                })
+                }, control: control,
+                attach: { control.attach($0) })
         #else
             throw TockConfiguration.Problem(
                 "database: \(url) is PostgreSQL, and this tock was built without it (swift build --traits Postgres)")

@@ -70,7 +70,9 @@ public enum TockApplication {
             metrics: PrometheusMetricsFactory(registry: registry), logger: logger)
         let scheduler = Scheduler(
             jobs: directory.jobs, store: store, runner: runner ?? KindRoutingJobRunner(kinds: kinds),
-            configuration: schedulerConfiguration, logger: logger, coordinator: opened.coordinator)
+            configuration: schedulerConfiguration, logger: logger, coordinator: opened.coordinator,
+            control: opened.control)
+        opened.attach(scheduler)
         let watcher = JobsDirectoryWatcher(
             path: configuration.jobsDirectory, kinds: kindNames, scheduler: scheduler,
             interval: configuration.reloadInterval, logger: logger, cache: jobFiles)

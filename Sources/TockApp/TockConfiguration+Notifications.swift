@@ -49,22 +49,15 @@ extension TockConfiguration {
             if let value = try Self.duration(section, "command_timeout", "notifications", path) {
                 notifications.commandTimeout = value
             }
-            if let value = section["max_in_flight"] {
-                guard let number = value.int, number > 0 else {
-                    throw Problem("\(path): notifications.max_in_flight must be a positive integer")
-                }
+            if let number = try Self.count(section, "max_in_flight", "notifications", path, zeroMeansNone: false) {
                 notifications.maxInFlight = number
             }
-            if let value = section["max_in_flight_per_target"] {
-                guard let number = value.int, number > 0 else {
-                    throw Problem("\(path): notifications.max_in_flight_per_target must be a positive integer")
-                }
+            if let number = try Self.count(
+                section, "max_in_flight_per_target", "notifications", path, zeroMeansNone: false)
+            {
                 notifications.maxInFlightPerTarget = number
             }
-            if let value = section["max_per_hour"] {
-                guard let number = value.int, number >= 0 else {
-                    throw Problem("\(path): notifications.max_per_hour must be 0 (no limit) or a positive integer")
-                }
+            if let number = try Self.count(section, "max_per_hour", "notifications", path, zeroMeansNone: true) {
                 notifications.maxPerHour = number
             }
         }
@@ -106,10 +99,7 @@ extension TockConfiguration {
                     }
                     notifier.includeOutput = flag
                 }
-                if let value = entry["max_per_hour"] {
-                    guard let number = value.int, number >= 0 else {
-                        throw Problem("\(path): \(where_).max_per_hour must be 0 (no limit) or a positive integer")
-                    }
+                if let number = try Self.count(entry, "max_per_hour", where_, path, zeroMeansNone: true) {
                     notifier.maxPerHour = number
                 }
                 notifications.notifiers[name] = notifier
@@ -149,6 +139,18 @@ extension TockConfiguration {
     {
         guard let text = try string(table, key, section, path) else { return nil }
         do { return try Duration(parsing: text) } catch { throw Problem("\(path): \(section).\(key): \(error)") }
+    }
+
+    /// A count: a positive integer, or also 0 where 0 means "no limit".
+    private static func count(
+        _ table: DefinitionValue, _ key: String, _ section: String, _ path: String, zeroMeansNone: Bool
+    ) throws(Problem) -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let number = value.int, number > 0 || (zeroMeansNone && number == 0) else {
+            let expected = zeroMeansNone ? "0 (no limit) or a positive integer" : "a positive integer"
+            throw Problem("\(path): \(section).\(key) must be \(expected)")
+        }
+        return number
     }
 
     /// A secret file's first line (a `whsec_…` secret).

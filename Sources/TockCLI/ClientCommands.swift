@@ -57,11 +57,28 @@ struct JobsCommand: ParsableCommand {
         @Argument(help: "The job's id.") var id: String
         @Flag(help: "Run even if the job is running and its overlap policy forbids another run.") var force = false
         @Flag(help: "Stream the run's output until it ends; exit with its exit status.") var follow = false
+        @Option(
+            help: ArgumentHelp(
+                "Run at most once for this key: a retry with the same key (within 24 h) prints the same execution.",
+                discussion: "Sent as the Idempotency-Key header; 1 to 200 characters, no control characters.",
+                valueName: "key"))
+        var idempotencyKey: String?
+
+        func validate() throws {
+            if let key = idempotencyKey {
+                guard !key.isEmpty, key.count <= 200,
+                    !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                else {
+                    throw ValidationError("--idempotency-key: 1 to 200 characters, none of them a control character")
+                }
+            }
+        }
 
         func run() throws {
             let client = try options.client()
             let reply = try call(
-                client, "POST", "/api/v1/executions/\(percentEncoded(id))" + (force ? "?force=true" : ""))
+                client, "POST", "/api/v1/executions/\(percentEncoded(id))" + (force ? "?force=true" : ""),
+                headers: idempotencyKey.map { [("Idempotency-Key", $0)] } ?? [])
             if options.json && !follow { return printRaw(reply) }
             guard let execution = reply.json?["execution_id"]?.stringValue else { throw ExitCode(1) }
             guard follow else { return print(execution) }

@@ -32,10 +32,12 @@ struct ServerOptions: ParsableArguments {
 }
 
 /// Sends a request; on an error status prints the server's message and exits 1 (2 for a connection problem).
-func call(_ client: APIClient, _ method: String, _ path: String, json: JSONValue? = nil) throws -> APIClient.Reply {
+func call(
+    _ client: APIClient, _ method: String, _ path: String, json: JSONValue? = nil, headers: [(String, String)] = []
+) throws -> APIClient.Reply {
     let reply: APIClient.Reply
     do {
-        reply = try client.send(method, path, json: json)
+        reply = try client.send(method, path, json: json, headers: headers)
     } catch {
         FileHandle.standardError.write(Data("tock: \(error.description)\n".utf8))
         throw ExitCode(2)

@@ -68,23 +68,31 @@ public struct APIClient: Sendable {
 
     let server: String
 
-    /// Sends a request and reads the whole reply.
-    public func send(_ method: String, _ path: String, json body: JSONValue? = nil) throws(Failure) -> Reply {
+    /// Sends a request (with `headers` besides the client's own) and reads the whole reply.
+    public func send(
+        _ method: String, _ path: String, json body: JSONValue? = nil, headers extra: [(String, String)] = []
+    ) throws(Failure) -> Reply {
         var collected: [UInt8] = []
-        let (status, headers) = try stream(method, path, json: body, accept: nil) { collected += $0 }
+        let (status, headers) = try stream(method, path, json: body, accept: nil, headers: extra) { collected += $0 }
         return Reply(status: status, headers: headers, body: collected)
     }
 
     /// Sends a request and hands each piece of the (de-chunked) body to `onBody` as it arrives.
     public func stream(
-        _ method: String, _ path: String, json body: JSONValue? = nil, accept: String?, onBody: ([UInt8]) -> Void
+        _ method: String, _ path: String, json body: JSONValue? = nil, accept: String?,
+        headers extra: [(String, String)] = [], onBody: ([UInt8]) -> Void
     ) throws(Failure) -> (status: Int, headers: [String: String]) {
+        for (name, value) in extra where (name + value).contains(where: { $0 == "\r" || $0 == "\n" }) || name.isEmpty {
+            throw Failure(
+                description: "the header '\(name)' cannot be sent: a name and a value may not hold a line break")
+        }
         let connection = try openConnection()
         let target = "/" + (base.isEmpty ? "" : base + "/") + path.drop { $0 == "/" }
         var head =
             "\(method) \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nUser-Agent: tock-cli\r\n"
         if let accept { head += "Accept: \(accept)\r\n" }
         if let token, !token.isEmpty { head += "Authorization: Bearer \(token)\r\n" }
+        for (name, value) in extra { head += "\(name): \(value)\r\n" }
         let payload = body?.jsonBytes ?? []
         if body != nil { head += "Content-Type: application/json\r\n" }
         if body != nil || method == "POST" || method == "PUT" { head += "Content-Length: \(payload.count)\r\n" }

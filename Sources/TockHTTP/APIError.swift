@@ -115,8 +115,14 @@ extension APIError {
             self.init(
                 .conflict, failure.description + "; add ?force=true to run it anyway",
                 extra: [("execution_id", .string(running))])
+        case .alreadyRunningElsewhere(_, let running, let node):
+            self.init(
+                .conflict, failure.description + "; add ?force=true to run it anyway",
+                extra: [("execution_id", .string(running)), ("node", .string(node))])
         case .notRunning(_, let state):
             self.init(.conflict, failure.description, extra: [("state", .string(state.rawValue))])
+        case .heldByUnreachableNode(_, let node, _):
+            self.init(.conflict, failure.description, extra: [("node", .string(node))])
         case .shuttingDown:
             self.init(.serviceUnavailable, failure.description)
         case .apiJobsDisabled:

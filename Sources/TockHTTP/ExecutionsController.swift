@@ -37,8 +37,39 @@ struct ExecutionsController<Context: AccessRequestContext>: Sendable {
         try await api.requireVisible(jobID: jobID, context)
         let force =
             request.uri.queryParameters.get("force").map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
-        let id = try await api.catalog.runNow(jobID: jobID, force: force, user: api.user(context))
-        return JSONResponse.make(.object([("execution_id", .string(id)), ("job_id", .string(jobID))]))
+        let key = try Self.idempotencyKey(request)
+        let run = try await api.catalog.runNow(
+            jobID: jobID, force: force, idempotencyKey: key, user: api.user(context))
+        var response = JSONResponse.make(
+            .object([("execution_id", .string(run.executionID)), ("job_id", .string(jobID))]))
+        // A retry answered with the run its key recorded (the body is the same): said in a header, as Stripe does.
+        if run.replayed { response.headers[Self.replayedHeader] = "true" }
+        return response
+    }
+
+    static var idempotencyHeader: HTTPField.Name { HTTPField.Name("Idempotency-Key")! }
+    static var replayedHeader: HTTPField.Name { HTTPField.Name("Idempotent-Replayed")! }
+
+    /// The `Idempotency-Key` header of a run-now request: 1 to 200 characters, none of them a control character.
+    static func idempotencyKey(_ request: Request) throws -> String? {
+        let values = request.headers[values: idempotencyHeader]
+        guard let key = values.first else { return nil }
+        guard values.count == 1 else {
+            throw APIError(.badRequest, "Idempotency-Key: send the header once", field: "Idempotency-Key")
+        }
+        guard !key.isEmpty else {
+            throw APIError(.badRequest, "Idempotency-Key: the key is empty", field: "Idempotency-Key")
+        }
+        guard key.count <= 200 else {
+            throw APIError(
+                .badRequest, "Idempotency-Key: the key has \(key.count) characters; at most 200 are allowed",
+                field: "Idempotency-Key")
+        }
+        guard !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw APIError(
+                .badRequest, "Idempotency-Key: the key contains a control character", field: "Idempotency-Key")
+        }
+        return key
     }
 
     func listExecutions(_ request: Request, _ context: Context) async throws -> Response {
@@ -111,8 +142,14 @@ struct ExecutionsController<Context: AccessRequestContext>: Sendable {
 
     func stopExecution(_ context: Context, _ id: String) async throws -> Response {
         try await api.requireVisible(executionID: id, context)
-        try await api.catalog.stop(executionID: id, user: api.user(context))
-        return JSONResponse.make(.object([("execution_id", .string(id)), ("stopping", true)]))
+        var body: [(String, JSONValue)] = [("execution_id", .string(id)), ("stopping", true)]
+        // On a shared store the run may be another node's: that node was asked (and may have answered).
+        if case .requestedOf(let node, let acknowledged) = try await api.catalog.stop(
+            executionID: id, user: api.user(context))
+        {
+            body += [("node", .string(node)), ("acknowledged", .bool(acknowledged))]
+        }
+        return JSONResponse.make(.object(body))
     }
 
     func output(_ request: Request, _ id: String) async throws -> Response {
@@ -149,6 +186,13 @@ struct ExecutionsController<Context: AccessRequestContext>: Sendable {
         guard let record = try await store.execution(id: id, includeOutput: false) else {
             throw APIError(.notFound, "Execution not found: \(id)")
         }
+        // Running on another node of a shared store: what that node has published of it (its newest MiB).
+        if !record.state.isFinal, let remote = try await scheduler.control.followOutput(of: id) {
+            let (bytes, now) = try await remote.snapshot(stream)
+            return Response(
+                status: .ok, headers: headers((now ?? record).state.rawValue),
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
         // From the store a piece at a time, never the whole output at once.
         let store = self.store
         return Response(
@@ -165,20 +209,40 @@ struct ExecutionsController<Context: AccessRequestContext>: Sendable {
     func eventStream(_ id: String, only: OutputChunk.Stream?) async throws -> Response {
         let hub = api.scheduler.liveOutput
         guard let events = try await Self.subscribeWhenStarted(id, hub: hub, store: store) else {
+            // Running on another node of a shared store: followed through what that node publishes.
+            if let record = try await store.execution(id: id, includeOutput: false), !record.state.isFinal,
+                let remote = try await scheduler.control.followOutput(of: id)
+            {
+                let reader = remote.reader()
+                return liveEventStream(id, only: only, close: {}) { await reader.next() }
+            }
             return try await storedEventStream(id, only: only)
         }
+        return liveEventStream(id, only: only, close: { events.close() }) { await events.next() }
+    }
+
+    /// The events of a live tail, from `next` until the end (or the client goes), then `close`.
+    func liveEventStream(
+        _ id: String, only: OutputChunk.Stream?, close: @escaping @Sendable () -> Void,
+        next: @escaping @Sendable () async -> LiveOutputHub.Event?
+    ) -> Response {
         let store = self.store
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
                 // However the client goes (or stops reading), the follower and what it buffered go with it.
-                defer { events.close() }
+                defer { close() }
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
                 var ended = false
-                for await event in events {
+                while let event = await next() {
                     switch event {
                     case .output(let chunk):
+                        // Nothing written (a keep-alive of a remote tail): a comment, which every client ignores.
+                        if chunk.bytes.isEmpty {
+                            try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                            continue
+                        }
                         guard only == nil || only == chunk.stream else { continue }
                         let data: JSONValue = .object([
                             ("stream", .string(chunk.stream.rawValue)),

@@ -138,6 +138,8 @@
             outboxMigration,
             alertMigration,
             dependencyMigration,
+            idempotencyMigration,
+            controlMigration,
             clusterViewMigration,
         ]
 

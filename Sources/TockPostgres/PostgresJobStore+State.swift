@@ -9,12 +9,17 @@
     extension PostgresJobStore {
         // MARK: - Job state
 
+        /// Also logs the change for the other nodes (``logJobChange(_:node:_:logger:)``), in the same transaction.
         public func setPaused(_ paused: Bool, jobID: String) async throws {
-            try await run(
-                """
-                INSERT INTO job_state (job_id, paused) VALUES (\(jobID), \(paused))
-                ON CONFLICT (job_id) DO UPDATE SET paused = excluded.paused
-                """)
+            let node = nodeID
+            try await transaction { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO job_state (job_id, paused) VALUES (\(jobID), \(paused))
+                    ON CONFLICT (job_id) DO UPDATE SET paused = excluded.paused
+                    """, logger: self.logger)
+                try await Self.logJobChange(jobID, node: node, connection, logger: self.logger)
+            }
         }
 
         public func setLastScheduled(_ dates: [String: Date]) async throws {
@@ -64,17 +69,31 @@
             return readable(rows, table: "api_job") { try Self.apiJob(from: $0) }
         }
 
+        /// Also logs the change for the other nodes, in the same transaction.
         public func saveAPIJob(_ definition: APIJobDefinition, at date: Date) async throws {
-            try await run(
-                """
-                INSERT INTO api_job (id, definition, created_at, updated_at)
-                VALUES (\(definition.id), \(definition.storedBody.jsonString), \(date), \(date))
-                ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at
-                """)
+            let node = nodeID
+            try await transaction { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO api_job (id, definition, created_at, updated_at)
+                    VALUES (\(definition.id), \(definition.storedBody.jsonString), \(date), \(date))
+                    ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at
+                    """, logger: self.logger)
+                try await Self.logJobChange(definition.id, node: node, connection, logger: self.logger)
+            }
         }
 
+        /// Also logs the change for the other nodes, in the same transaction.
         public func deleteAPIJob(id: String) async throws -> Bool {
-            try await !run("DELETE FROM api_job WHERE id = \(id) RETURNING id").isEmpty
+            let node = nodeID
+            return try await transaction { connection in
+                let deleted = try await connection.query(
+                    "DELETE FROM api_job WHERE id = \(id) RETURNING id", logger: self.logger
+                ).collect()
+                guard !deleted.isEmpty else { return false }
+                try await Self.logJobChange(id, node: node, connection, logger: self.logger)
+                return true
+            }
         }
     }
 #endif

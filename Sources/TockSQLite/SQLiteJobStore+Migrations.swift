@@ -110,6 +110,7 @@ extension SQLiteJobStore {
         registerAlertMigrations(&migrator)
         registerDependencyMigrations(&migrator)
         migrator.registerMigration(latestMigrationName, migrate: migrateLatest)
+        registerIdempotencyMigrations(&migrator)
         registerClusterViewMigrations(&migrator)
         return migrator
     }

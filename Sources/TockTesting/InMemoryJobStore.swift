@@ -10,6 +10,8 @@ public final class InMemoryJobStore: JobStore {
         var audit: [AuditEntry] = []
         var apiJobs: [String: APIJobDefinition] = [:]
         var cursors: [String: DependencyCursor] = [:]
+        /// Manual runs' idempotency keys: job id and key → (execution id, recorded at).
+        var manualRunKeys: [String: (id: String, at: Date)] = [:]
         var failingReads = 0
         var writesFail = false
     }
@@ -63,6 +65,28 @@ public final class InMemoryJobStore: JobStore {
                 let current = s.states[id]?.lastScheduledAt ?? .distantPast
                 s.states[id, default: JobRuntimeState()].lastScheduledAt = max(current, date)
             }
+        }
+    }
+
+    public func manualRun(jobID: String, idempotencyKey key: String, since: Date) async throws -> String? {
+        state.withLock { s in Self.manualRun(s, jobID: jobID, key: key, since: since) }
+    }
+
+    private static func manualRun(_ s: State, jobID: String, key: String, since: Date) -> String? {
+        guard let found = s.manualRunKeys[jobID + "\u{0}" + key], found.at >= since, s.executions[found.id] != nil
+        else { return nil }
+        return found.id
+    }
+
+    public func saveManualRun(_ execution: ExecutionRecord, idempotencyKey key: String, since: Date) async throws
+        -> String?
+    {
+        try injectedWriteFailure()
+        return state.withLock { s in
+            if let existing = Self.manualRun(s, jobID: execution.jobID, key: key, since: since) { return existing }
+            s.executions[execution.id] = execution
+            s.manualRunKeys[execution.jobID + "\u{0}" + key] = (execution.id, execution.scheduledAt)
+            return nil
         }
     }
 

@@ -19,6 +19,7 @@ public enum JobStoreContract {
         ("storesAPIJobs", storesAPIJobs),
         ("advancesLastScheduledWithTheRowOfAnInstant", advancesLastScheduledWithTheRowOfAnInstant),
         ("consumesDependenciesOnceWithTheRun", consumesDependenciesOnceWithTheRun),
+        ("recordsAManualRunOncePerIdempotencyKey", recordsAManualRunOncePerIdempotencyKey),
         ("readsOutputAcrossPieceBoundaries", { try await readsOutputAcrossPieceBoundaries($0, pieceSize: 1 << 20) }),
         ("keepsDefinitionDigestsAndCountsByNode", keepsDefinitionDigestsAndCountsByNode),
     ]

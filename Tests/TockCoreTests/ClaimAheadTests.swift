@@ -45,26 +45,37 @@ struct ClaimAheadTests {
     static let t0 = Date(timeIntervalSince1970: 1_767_225_630)  // 2026-01-01T00:00:30Z
     static let instant = Date(timeIntervalSince1970: 1_767_225_660)  // 00:01:00
 
-    func scheduler(
-        _ jobs: [Job], _ coordinator: AheadCoordinator, _ store: InMemoryJobStore, _ runner: RecordingJobRunner
-    )
-        -> Scheduler
-    {
-        Scheduler(
-            jobs: jobs, store: store, runner: runner, clock: coordinator.clock,
-            configuration: SchedulerConfiguration(host: "node-a"),
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), coordinator: coordinator)
+    /// A started scheduler with one every-minute job, its fake coordinator, store and runner; cancelled by `stop`.
+    struct Started {
+        let clock: ManualWallClock
+        let coordinator: AheadCoordinator
+        let store = InMemoryJobStore()
+        let runner: RecordingJobRunner
+        let scheduler: Scheduler
+        let task: Task<Void, any Error>
+
+        init(losing: Set<String> = []) async throws {
+            clock = ManualWallClock(now: ClaimAheadTests.t0)
+            coordinator = AheadCoordinator(clock: clock, losing: losing)
+            runner = RecordingJobRunner(clock: clock)
+            let scheduler = Scheduler(
+                jobs: [SchedulerTests.job("minutely", "* * * * *")], store: store, runner: runner, clock: clock,
+                configuration: SchedulerConfiguration(host: "node-a"),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), coordinator: coordinator)
+            self.scheduler = scheduler
+            task = Task { try await scheduler.run() }
+            try await eventually("started") { await scheduler.started }
+        }
+
+        func stop() { task.cancel() }
     }
 
     @Test func theInstantIsClaimedWithinTheLookahead_andFiresWithoutAClaimOfItsOwn() async throws {
-        let clock = ManualWallClock(now: Self.t0)
-        let coordinator = AheadCoordinator(clock: clock)
-        let store = InMemoryJobStore()
-        let runner = RecordingJobRunner(clock: clock)
-        let scheduler = scheduler([SchedulerTests.job("minutely", "* * * * *")], coordinator, store, runner)
-        let task = Task { try await scheduler.run() }
-        defer { task.cancel() }
-        try await eventually("started") { await scheduler.started }
+        let started = try await Started()
+        defer { started.stop() }
+        let (clock, coordinator, store, runner, _) = (
+            started.clock, started.coordinator, started.store, started.runner, started.scheduler
+        )
         #expect(coordinator.made.isEmpty, "nothing within the lookahead yet")
         clock.set(Self.instant.addingTimeInterval(-0.4))
         try await eventually("claimed ahead") { coordinator.made.count == 1 }
@@ -80,14 +91,11 @@ struct ClaimAheadTests {
     }
 
     @Test func anInstantLostAhead_doesNotRun() async throws {
-        let clock = ManualWallClock(now: Self.t0)
-        let coordinator = AheadCoordinator(clock: clock, losing: ["minutely"])
-        let store = InMemoryJobStore()
-        let runner = RecordingJobRunner(clock: clock)
-        let scheduler = scheduler([SchedulerTests.job("minutely", "* * * * *")], coordinator, store, runner)
-        let task = Task { try await scheduler.run() }
-        defer { task.cancel() }
-        try await eventually("started") { await scheduler.started }
+        let started = try await Started(losing: ["minutely"])
+        defer { started.stop() }
+        let (clock, coordinator, store, runner, scheduler) = (
+            started.clock, started.coordinator, started.store, started.runner, started.scheduler
+        )
         clock.set(Self.instant.addingTimeInterval(-0.3))
         try await eventually("claimed ahead") { coordinator.made.count == 1 }
         clock.set(Self.instant)
@@ -101,14 +109,11 @@ struct ClaimAheadTests {
     }
 
     @Test func anInstantWonAhead_ofAJobPausedMeanwhile_isRecordedSkipped() async throws {
-        let clock = ManualWallClock(now: Self.t0)
-        let coordinator = AheadCoordinator(clock: clock)
-        let store = InMemoryJobStore()
-        let runner = RecordingJobRunner(clock: clock)
-        let scheduler = scheduler([SchedulerTests.job("minutely", "* * * * *")], coordinator, store, runner)
-        let task = Task { try await scheduler.run() }
-        defer { task.cancel() }
-        try await eventually("started") { await scheduler.started }
+        let started = try await Started()
+        defer { started.stop() }
+        let (clock, coordinator, store, runner, scheduler) = (
+            started.clock, started.coordinator, started.store, started.runner, started.scheduler
+        )
         clock.set(Self.instant.addingTimeInterval(-0.2))
         try await eventually("claimed ahead") { coordinator.made.count == 1 }
         try await scheduler.pause(jobID: "minutely")

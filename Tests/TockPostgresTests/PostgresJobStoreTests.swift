@@ -56,13 +56,13 @@
                     _ = try await (first, second)
                 }
             }
-            // v1, v2 (output in pieces), notify-1 (the outbox), health-1 (open alerts), deps-1 (cursors),
-            // clusterview-1 (digests, node clocks): each once.
+            // v1, v2 (output in pieces), notify-1 (the outbox), health-1 (open alerts), deps-1 (cursors), control-1
+            // (manual runs' keys), control-2 (control from any node), clusterview-1 (digests, node clocks): each once.
             let applied = try await database.execute("SELECT name FROM tock_migration ORDER BY applied_at, name")
             let names = try applied.map { try $0.decode(String.self) }
             #expect(
-                names.count == 6
-                    && names.map { $0.prefix(3) }.sorted() == ["clu", "dep", "hea", "not", "v1:", "v2:"],
+                names.count == 8
+                    && names.map { $0.prefix(3) }.sorted() == ["clu", "con", "con", "dep", "hea", "not", "v1:", "v2:"],
                 "\(names)")
         }
 

@@ -17,9 +17,11 @@ final class HealthHarness: Sendable {
     private let tasks: [Task<Void, any Error>]
 
     init(
-        _ toml: String, path: String, clock: ManualWallClock, maxConcurrentRuns: Int = 64,
-        settings: NotificationSettings = NotificationSettings()
+        _ toml: String, path: String? = nil, clock: ManualWallClock = ManualWallClock(now: JobHealthTests.start),
+        maxConcurrentRuns: Int = 64, settings: NotificationSettings = NotificationSettings()
     ) throws {
+        let path =
+            try path ?? NotificationTestSupport.temporaryDirectory().appendingPathComponent("tock.sqlite").path
         let parsed = JobDefinitionReader.parse(toml, file: "test.toml")
         #expect(parsed.errors.isEmpty, "\(parsed.errors)")
         store = try SQLiteJobStore(path: path)
@@ -79,8 +81,6 @@ struct JobHealthTests {
     static let start = Date(timeIntervalSince1970: 1_796_000_030)  // 2026-11-29 ... :00:30 UTC
 
     @Test func maxAge_aPausedByMistakeJobGoesDown_onceAndResolvesOnce() async throws {
-        let directory = try NotificationTestSupport.temporaryDirectory()
-        let clock = ManualWallClock(now: Self.start)
         let harness = try HealthHarness(
             """
             [job.report]
@@ -88,7 +88,8 @@ struct JobHealthTests {
             command = "report"
             max_age = "26h"
             on_failure = { command = "true" }
-            """, path: directory.appendingPathComponent("tock.sqlite").path, clock: clock)
+            """)
+        let clock = harness.clock
         defer { harness.stop() }
         try await harness.started()
         try await harness.runToEnd("report")
@@ -156,8 +157,6 @@ struct JobHealthTests {
     }
 
     @Test func startGrace_anInstantWaitingForASlotIsLate_andItsStartResolves() async throws {
-        let directory = try NotificationTestSupport.temporaryDirectory()
-        let clock = ManualWallClock(now: Self.start)
         let harness = try HealthHarness(
             """
             [job.hog]
@@ -169,7 +168,8 @@ struct JobHealthTests {
             command = "hourly"
             start_grace = "10m"
             on_failure = { command = "true" }
-            """, path: directory.appendingPathComponent("tock.sqlite").path, clock: clock, maxConcurrentRuns: 1)
+            """, maxConcurrentRuns: 1)
+        let clock = harness.clock
         defer { harness.stop() }
         harness.runner.script("hog", [.hold])
         try await harness.started()
@@ -198,8 +198,6 @@ struct JobHealthTests {
     }
 
     @Test func startGrace_onTimeRunsRaiseNothing() async throws {
-        let directory = try NotificationTestSupport.temporaryDirectory()
-        let clock = ManualWallClock(now: Self.start)
         let harness = try HealthHarness(
             """
             [job.hourly]
@@ -207,7 +205,8 @@ struct JobHealthTests {
             command = "hourly"
             start_grace = "10m"
             on_failure = { command = "true" }
-            """, path: directory.appendingPathComponent("tock.sqlite").path, clock: clock)
+            """)
+        let clock = harness.clock
         defer { harness.stop() }
         try await harness.started()
         for _ in 0..<3 {

@@ -55,7 +55,11 @@ public actor JobCatalog {
         /// A job from a job file: it is changed by editing the file.
         case fileManaged(Job)
         case alreadyRunning(jobID: String, executionID: String)
+        /// Overlap `skip` across nodes: the job runs on another node of the shared store.
+        case alreadyRunningElsewhere(jobID: String, executionID: String, node: String)
         case notRunning(executionID: String, state: ExecutionState)
+        /// The execution is held by a node of the shared store that is not alive: nothing can stop it from here.
+        case heldByUnreachableNode(executionID: String, node: String, reason: String)
         case shuttingDown
         /// `api_jobs = false`: jobs are kept in files only.
         case apiJobsDisabled
@@ -70,7 +74,12 @@ public actor JobCatalog {
                 "job '\(job.id)' is defined in \(job.location); edit the file instead (run, pause and resume work through the API)"
             case .alreadyRunning(let id, let execution):
                 "job '\(id)' is already running (execution \(execution)) and its overlap policy does not allow another run"
+            case .alreadyRunningElsewhere(let id, let execution, let node):
+                "job '\(id)' is already running on node \(node) (execution \(execution)) and its overlap policy does not "
+                    + "allow another run"
             case .notRunning(let id, let state): "execution \(id) is not running (state: \(state.rawValue))"
+            case .heldByUnreachableNode(let id, let node, let reason):
+                "execution \(id) runs on node \(node), which cannot be reached: \(reason)"
             case .shuttingDown: "the scheduler is shutting down"
             case .apiJobsDisabled:
                 "jobs cannot be created, changed or deleted through the API on this server (api_jobs = false): edit jobs.d"
@@ -149,28 +158,60 @@ public actor JobCatalog {
 
     /// Starts a run now and returns its execution id at once (see ``Scheduler/runNow(jobID:force:)``).
     public func runNow(jobID: String, force: Bool, user: Actor) async throws -> String {
-        let id: String
+        try await runNow(jobID: jobID, force: force, idempotencyKey: nil, user: user).executionID
+    }
+
+    /// Starts a run now, once per idempotency key (see ``Scheduler/runNow(jobID:force:idempotencyKey:)``); a replay
+    /// starts nothing and is not audited again.
+    public func runNow(
+        jobID: String, force: Bool, idempotencyKey: String?, user: Actor
+    ) async throws -> Scheduler.ManualRun {
+        let run: Scheduler.ManualRun
         do {
-            id = try await scheduler.runNow(jobID: jobID, force: force)
+            run = try await scheduler.runNow(jobID: jobID, force: force, idempotencyKey: idempotencyKey)
         } catch let error as Scheduler.ControlError {
             throw Self.failure(error)
         }
-        if let job = await scheduler.status(of: jobID)?.job {
-            await audit(job, .customRun, user: user, description: id)
+        if !run.replayed, let job = await scheduler.status(of: jobID)?.job {
+            await audit(job, .customRun, user: user, description: run.executionID)
         }
-        return id
+        return run
     }
 
-    /// Stops a running execution, or cancels one still waiting to start.
-    public func stop(executionID: String, user: Actor) async throws {
+    /// What ``stop(executionID:user:)`` did.
+    public enum StopOutcome: Sendable, Equatable {
+        /// Stopped here (SIGTERM sent), or cancelled before it started.
+        case stoppedHere
+        /// The node running it was asked to stop it; `acknowledged`: it answered that it did.
+        case requestedOf(node: String, acknowledged: Bool)
+    }
+
+    /// Stops a running execution, or cancels one still waiting to start — on this node, or on the node of a shared
+    /// store that holds it.
+    @discardableResult
+    public func stop(executionID: String, user: Actor) async throws -> StopOutcome {
         switch await scheduler.stop(executionID: executionID) {
         case .stopped(let jobID):
             if let job = await scheduler.status(of: jobID)?.job {
                 await audit(job, .stopped, user: user, description: "execution \(executionID)")
             }
+            return .stoppedHere
         case .cancelledBeforeStart:
-            break
+            return .stoppedHere
         case .notHere:
+            switch try await scheduler.control.requestStop(executionID: executionID, by: user.name) {
+            case .requested(let jobID, let node, let acknowledged):
+                if let job = await scheduler.status(of: jobID)?.job {
+                    await audit(job, .stopped, user: user, description: "execution \(executionID) on node \(node)")
+                }
+                return .requestedOf(node: node, acknowledged: acknowledged)
+            case .notRunning(let state):
+                throw Failure.notRunning(executionID: executionID, state: state)
+            case .ownerUnreachable(let node, let reason):
+                throw Failure.heldByUnreachableNode(executionID: executionID, node: node, reason: reason)
+            case nil:
+                break
+            }
             guard let record = try await store.execution(id: executionID, includeOutput: false) else {
                 throw Failure.unknownExecution(executionID)
             }
@@ -213,6 +254,8 @@ public actor JobCatalog {
         switch error {
         case .unknownJob(let id): .unknownJob(id)
         case .alreadyRunning(let id, let execution): .alreadyRunning(jobID: id, executionID: execution)
+        case .alreadyRunningElsewhere(let id, let execution, let node):
+            .alreadyRunningElsewhere(jobID: id, executionID: execution, node: node)
         case .shuttingDown: .shuttingDown
         case .fileManaged(let id): .idTaken(id)
         }

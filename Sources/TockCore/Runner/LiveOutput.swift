@@ -320,6 +320,20 @@ public final class LiveFollower: AsyncSequence, Sendable {
         }
     }
 
+    /// Every event that can be read without waiting, in order, and whether the sequence is over (its end was read, or
+    /// the follower was closed): for a reader that drains followers on a timer (a node publishing a run's output for
+    /// another node's tail).
+    public func takeAvailable() -> (events: [LiveOutputHub.Event], finished: Bool) {
+        var events: [LiveOutputHub.Event] = []
+        while true {
+            switch take() {
+            case .some(.some(let event)): events.append(event)
+            case .some(.none): return (events, true)
+            case .none: return (events, false)
+            }
+        }
+    }
+
     /// What can be read without waiting: `.some(event)`, `.some(nil)` at the end, `nil` when nothing is there.
     private func take() -> LiveOutputHub.Event?? {
         state.withLock { state -> LiveOutputHub.Event?? in

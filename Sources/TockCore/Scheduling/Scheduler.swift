@@ -20,6 +20,8 @@ public actor Scheduler: Service {
     let store: any JobStore
     /// Decides which node runs each scheduled instant (``LocalSlotCoordinator`` alone on a store).
     let coordinator: any SlotCoordinator
+    /// Manual runs, stops and live tails across the nodes of a shared store (``LocalClusterControl`` alone on one).
+    public nonisolated let control: any ClusterControl
     let runner: any JobRunner
     let clock: any WallClock
     let configuration: SchedulerConfiguration
@@ -52,10 +54,11 @@ public actor Scheduler: Service {
         jobs: [Job], store: any JobStore, runner: any JobRunner, clock: any WallClock = SystemWallClock(),
         configuration: SchedulerConfiguration = SchedulerConfiguration(), logger: Logger,
         jitterFraction: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
-        coordinator: (any SlotCoordinator)? = nil
+        coordinator: (any SlotCoordinator)? = nil, control: (any ClusterControl)? = nil
     ) {
         self.store = store
         self.coordinator = coordinator ?? LocalSlotCoordinator(store: store)
+        self.control = control ?? LocalClusterControl(store: store)
         self.runner = runner
         self.clock = clock
         var configuration = configuration
@@ -79,6 +82,8 @@ public actor Scheduler: Service {
     public enum ControlError: Error, Equatable, CustomStringConvertible {
         case unknownJob(String)
         case alreadyRunning(jobID: String, executionID: String)
+        /// Overlap `skip` across nodes: the job has a run pending or running on another node.
+        case alreadyRunningElsewhere(jobID: String, executionID: String, node: String)
         case shuttingDown
         case fileManaged(String)
 
@@ -87,6 +92,9 @@ public actor Scheduler: Service {
             case .unknownJob(let id): "no job '\(id)'"
             case .alreadyRunning(let id, let execution):
                 "job '\(id)' is already running (execution \(execution)) and its overlap policy does not allow another run"
+            case .alreadyRunningElsewhere(let id, let execution, let node):
+                "job '\(id)' is already running on node \(node) (execution \(execution)) and its overlap policy does not allow "
+                    + "another run"
             case .shuttingDown: "the scheduler is shutting down"
             case .fileManaged(let id): "job '\(id)' is defined in a job file; change the file instead"
             }
@@ -98,20 +106,9 @@ public actor Scheduler: Service {
     ///
     /// The job's overlap policy applies: with `skip` (the default) a run while another is running is refused with
     /// ``ControlError/alreadyRunning(jobID:executionID:)`` unless `force` is set. Audit entries are
-    /// ``JobCatalog``'s business.
+    /// ``JobCatalog``'s business. See ``runNow(jobID:force:idempotencyKey:)`` for a client's retries.
     public func runNow(jobID: String, force: Bool = false) async throws -> String {
-        guard let job = jobs[jobID] else { throw ControlError.unknownJob(jobID) }
-        guard !signals.shuttingDown else { throw ControlError.shuttingDown }
-        if !force, job.overlap == .skip, let current = runningIDs(of: jobID).sorted().first {
-            throw ControlError.alreadyRunning(jobID: jobID, executionID: current)
-        }
-        let record = ExecutionRecord(
-            jobID: jobID, state: .scheduled, trigger: .manual, scheduledAt: clock.now, host: configuration.host)
-        // Written before answering, so that the id returned can be read at once.
-        try await store.save(record)
-        await dispatch(PendingRun(job: job, record: record, control: RunControl()), overlapApplies: !force)
-        wake()
-        return record.id
+        try await runNow(jobID: jobID, force: force, idempotencyKey: nil).executionID
     }
 
     /// Pauses a job: its instants pass without running until it is resumed.
@@ -119,21 +116,14 @@ public actor Scheduler: Service {
         guard jobs[jobID] != nil else { throw ControlError.unknownJob(jobID) }
         // Stored first: a pause the store could not keep would be lost at the next start.
         try await store.setPaused(true, jobID: jobID)
-        jobs.paused.insert(jobID)
-        noteChanged(jobID)
-        trackHealth(jobID)
+        markPaused(jobID)
     }
 
     /// Resumes a paused job from its next instant after now.
     public func resume(jobID: String) async throws {
         guard jobs[jobID] != nil else { throw ControlError.unknownJob(jobID) }
         try await store.setPaused(false, jobID: jobID)
-        jobs.paused.remove(jobID)
-        dependentResumed(jobID)
-        noteChanged(jobID)
-        reschedule(jobID, after: max(clock.now, jobs.lastScheduled[jobID] ?? .distantPast))
-        trackHealth(jobID)
-        wake()
+        markResumed(jobID)
     }
 
     /// What ``stop(executionID:)`` did.

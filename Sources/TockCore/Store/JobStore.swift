@@ -77,6 +77,16 @@ public protocol JobStore: Sendable {
     /// satisfaction, across a crash or several daemons on one store.
     func consumeDependencies(_ cursors: [DependencyCursor], saving execution: ExecutionRecord) async throws -> Bool
 
+    /// The manual run of this job recorded with this idempotency key (see ``saveManualRun(_:idempotencyKey:since:)``)
+    /// at or after `since`, if its execution still exists.
+    func manualRun(jobID: String, idempotencyKey key: String, since: Date) async throws -> String?
+    /// Records a manual run (as ``save(_:)``) with a client's idempotency key, unless an execution of the same job was
+    /// recorded with that key at or after `since` and still exists: then nothing is written and its id is returned.
+    ///
+    /// One transaction; keys are unique per job, so two requests racing with one key record one execution, across
+    /// processes (and nodes) sharing the store. A key older than `since` (by the run's scheduled instant) is free again.
+    func saveManualRun(_ execution: ExecutionRecord, idempotencyKey key: String, since: Date) async throws -> String?
+
     /// Deletes executions beyond the newest `keepPerJob` of each job and those scheduled before `olderThan`.
     /// Returns how many were deleted.
     func prune(keepPerJob: Int, olderThan: Date) async throws -> Int

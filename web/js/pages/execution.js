@@ -39,7 +39,11 @@ export async function executionPage(view, id) {
       h('div', { class: 'row' },
         h('a', { href: `#/jobs/${enc(e.job_id)}` }, '← ', e.job_name || e.job_id),
         running ? h('button', { type: 'button', class: 'danger', id: 'stop', onclick: async () => {
-          try { await api('DELETE', `/api/v1/executions/${enc(id)}`); flash('Stopping ' + id); }
+          try {
+            // On a cluster the run may be held by another node, which was asked to stop it.
+            const answer = await api('DELETE', `/api/v1/executions/${enc(id)}`);
+            flash('Stopping ' + id + (answer && answer.node ? ' on node ' + answer.node : ''));
+          }
           catch (error) { flash(error.message, 'error'); }
         } }, 'Stop') : null));
     const outcome = e.exit_code !== null && e.exit_code !== undefined ? `exit status ${e.exit_code}`
