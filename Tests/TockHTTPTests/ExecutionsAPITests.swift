@@ -93,15 +93,19 @@ struct ExecutionsAPITests {
     @Test func liveOutput_ofARunStillWaiting_followsItOnceItStarts() async throws {
         let h = try APIHarness(maxConcurrentRuns: 1)
         try await h.test { client in
-            let first = try await client.create(#"{"schedule": "@yearly", "command": "sleep 0.5"}"#)
+            // The first run holds the only slot until it is stopped (a timed sleep raced the checks on a busy machine).
+            let first = try await client.create(#"{"schedule": "@yearly", "command": "sleep 60"}"#)
             let second = try await client.create(#"{"schedule": "@yearly", "command": "echo second ran"}"#)
-            _ = try await client.send(.post, "/api/v1/executions/\(first)", nil, headers: [:])
+            let holding = try json(try await client.send(.post, "/api/v1/executions/\(first)", nil, headers: [:]))
+            let holder = try #require(holding["execution_id"]?.stringValue)
             let run = try json(try await client.send(.post, "/api/v1/executions/\(second)", nil, headers: [:]))
             let waiting = try #require(run["execution_id"]?.stringValue)
             #expect(try json(try await client.get("/api/v1/executions/\(waiting)"))["state"] == "scheduled")
             // Opened while the run waits for a free slot: the tail waits too, then follows it to its end.
-            let events = text(
-                try await client.get("/api/v1/executions/\(waiting)/output", headers: [.accept: "text/event-stream"]))
+            async let tail = client.get("/api/v1/executions/\(waiting)/output", headers: [.accept: "text/event-stream"])
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await client.send(.delete, "/api/v1/executions/\(holder)", nil, headers: [:]).status == .ok)
+            let events = text(try await tail)
             #expect(events.contains(#""text":"second ran\n""#), "\(events)")
             #expect(events.contains("event: end") && events.contains(#""state":"succeeded""#))
         }
