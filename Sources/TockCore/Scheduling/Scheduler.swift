@@ -117,7 +117,7 @@ public actor Scheduler: Service {
         guard jobs[jobID] != nil else { throw ControlError.unknownJob(jobID) }
         // Stored first: a pause the store could not keep would be lost at the next start.
         try await store.setPaused(true, jobID: jobID)
-        jobs.paused.insert(jobID)
+        jobs.pause(jobID)
         noteChanged(jobID)
         trackHealth(jobID)
     }
@@ -126,7 +126,7 @@ public actor Scheduler: Service {
     public func resume(jobID: String) async throws {
         guard jobs[jobID] != nil else { throw ControlError.unknownJob(jobID) }
         try await store.setPaused(false, jobID: jobID)
-        jobs.paused.remove(jobID)
+        jobs.resume(jobID)
         dependentResumed(jobID)
         noteChanged(jobID)
         reschedule(jobID, after: max(clock.now, jobs.lastScheduled[jobID] ?? .distantPast))
