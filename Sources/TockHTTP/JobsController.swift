@@ -215,10 +215,12 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         let ascii: [UInt8]? = text.flatMap { text in
             text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? Array(text.utf8) : nil
         }
+        // Counted once per request (the failing and health counts go over every job).
+        let failingCount = failing.count { index.contains($0) }
+        let healthCounts = Self.healthCounts(health.values)
         var counts = Self.counts(
-            total: index.entries.count, active: index.active, paused: index.paused,
-            failing: failing.count { index.contains($0) }, matching: index.entries.count,
-            health: Self.healthCounts(health.values))
+            total: index.entries.count, active: index.active, paused: index.paused, failing: failingCount,
+            matching: index.entries.count, health: healthCounts)
         let page: [String]
         if !scoped && tag == nil && text == nil && healthFilter == nil {
             // Every job: the page is a slice of the index.
@@ -230,9 +232,8 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
             let from = min(offset, ids.count)
             page = Array(ids[from..<min(from + (limit ?? ids.count), ids.count)])
             counts = Self.counts(
-                total: index.entries.count, active: index.active, paused: index.paused,
-                failing: failing.count { index.contains($0) }, matching: ids.count,
-                health: Self.healthCounts(health.values))
+                total: index.entries.count, active: index.active, paused: index.paused, failing: failingCount,
+                matching: ids.count, health: healthCounts)
         } else {
             // A caller limited to tags sees only those jobs, and counts of only those.
             var visible = 0
@@ -266,9 +267,8 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                     total: visible, active: active, paused: paused, failing: failed, matching: matching,
                     health: Self.healthCounts(visibleHealth))
                 : Self.counts(
-                    total: index.entries.count, active: index.active, paused: index.paused,
-                    failing: failing.count { index.contains($0) }, matching: matching,
-                    health: Self.healthCounts(health.values))
+                    total: index.entries.count, active: index.active, paused: index.paused, failing: failingCount,
+                    matching: matching, health: healthCounts)
             page = selected
         }
         let items = try await rendered(await scheduler.statuses(ofIDs: page))
