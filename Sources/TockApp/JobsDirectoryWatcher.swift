@@ -16,12 +16,15 @@ public struct JobsDirectoryWatcher: Service {
     let logger: Logger
     /// What the last load read (the start-up's, when it used the same cache).
     let cache: JobFileCache
+    /// Kept up to date after a reload that read files, for the next start.
+    let definitions: JobDefinitionCacheFile?
 
     public init(
         path: String, kinds: Set<String> = [], scheduler: Scheduler, interval: Duration, logger: Logger,
-        cache: JobFileCache = JobFileCache()
+        cache: JobFileCache = JobFileCache(), definitions: JobDefinitionCacheFile? = nil
     ) {
         self.cache = cache
+        self.definitions = definitions
         self.path = path
         self.kinds = kinds
         self.scheduler = scheduler
@@ -60,7 +63,8 @@ public struct JobsDirectoryWatcher: Service {
                 let fileJobCount = await scheduler.fileJobCount()
                 let fileJobs =
                     !cache.lastLoadHadErrors && fileJobCount == cache.jobCount ? await scheduler.fileJobs() : nil
-                let directory = JobDirectory.load(path, kinds: kinds, cache: cache, current: fileJobs)
+                let directory = JobDirectory.load(
+                    path, kinds: kinds, cache: cache, current: fileJobs, definitions: definitions)
                 for error in directory.errors {
                     logger.error(
                         "job file problem",

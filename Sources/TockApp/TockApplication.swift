@@ -47,7 +47,10 @@ public enum TockApplication {
         let kindNames = Set(kinds.map(\.name))
         // Shared with the watcher: a reload then reads only the files that changed since.
         let jobFiles = JobFileCache()
-        let directory = JobDirectory.load(configuration.jobsDirectory, kinds: kindNames, cache: jobFiles)
+        // Unchanged files are decoded from the data directory's cache of parsed definitions, not parsed.
+        let definitions = JobDefinitionCacheFile(dataDirectory: configuration.dataDirectory)
+        let directory = JobDirectory.load(
+            configuration.jobsDirectory, kinds: kindNames, cache: jobFiles, definitions: definitions)
         // Also as `FILE:LINE: message` for people reading the log.
         for error in directory.errors {
             logger.error(
@@ -75,7 +78,7 @@ public enum TockApplication {
         opened.attach(scheduler)
         let watcher = JobsDirectoryWatcher(
             path: configuration.jobsDirectory, kinds: kindNames, scheduler: scheduler,
-            interval: configuration.reloadInterval, logger: logger, cache: jobFiles)
+            interval: configuration.reloadInterval, logger: logger, cache: jobFiles, definitions: definitions)
 
         let (host, port) = try configuration.listenAddress()
         let access = accessControl(configuration, store: store, listenHost: host, logger: logger)

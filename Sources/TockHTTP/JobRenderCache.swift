@@ -32,6 +32,8 @@ final class JobRenderCache: Sendable {
         let blocked: Bool
         /// `alert_after_failures`: the job is `down` after that many failing runs in a row.
         let alertAfterFailures: Int?
+        /// The job has `after`.
+        let dependent: Bool
         /// The job's revision when this was made: an entry is reused while it stays.
         let revision: Int
         /// The searchable texts, lowercased, each followed by a 0 byte (a match never spans two); `nil` when one of
@@ -47,6 +49,7 @@ final class JobRenderCache: Sendable {
             paused = status.paused
             blocked = status.dependencies.blocked != nil
             alertAfterFailures = job.alertAfterFailures
+            dependent = !job.after.isEmpty
             revision = status.revision
             if let previous, previous.revision == status.revision, previous.paused == status.paused {
                 haystack = previous.haystack
@@ -107,13 +110,17 @@ final class JobRenderCache: Sendable {
         }
     }
 
+    /// Built once, then patched as jobs change (`JobListIndex.swift`).
     struct Index: Sendable {
         let version: Int
         /// Sorted by id.
         let entries: [Entry]
-        let position: [String: Int]
         let active: Int
         let paused: Int
+        /// Per tag, the ids of the jobs with it, sorted (a tag's page without other filters is a slice of it).
+        let tagged: [String: [String]]
+        /// How many jobs have `after`.
+        let dependents: Int
     }
 
     struct Item: Sendable {
@@ -243,5 +250,7 @@ extension TockAPI {
         }
         guard !Task.isCancelled && scheduler.hasStarted else { return }
         _ = try? await JobsController<TockRequestContext>(api: self).index()
+        // The start-up's garbage (parsing or decoding jobs.d, scheduling, this build) goes back to the system.
+        SystemMemory.releaseFreedMemory()
     }
 }

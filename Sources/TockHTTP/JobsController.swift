@@ -48,6 +48,14 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         let version = scheduler.catalogVersion
         if let kept = api.cache.keptIndex(version: version) { return kept }
         return try await api.cache.index(version: version) { previous in
+            // Patched with the jobs that changed since the index kept, when the scheduler still knows which.
+            if let previous, let changes = scheduler.catalogChanges(since: previous.version),
+                changes.ids.count + previous.dependents <= JobRenderCache.Index.patchLimit
+            {
+                let ids = changes.ids.union(previous.dependentIDs)
+                let statuses = await scheduler.statuses(ofIDs: ids)
+                return previous.patched(version: changes.version, changed: ids, statuses: statuses)
+            }
             let (version, ids) = await scheduler.catalogIDs()
             var kept: [String: JobRenderCache.Entry] = [:]
             if let previous {
@@ -55,23 +63,14 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                 for entry in previous.entries { kept[entry.id] = entry }
             }
             var entries: [JobRenderCache.Entry] = []
-            var position: [String: Int] = [:]
             entries.reserveCapacity(ids.count)
-            position.reserveCapacity(ids.count)
-            var active = 0
-            var paused = 0
             // A slice at a time: the jobs are not all copied out of the scheduler at once.
             for start in stride(from: 0, to: ids.count, by: 2000) {
                 for status in await scheduler.statuses(ofIDs: ids[start..<min(start + 2000, ids.count)]) {
-                    position[status.job.id] = entries.count
-                    let entry = JobRenderCache.Entry(status, reusing: kept[status.job.id])
-                    entries.append(entry)
-                    if entry.enabled && !entry.paused { active += 1 }
-                    if entry.paused { paused += 1 }
+                    entries.append(JobRenderCache.Entry(status, reusing: kept[status.job.id]))
                 }
             }
-            return JobRenderCache.Index(
-                version: version, entries: entries, position: position, active: active, paused: paused)
+            return JobRenderCache.Index(version: version, entries: entries)
         }
     }
 
@@ -216,15 +215,25 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         let ascii: [UInt8]? = text.flatMap { text in
             text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? Array(text.utf8) : nil
         }
+        // Counted once per request (the failing and health counts go over every job).
+        let failingCount = failing.count { index.contains($0) }
+        let healthCounts = Self.healthCounts(health.values)
         var counts = Self.counts(
-            total: index.entries.count, active: index.active, paused: index.paused,
-            failing: failing.count { index.position[$0] != nil }, matching: index.entries.count,
-            health: Self.healthCounts(health.values))
+            total: index.entries.count, active: index.active, paused: index.paused, failing: failingCount,
+            matching: index.entries.count, health: healthCounts)
         let page: [String]
         if !scoped && tag == nil && text == nil && healthFilter == nil {
             // Every job: the page is a slice of the index.
             let from = min(offset, index.entries.count)
             page = index.entries[from..<min(from + (limit ?? index.entries.count), index.entries.count)].map(\.id)
+        } else if !scoped, let tag, text == nil, healthFilter == nil {
+            // One tag: the page is a slice of that tag's ids.
+            let ids = index.tagged[tag] ?? []
+            let from = min(offset, ids.count)
+            page = Array(ids[from..<min(from + (limit ?? ids.count), ids.count)])
+            counts = Self.counts(
+                total: index.entries.count, active: index.active, paused: index.paused, failing: failingCount,
+                matching: ids.count, health: healthCounts)
         } else {
             // A caller limited to tags sees only those jobs, and counts of only those.
             var visible = 0
@@ -258,9 +267,8 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                     total: visible, active: active, paused: paused, failing: failed, matching: matching,
                     health: Self.healthCounts(visibleHealth))
                 : Self.counts(
-                    total: index.entries.count, active: index.active, paused: index.paused,
-                    failing: failing.count { index.position[$0] != nil }, matching: matching,
-                    health: Self.healthCounts(health.values))
+                    total: index.entries.count, active: index.active, paused: index.paused, failing: failingCount,
+                    matching: matching, health: healthCounts)
             page = selected
         }
         let items = try await rendered(await scheduler.statuses(ofIDs: page))

@@ -40,8 +40,10 @@ public enum JobDefinitionReader {
             }
             return ([], errors)
         }
+        // A jobs.d of many jobs repeats few schedules: each text is parsed once per file.
+        let schedules = ScheduleMemo()
         for id in jobTables.keys {
-            var reader = JobReader(id: id, file: file, index: index, kinds: kinds)
+            var reader = JobReader(id: id, file: file, index: index, kinds: kinds, schedules: schedules)
             if let job = reader.read(jobTables[id]) { jobs.append(job) }
             errors += reader.errors
         }
@@ -81,6 +83,18 @@ public enum JobDefinitionReader {
     }
 }
 
+/// Schedules parsed within one file, by their text (parsing is a pure function of it).
+final class ScheduleMemo {
+    private var parsed: [String: Result<ScheduleExpression, CronParseError>] = [:]
+
+    func parse(_ text: String) throws(CronParseError) -> ScheduleExpression {
+        if let known = parsed[text] { return try known.get() }
+        let result = Result { () throws(CronParseError) in try ScheduleExpression(parsing: text) }
+        parsed[text] = result
+        return try result.get()
+    }
+}
+
 extension Job {
     var sourceLine: Int {
         if case .file(_, let line) = source { return line }
@@ -94,7 +108,16 @@ struct JobReader {
     let file: String
     let index: TOMLLineIndex?
     let kinds: Set<String>
+    var schedules: ScheduleMemo? = nil
     var errors: [JobFileError] = []
+
+    init(id: String, file: String, index: TOMLLineIndex?, kinds: Set<String>, schedules: ScheduleMemo? = nil) {
+        self.id = id
+        self.file = file
+        self.index = index
+        self.kinds = kinds
+        self.schedules = schedules
+    }
 
     var tablePath: String { "job.\(id)" }
 
@@ -126,7 +149,11 @@ struct JobReader {
         // A job with `after` and no schedule is triggered by its dependencies.
         if let text = string(table, .schedule, required: table[.after] == nil) {
             do {
-                schedule = try ScheduleExpression(parsing: text)
+                if let schedules {
+                    schedule = try schedules.parse(text)
+                } else {
+                    schedule = try ScheduleExpression(parsing: text)
+                }
             } catch {
                 fail(.schedule, "'\(text)': \(error.description)")
             }

@@ -25,8 +25,11 @@ public struct JobDirectory: Sendable {
     ///     updated by this one.
     ///   - current: the jobs the previous load gave, by file (the scheduler's), for the files `cache` knows unchanged
     ///     but no longer keeps the jobs of; only valid when that load had no errors and every job it gave is there.
+    ///   - definitions: a cache of parsed definitions kept on disk (``JobDefinitionCacheFile``): files unchanged
+    ///     since it was written are decoded from it, and it is written again when this load read any file.
     public static func load(
-        _ path: String, kinds: Set<String> = [], cache: JobFileCache? = nil, current: [String: [Job]]? = nil
+        _ path: String, kinds: Set<String> = [], cache: JobFileCache? = nil, current: [String: [Job]]? = nil,
+        definitions: JobDefinitionCacheFile? = nil
     ) -> JobDirectory {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -56,12 +59,21 @@ public struct JobDirectory: Sendable {
         let paths = names.map { (path as NSString).appendingPathComponent($0) }
         // Each file's identity before it is read: a change after that moves it, and the next load reads it again.
         let readAt = Date()
-        let signatures = paths.map { cache == nil ? nil : JobFileCache.Signature(path: $0) }
-        let known = zip(paths, signatures).map { path, signature in
-            cache?.parsed(path, signature)
-                ?? current.flatMap { current in
+        let signatures = paths.map { cache == nil && definitions == nil ? nil : JobFileCache.Signature(path: $0) }
+        // Read at the first load only (a start); a reload knows the files from `cache`.
+        let persisted = cache?.isEmpty ?? true ? definitions?.read(directory: path, kinds: kinds) ?? [:] : [:]
+        var fromPersisted = 0
+        let known = zip(paths, signatures).map { path, signature -> (jobs: [Job], errors: [JobFileError])? in
+            if let known = cache?.parsed(path, signature)
+                ?? current.flatMap({ current in
                     cache?.isUnchanged(path, signature) == true ? (current[path] ?? [], []) : nil
-                }
+                })
+            {
+                return known
+            }
+            guard let signature, let entry = persisted[path], entry.signature == signature else { return nil }
+            fromPersisted += 1
+            return (entry.jobs, [])
         }
         let unknown = known.indices.filter { known[$0] == nil }
         let read = Self.readAndParse(unknown.map { paths[$0] }, kinds: kinds)
@@ -106,6 +118,20 @@ public struct JobDirectory: Sendable {
                     guard case .success(let parsed) = result else { return nil }
                     return (file.0, file.1, readAt, parsed)
                 }, hadErrors: !errors.isEmpty, jobCount: jobs.count)
+        }
+        if let definitions, isComplete, !unknown.isEmpty || fromPersisted != persisted.count {
+            // Files read now count only when they had not been modified in the second before (a later write
+            // within the same tick of the file clock would keep their identity); files known before were.
+            let trustedBefore = Int64((readAt.timeIntervalSince1970 - 1) * 1e9)
+            let unknownSet = Set(unknown)
+            definitions.write(
+                directory: path, kinds: kinds,
+                files: paths.indices.compactMap { n in
+                    guard let signature = signatures[n], case .success(let parsed) = parsedFiles[n],
+                        parsed.errors.isEmpty, !unknownSet.contains(n) || signature.modified < trustedBefore
+                    else { return nil }
+                    return JobDefinitionCacheFile.File(path: paths[n], signature: signature, jobs: parsed.jobs)
+                })
         }
         let dependencies = checkDependencies(jobs)
         var directory = JobDirectory(

@@ -1,6 +1,10 @@
 import Foundation
 import Synchronization
 
+#if canImport(SwiftOverlayShims)
+    import SwiftOverlayShims
+#endif
+
 /// What a reload of jobs.d remembers of the files it read: each file's identity (device, inode, size, modification
 /// and change times in nanoseconds) and, while the jobs kept stay few, what parsing it gave. A reload then reads
 /// again only the files whose identity moved; a reload where none did needs no parsing at all.
@@ -14,6 +18,14 @@ public final class JobFileCache: Sendable {
         var size: Int64
         var modified: Int64
         var changed: Int64
+
+        init(device: UInt64, inode: UInt64, size: Int64, modified: Int64, changed: Int64) {
+            self.device = device
+            self.inode = inode
+            self.size = size
+            self.modified = modified
+            self.changed = changed
+        }
 
         init?(path: String) {
             var info = stat()
@@ -47,6 +59,9 @@ public final class JobFileCache: Sendable {
     public var jobCount: Int { lastJobCount.withLock { $0 } }
 
     public init(maxJobs: Int = 20_000) { self.maxJobs = maxJobs }
+
+    /// Whether no load has been remembered yet.
+    var isEmpty: Bool { entries.withLock { $0.isEmpty } }
 
     /// Whether the last load had errors.
     public var lastLoadHadErrors: Bool { lastHadErrors.withLock { $0 } }

@@ -20,9 +20,39 @@ final class JobRevisions: Sendable {
 
     var version: Int { counter.load(ordering: .acquiring) }
 
-    /// The set of jobs, a job's definition or whether it is paused changed (``JobTable`` says so on every change).
-    func catalogChanged() { catalogCounter.add(1, ordering: .releasing) }
+    /// The ids whose catalog part changed, in order: the change that made catalog version `first + n + 1` is
+    /// `ids[n]`. The oldest are dropped past ``changeLogCapacity``.
+    private struct ChangeLog {
+        var first = 0
+        var ids: [String] = []
+    }
+    private let log = Mutex(ChangeLog())
+    static let changeLogCapacity = 20_000
 
-    /// Moves on every ``catalogChanged()``, and only then: not when runs start or end.
+    /// Job `jobID` was added, changed or removed, or paused or resumed (``JobTable`` says so on every change).
+    func catalogChanged(_ jobID: String) {
+        log.withLock { log in
+            log.ids.append(jobID)
+            if log.ids.count > Self.changeLogCapacity {
+                let dropped = log.ids.count - Self.changeLogCapacity / 2
+                log.ids.removeFirst(dropped)
+                log.first += dropped
+            }
+            // Moved under the lock: the version and the log agree.
+            catalogCounter.add(1, ordering: .releasing)
+        }
+    }
+
+    /// The jobs changed since catalog version `version` (each once, in no order), and the version that brings a
+    /// reader to; `nil` when the log no longer goes back that far.
+    func catalogChanges(since version: Int) -> (version: Int, ids: Set<String>)? {
+        log.withLock { log in
+            let now = log.first + log.ids.count
+            guard version >= log.first, version <= now else { return nil }
+            return (now, Set(log.ids[(version - log.first)...]))
+        }
+    }
+
+    /// Moves on every ``catalogChanged(_:)``, and only then: not when runs start or end.
     var catalogVersion: Int { catalogCounter.load(ordering: .acquiring) }
 }

@@ -14,8 +14,16 @@ struct JobTable {
     /// Told of every change to the jobs or to which are paused (readers keep an index of jobs until it moves).
     let revisions: JobRevisions
     /// Paused jobs: their instants pass without running.
-    var paused: Set<String> = [] {
-        didSet { revisions.catalogChanged() }
+    private(set) var paused: Set<String> = []
+
+    mutating func pause(_ id: String) {
+        paused.insert(id)
+        revisions.catalogChanged(id)
+    }
+
+    mutating func resume(_ id: String) {
+        paused.remove(id)
+        revisions.catalogChanged(id)
     }
     /// Per job, the last instant the scheduler dealt with (fired, skipped or missed).
     var lastScheduled: [String: Date] = [:]
@@ -24,7 +32,7 @@ struct JobTable {
         get { storage[id]?.job }
         set {
             storage[id] = newValue.map(Box.init)
-            revisions.catalogChanged()
+            revisions.catalogChanged(id)
         }
     }
 

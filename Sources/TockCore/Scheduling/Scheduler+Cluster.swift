@@ -66,14 +66,14 @@ extension Scheduler {
 
     /// The job is paused (already stored): its instants pass without running.
     func markPaused(_ jobID: String) {
-        jobs.paused.insert(jobID)
+        jobs.pause(jobID)
         noteChanged(jobID)
         trackHealth(jobID)
     }
 
     /// The job is resumed (already stored): it runs again from its next instant after now.
     func markResumed(_ jobID: String) {
-        jobs.paused.remove(jobID)
+        jobs.resume(jobID)
         dependentResumed(jobID)
         noteChanged(jobID)
         reschedule(jobID, after: max(clock.now, jobs.lastScheduled[jobID] ?? .distantPast))

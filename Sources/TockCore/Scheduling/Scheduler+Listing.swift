@@ -18,6 +18,13 @@ extension Scheduler {
         (revisions.catalogVersion, jobs.ids.sorted())
     }
 
+    /// The jobs added, changed, removed, paused or resumed since catalog version `version`, and the version that
+    /// brings a reader to (an index of that version patched with these jobs' statuses is an index of it); `nil` when
+    /// that is too long ago to say.
+    public nonisolated func catalogChanges(since version: Int) -> (version: Int, ids: Set<String>)? {
+        revisions.catalogChanges(since: version)
+    }
+
     /// The status of each of these jobs that exists, in the order given.
     public func statuses(ofIDs ids: some Sequence<String>) -> [JobStatus] {
         ids.compactMap { id in jobs[id].map(status) }

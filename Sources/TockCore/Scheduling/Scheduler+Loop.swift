@@ -66,7 +66,8 @@ extension Scheduler {
         let now = clock.now
         // API jobs first: an interrupted execution's on_failure needs its job.
         await loadAPIJobs()
-        let knownJobs = jobs.values
+        // Only notifications need the jobs of interrupted runs (a copy of 100,000 jobs otherwise for nothing).
+        let knownJobs = configuration.notifications == nil ? [] : jobs.values
         guard
             let interrupted = await retryingRead(
                 "recover interrupted executions",
@@ -82,12 +83,14 @@ extension Scheduler {
             return
         }
         for (id, state) in states {
-            if state.paused { jobs.paused.insert(id) }
+            if state.paused { jobs.pause(id) }
             if let last = state.lastScheduledAt { jobs.lastScheduled[id] = last }
         }
         await loadDependencyState()
         signals.started = true
-        for job in jobs.values.sorted(by: { $0.id < $1.id }) {
+        // The ids sorted, not the jobs: sorting 100,000 `Job` values moved ~1 GB of memory.
+        for id in jobs.ids.sorted() {
+            guard let job = jobs[id] else { continue }
             prepareSchedule(job)
             guard job.enabled else { continue }
             if job.parsedSchedule == .reboot {

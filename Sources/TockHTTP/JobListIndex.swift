@@ -1,0 +1,91 @@
+import Foundation
+import TockCore
+
+/// Building the job lists' index, and keeping it in step: after a job is added, changed, removed, paused or
+/// resumed, the index of the previous catalog version is patched with the statuses of the jobs that changed
+/// (the scheduler keeps the log of them, ``Scheduler/catalogChanges(since:)``) instead of built again from every
+/// job's status — the cost of a list request after a change is that of the change.
+extension JobRenderCache.Index {
+    /// Patching stops paying beyond this many jobs (a reload of a large jobs.d): the index is built again.
+    static let patchLimit = 2_000
+
+    init(version: Int, entries: [JobRenderCache.Entry]) {
+        var active = 0
+        var paused = 0
+        var tagged: [String: [String]] = [:]
+        for entry in entries {
+            if entry.enabled && !entry.paused { active += 1 }
+            if entry.paused { paused += 1 }
+            for tag in Set(entry.tags) { tagged[tag, default: []].append(entry.id) }
+        }
+        self.init(
+            version: version, entries: entries, active: active, paused: paused, tagged: tagged,
+            dependents: entries.count { $0.dependent })
+    }
+
+    /// Where `id` is in the entries, or would be.
+    func slot(of id: String) -> (found: Bool, at: Int) {
+        Self.slot(of: id, in: entries.lazy.map(\.id))
+    }
+
+    func contains(_ id: String) -> Bool { slot(of: id).found }
+
+    static func slot<C: RandomAccessCollection<String>>(of id: String, in ids: C) -> (found: Bool, at: Int)
+    where C.Index == Int {
+        var low = ids.startIndex
+        var high = ids.endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if ids[middle] < id { low = middle + 1 } else { high = middle }
+        }
+        return (low < ids.endIndex && ids[low] == id, low)
+    }
+
+    /// The jobs whose entries a patch renews besides those that changed: the dependents (whether a job is
+    /// blocked follows its upstreams).
+    var dependentIDs: [String] { dependents == 0 ? [] : entries.filter(\.dependent).map(\.id) }
+
+    /// This index with the entries of `changed` replaced by `statuses` (a job of `changed` with no status is gone),
+    /// as catalog version `version`.
+    func patched(version: Int, changed: Set<String>, statuses: [Scheduler.JobStatus]) -> Self {
+        var entries = entries
+        var active = active
+        var paused = paused
+        var tagged = tagged
+        var dependents = dependents
+        var fresh: [String: Scheduler.JobStatus] = [:]
+        for status in statuses { fresh[status.job.id] = status }
+        for id in changed.union(fresh.keys).sorted() {
+            let slot = Self.slot(of: id, in: entries.lazy.map(\.id))
+            var previous: JobRenderCache.Entry?
+            if slot.found {
+                let old = entries[slot.at]
+                previous = old
+                if old.enabled && !old.paused { active -= 1 }
+                if old.paused { paused -= 1 }
+                if old.dependent { dependents -= 1 }
+                for tag in Set(old.tags) {
+                    if let at = tagged[tag].map({ Self.slot(of: id, in: $0) }), at.found {
+                        tagged[tag]!.remove(at: at.at)
+                        if tagged[tag]!.isEmpty { tagged[tag] = nil }
+                    }
+                }
+            }
+            guard let status = fresh[id] else {
+                if slot.found { entries.remove(at: slot.at) }
+                continue
+            }
+            let entry = JobRenderCache.Entry(status, reusing: previous)
+            if slot.found { entries[slot.at] = entry } else { entries.insert(entry, at: slot.at) }
+            if entry.enabled && !entry.paused { active += 1 }
+            if entry.paused { paused += 1 }
+            if entry.dependent { dependents += 1 }
+            for tag in Set(entry.tags) {
+                let at = Self.slot(of: id, in: tagged[tag] ?? [])
+                if !at.found { tagged[tag, default: []].insert(id, at: at.at) }
+            }
+        }
+        return Self(
+            version: version, entries: entries, active: active, paused: paused, tagged: tagged, dependents: dependents)
+    }
+}

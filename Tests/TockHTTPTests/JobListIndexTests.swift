@@ -1,0 +1,100 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+import TockCore
+import TockJSON
+
+@testable import TockHTTP
+
+/// The job lists' index is patched with the jobs that changed (issue 18): after adds, changes, deletes, pauses and
+/// resumes it equals an index built from every job, and tag pages come from its per-tag ids.
+@Suite struct JobListIndexTests {
+    let h: APIHarness
+
+    init() throws { h = try APIHarness() }
+
+    /// What an index says of the jobs, comparable.
+    static func summary(_ index: JobRenderCache.Index) -> [String] {
+        index.entries.map { entry in
+            "\(entry.id) tags=\(entry.tags) enabled=\(entry.enabled) paused=\(entry.paused) blocked=\(entry.blocked) "
+                + "after=\(entry.dependent) streak=\(entry.alertAfterFailures ?? 0) "
+                + "text=\(entry.haystack.map { String(decoding: $0, as: UTF8.self) } ?? "\(entry.texts ?? [])")"
+        } + [
+            "active=\(index.active) paused=\(index.paused) dependents=\(index.dependents)",
+            "tagged=\(index.tagged.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })",
+        ]
+    }
+
+    @Test func patchedIndex_equalsARebuiltOne() async throws {
+        let h = self.h
+        try await h.test { client in
+            for n in 0..<20 {
+                _ = try await client.create(
+                    #"{"job_id": "j\#(n)", "schedule": "@daily", "command": "echo \#(n)", "tags": ["t\#(n % 3)", "all"]}"#
+                )
+            }
+            let controller = JobsController<TockRequestContext>(api: h.api)
+            let first = try await controller.index()
+            #expect(first.entries.count == 21)
+            var steps: [(String, () async throws -> Void)] = []
+            steps.append(
+                (
+                    "add",
+                    {
+                        _ = try await client.create(
+                            #"{"job_id": "a0", "schedule": "@hourly", "command": "true", "tags": ["t1"]}"#)
+                    }
+                ))
+            steps.append(("pause", { _ = try await client.send(.post, "/api/v1/jobs/j3/pause") }))
+            steps.append(("pause upstream", { _ = try await client.send(.post, "/api/v1/jobs/j4/pause") }))
+            steps.append(
+                (
+                    "add dependent",
+                    { _ = try await client.create(#"{"job_id": "z-down", "after": ["j4"], "command": "true"}"#) }
+                ))
+            steps.append(("resume upstream", { _ = try await client.send(.post, "/api/v1/jobs/j4/resume") }))
+            steps.append(
+                (
+                    "replace",
+                    {
+                        _ = try await client.send(
+                            .put, "/api/v1/jobs/j5",
+                            #"{"schedule": "@weekly", "command": "date", "name": "Five", "tags": ["t2", "new"], "enabled": false}"#
+                        )
+                    }
+                ))
+            steps.append(("delete", { _ = try await client.send(.delete, "/api/v1/jobs/j6") }))
+            steps.append(("delete upstream", { _ = try await client.send(.delete, "/api/v1/jobs/j4") }))
+            steps.append(("resume", { _ = try await client.send(.post, "/api/v1/jobs/j3/resume") }))
+            for (label, step) in steps {
+                try await step()
+                let before = h.scheduler.catalogVersion
+                let patched = try await controller.index()
+                #expect(patched.version >= before, "\(label)")
+                #expect(patched.version > first.version)
+                // A new cache builds its index from every job.
+                let rebuilt = try await JobsController<TockRequestContext>(
+                    api: TockAPI(scheduler: h.scheduler, store: h.store)
+                ).index()
+                #expect(Self.summary(patched) == Self.summary(rebuilt), "\(label)")
+            }
+            // Tag pages (the per-tag ids) agree with the filter over every job.
+            func ids(_ query: String) async throws -> (ids: [String], matching: Int?) {
+                let body = try json(try await client.get("/api/v1/jobs\(query)"))
+                guard case .array(let jobs)? = body["jobs"] else { return ([], nil) }
+                var matching: Int?
+                if case .int(let count)? = body["counts"]?["matching"] { matching = count }
+                return (jobs.compactMap { $0["job_id"]?.stringValue }, matching)
+            }
+            let t1 = try await ids("?tag=t1")
+            #expect(t1.ids == ["a0", "j1", "j10", "j13", "j16", "j19", "j4", "j7"].filter { $0 != "j4" })
+            #expect(t1.matching == t1.ids.count)
+            #expect(try await ids("?tag=t1&limit=2&offset=1").ids == ["j1", "j10"])
+            #expect(try await ids("?tag=new").ids == ["j5"])
+            #expect(try await ids("?tag=t2").ids.contains("j5"))
+            #expect(try await ids("?tag=none").ids.isEmpty)
+            #expect(try await ids("?tag=t1&q=echo%201").ids == ["j1", "j10", "j13", "j16", "j19"])
+        }
+    }
+}
