@@ -138,6 +138,7 @@
             outboxMigration,
             alertMigration,
             dependencyMigration,
+            retryMigration,
         ]
 
         /// Applies the migrations not yet applied, in one transaction under an advisory lock.

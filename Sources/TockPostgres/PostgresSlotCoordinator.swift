@@ -19,7 +19,8 @@
     ///   reports unhealthy — before any other node can declare it dead at `ttl`. When it reaches the database again it
     ///   carries on (lease still valid) or registers as a new incarnation.
     /// - **Reaper**: at every heartbeat, one live node (under a transaction advisory lock) declares nodes whose lease
-    ///   lapsed `dead` and their `running`/`scheduled` executions `interrupted`, naming the node.
+    ///   lapsed `dead` and their `running`/`scheduled` executions `interrupted`, naming the node; every node's
+    ///   scheduler then retries those whose job allows it (`claimRetries`, at most one retry per run).
     /// - **Restart**: a node starting under a name marks that name's earlier incarnations dead at once (names are
     ///   unique among nodes) and recovers their executions, as a single daemon does.
     ///
@@ -67,7 +68,7 @@
             state.withLock { $0.handlers.append(handler) }
         }
 
-        private func setFenced(_ reason: String?) {
+        func setFenced(_ reason: String?) {
             let handlers = state.withLock { state -> [@Sendable () -> Void] in
                 guard state.fencedReason != reason else { return [] }
                 state.fencedReason = reason
@@ -227,7 +228,7 @@
                 "node registered", metadata: ["node": "\(name)", "node.id": "\(node)", "lease_ttl": "\(leaseTTL)"])
         }
 
-        private func noteRenewal(startedAt attempt: ContinuousClock.Instant) {
+        func noteRenewal(startedAt attempt: ContinuousClock.Instant) {
             state.withLock { state in
                 if state.lastRenewalStart.map({ $0 < attempt }) ?? true { state.lastRenewalStart = attempt }
             }
@@ -285,6 +286,7 @@
                     let rows = try await connection.query(
                         """
                         UPDATE execution SET state = 'interrupted', ended_at = COALESCE(ended_at, clock_timestamp()),
+                            reaped_at = clock_timestamp(),
                             message = 'node ' || \(name) || ' (incarnation ' || \(id.uuidString.lowercased()) || ') '
                                 || \(message)
                         WHERE node_id = \(id) AND state IN ('running', 'scheduled') RETURNING id
