@@ -56,11 +56,13 @@
                     _ = try await (first, second)
                 }
             }
-            // v1, v2 (output in pieces), notify-1 (the outbox), health-1 (open alerts), deps-1 (cursors): each once.
+            // v1, v2 (output in pieces), notify-1 (the outbox), health-1 (open alerts), deps-1 (cursors), harness-1
+            // (retries elsewhere): each once.
             let applied = try await database.execute("SELECT name FROM tock_migration ORDER BY applied_at, name")
             let names = try applied.map { try $0.decode(String.self) }
             #expect(
-                names.count == 5 && names.map { $0.prefix(3) }.sorted() == ["dep", "hea", "not", "v1:", "v2:"],
+                names.count == 6
+                    && names.map { $0.prefix(3) }.sorted() == ["dep", "har", "hea", "not", "v1:", "v2:"],
                 "\(names)")
         }
 
