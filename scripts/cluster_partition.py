@@ -108,14 +108,14 @@ class HealthWatch(threading.Thread):
         return after if current == code else None
 
 
-def plan(duration, ttl, long_form, at=None, seconds=None):
+def plan(duration, ttl, long_form, at=None, seconds=None, mode="freeze"):
     """The partitions of a run: (start offset, length, mode). The short form cuts once, longer than the lease; the
     long form also cuts for less than the trust window (nothing may happen) and resets the connections once."""
     longer = seconds if seconds is not None else ttl + 5
     if long_form:
         return [(duration * 0.2, longer, "freeze"), (duration * 0.4, ttl * 0.4, "freeze"),
                 (duration * 0.7, longer, "reset")]
-    return [(at if at is not None else 8, longer, "freeze")]
+    return [(at if at is not None else 8, longer, mode)]
 
 
 def check(pg, node, watch, windows, ttl, starts, ends, log):
