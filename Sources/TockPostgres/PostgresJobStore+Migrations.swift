@@ -11,7 +11,7 @@
         }
 
         /// The key of the advisory lock under which migrations run: two nodes starting at once on a new database must
-        /// not both create the tables.
+        /// not both create the tables (mixed with the schema's name: one lock per schema).
         static let migrationLockKey: Int64 = 0x746F_636B_6D69_6772  // "tockmigr"
 
         static let migrations: [Migration] = [
@@ -141,12 +141,17 @@
             idempotencyMigration,
             controlMigration,
             clusterViewMigration,
+            retryMigration,
         ]
 
         /// Applies the migrations not yet applied, in one transaction under an advisory lock.
         func migrate() async throws {
             try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger)
+                // One lock per schema (the key mixed with the schema's name): nodes sharing a schema wait for each
+                // other; stores on other schemas of the same server (the test suites') do not.
+                try await connection.query(
+                    "SELECT pg_advisory_xact_lock(\(Self.migrationLockKey) # hashtext(current_schema())::bigint)",
+                    logger: logger)
                 try await connection.query(
                     """
                     CREATE TABLE IF NOT EXISTS tock_migration (

@@ -19,7 +19,8 @@
     ///   reports unhealthy — before any other node can declare it dead at `ttl`. When it reaches the database again it
     ///   carries on (lease still valid) or registers as a new incarnation.
     /// - **Reaper**: at every heartbeat, one live node (under a transaction advisory lock) declares nodes whose lease
-    ///   lapsed `dead` and their `running`/`scheduled` executions `interrupted`, naming the node.
+    ///   lapsed `dead` and their `running`/`scheduled` executions `interrupted`, naming the node; every node's
+    ///   scheduler then retries those whose job allows it (`claimRetries`, at most one retry per run).
     /// - **Restart**: a node starting under a name marks that name's earlier incarnations dead at once (names are
     ///   unique among nodes) and recovers their executions, as a single daemon does.
     ///
@@ -41,6 +42,7 @@
             var lastRenewalStart: ContinuousClock.Instant?
             var fencedReason: String?
             var handlers: [@Sendable () -> Void] = []
+            var liveNodes: [UUID] = []
         }
         private let state = Mutex(State())
         private let registration = AsyncLock()
@@ -63,11 +65,13 @@
 
         public var fencedReason: String? { state.withLock { $0.fencedReason } }
 
+        func setLiveNodes(_ nodes: [UUID]) { state.withLock { $0.liveNodes = nodes } }
+
         public func onFenceChange(_ handler: @escaping @Sendable () -> Void) {
             state.withLock { $0.handlers.append(handler) }
         }
 
-        private func setFenced(_ reason: String?) {
+        func setFenced(_ reason: String?) {
             let handlers = state.withLock { state -> [@Sendable () -> Void] in
                 guard state.fencedReason != reason else { return [] }
                 state.fencedReason = reason
@@ -87,6 +91,22 @@
         ) async throws -> SlotClaims {
             guard fencedReason == nil else { return SlotClaims() }
             try await ensureRegistered()
+            // This node's preferred jobs first; the others' after the fallback delay (PostgresSlotCoordinator+Preference).
+            let me = store.nodeID
+            let live = state.withLock { $0.liveNodes }
+            let mine = slots.filter { Self.prefers($0.jobID, me: me, among: live) }
+            guard mine.count < slots.count else { return try await claimSorted(slots, skipJobs: skipJobs) }
+            var won = try await claimSorted(mine, skipJobs: skipJobs)
+            let mineIDs = Set(mine.map(\.id))
+            try? await Task.sleep(for: Self.fallbackDelay)
+            let rest = try await claimSorted(slots.filter { !mineIDs.contains($0.id) }, skipJobs: skipJobs)
+            won.won.formUnion(rest.won)
+            won.skipped.merge(rest.skipped) { first, _ in first }
+            return won
+        }
+
+        private func claimSorted(_ slots: [ExecutionRecord], skipJobs: Set<String>) async throws -> SlotClaims {
+            guard !slots.isEmpty else { return SlotClaims() }
             var won = SlotClaims()
             let sorted = slots.sorted { ($0.jobID, $0.scheduledAt) < ($1.jobID, $1.scheduledAt) }
             var start = sorted.startIndex
@@ -227,7 +247,7 @@
                 "node registered", metadata: ["node": "\(name)", "node.id": "\(node)", "lease_ttl": "\(leaseTTL)"])
         }
 
-        private func noteRenewal(startedAt attempt: ContinuousClock.Instant) {
+        func noteRenewal(startedAt attempt: ContinuousClock.Instant) {
             state.withLock { state in
                 if state.lastRenewalStart.map({ $0 < attempt }) ?? true { state.lastRenewalStart = attempt }
             }
@@ -254,6 +274,7 @@
                 return
             }
             noteRenewal(startedAt: attempt)
+            await refreshLiveNodes()
         }
 
         /// Declares dead the nodes whose lease lapsed and records their pending and running executions `interrupted`.
@@ -267,7 +288,7 @@
             let lockKey = Self.reaperLockKey
             return try await store.transaction { connection in
                 let locked = try await connection.query(
-                    "SELECT pg_try_advisory_xact_lock(\(lockKey))", logger: logger
+                    "SELECT pg_try_advisory_xact_lock(\(lockKey) # hashtext(current_schema())::bigint)", logger: logger
                 ).collect()
                 guard try locked.first?.decode(Bool.self) == true else { return 0 }
                 let dead = try await connection.query(
@@ -285,6 +306,7 @@
                     let rows = try await connection.query(
                         """
                         UPDATE execution SET state = 'interrupted', ended_at = COALESCE(ended_at, clock_timestamp()),
+                            reaped_at = clock_timestamp(),
                             message = 'node ' || \(name) || ' (incarnation ' || \(id.uuidString.lowercased()) || ') '
                                 || \(message)
                         WHERE node_id = \(id) AND state IN ('running', 'scheduled') RETURNING id

@@ -57,12 +57,15 @@
                 }
             }
             // v1, v2 (output in pieces), notify-1 (the outbox), health-1 (open alerts), deps-1 (cursors), control-1
-            // (manual runs' keys), control-2 (control from any node), clusterview-1 (digests, node clocks): each once.
+            // (manual runs' keys), control-2 (control from any node), clusterview-1 (digests, node clocks), harness-1
+            // (retries elsewhere): each once.
             let applied = try await database.execute("SELECT name FROM tock_migration ORDER BY applied_at, name")
             let names = try applied.map { try $0.decode(String.self) }
             #expect(
-                names.count == 8
-                    && names.map { $0.prefix(3) }.sorted() == ["clu", "con", "con", "dep", "hea", "not", "v1:", "v2:"],
+                names.count == 9
+                    && names.map { $0.prefix(3) }.sorted() == [
+                        "clu", "con", "con", "dep", "har", "hea", "not", "v1:", "v2:",
+                    ],
                 "\(names)")
         }
 

@@ -33,18 +33,20 @@ extension JobRunner {
     /// Runs attempts until one succeeds, is not retryable, or the retries are used up.
     ///
     /// - Parameters:
+    ///   - firstAttempt: the number of the first attempt made here (above 1 for the retry of a run that another
+    ///     node started and did not finish: the attempts it made count).
     ///   - sleep: how to wait between attempts (tests pass a fake; cancellation ends the chain).
     ///   - onAttempt: called after each attempt with its number (1-based) and outcome, e.g. to record it.
     /// - Returns: every attempt's outcome, in order, with the byte counts of its output but not the output itself
     ///   (which `onAttempt` receives).
     public func runWithRetries(
-        _ request: AttemptRequest, policy: RetryPolicy, control: RunControl = RunControl(),
+        _ request: AttemptRequest, policy: RetryPolicy, control: RunControl = RunControl(), firstAttempt: Int = 1,
         output: @escaping @Sendable (OutputChunk) -> Void = { _ in },
         sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         onAttempt: @Sendable (Int, AttemptOutcome) async -> Void = { _, _ in }
     ) async -> [AttemptOutcome] {
         var outcomes: [AttemptOutcome] = []
-        var attempt = 1
+        var attempt = max(1, firstAttempt)
         while true {
             var outcome = await run(request, control: control, output: output)
             await onAttempt(attempt, outcome)

@@ -90,6 +90,10 @@ extension Scheduler {
         let clock = self.clock
         let box = RecordBox(record)
         let control = pending.control
+        runControls.insert(record.id, control)
+        defer { runControls.remove(record.id) }
+        // Fenced between its dispatch and now: it must not start (stopped before its process exists).
+        if coordinator.fencedReason != nil { control.stop() }
         // The pid is recorded as soon as the process exists: crash recovery needs it.
         control.whenProcessStarts { [self] pid in
             _ = box.update { $0.pid = pid }
@@ -98,7 +102,9 @@ extension Scheduler {
         let live = liveOutput
         let executionID = record.id
         let outcomes = await runner.runWithRetries(
-            request, policy: job.retry, control: control, output: { chunk in live.append(executionID, chunk) },
+            request, policy: job.retry, control: control,
+            firstAttempt: record.trigger == .retry ? record.attempt : 1,
+            output: { chunk in live.append(executionID, chunk) },
             sleep: { delay in try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval)) },
             onAttempt: { [self] number, outcome in
                 // The final attempt: the notifications it causes are attached before the record is final in the box,

@@ -8,7 +8,12 @@ extension Scheduler {
     /// Runs until cancelled or asked to shut down gracefully (SIGTERM/SIGINT through a `ServiceGroup`): stops
     /// firing, lets running jobs finish within `shutdownGrace`, then stops them and records everything.
     public func run() async throws {
-        coordinator.onFenceChange { [signals] in signals.wake.signal() }
+        coordinator.onFenceChange { [signals, runControls, coordinator] in
+            // Stop the runs at once: the loop may be waiting on the unreachable database for its request timeout,
+            // and another node may reap this one a quarter of the lease after the fence.
+            if coordinator.fencedReason != nil { runControls.stopAll() }
+            signals.wake.signal()
+        }
         await startUp()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -22,6 +27,7 @@ extension Scheduler {
                         let more = await fireDueInstants(limit: slice)
                         if !more {
                             await retryUnclaimed()
+                            await retryDeadNodesRuns()
                             await startDelayedRuns()
                             await evaluateDependencies()
                         }
@@ -186,7 +192,7 @@ extension Scheduler {
     func nextDeadline() -> Date? {
         let candidates = [
             agenda.earliest, runs.nextDelayedStart, signals.nextPrune, writes.retry.at, dependencies.nextWaitDeadline,
-            unclaimed.retryAt, claimAheadDeadline(),
+            unclaimed.retryAt, claimAheadDeadline(), nextRetryCheck,
         ]
         return candidates.compactMap { $0 }.min()
     }

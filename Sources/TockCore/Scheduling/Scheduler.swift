@@ -41,6 +41,8 @@ public actor Scheduler: Service {
     var ahead = ClaimsAhead()
     /// jobs.d digests and the cluster's definition mismatches (see `Scheduler+Cluster`).
     var cluster = ClusterDefinitions()
+    /// When the scheduler next looks for dead nodes' runs to retry (`Scheduler+Retries.swift`).
+    var nextRetryCheck: Date?
     /// Versions for readers of jobs (the API keeps rendered jobs until they move).
     nonisolated let revisions = JobRevisions()
     /// Records and instants not yet written, and the retry after a failed write.
@@ -49,6 +51,8 @@ public actor Scheduler: Service {
     public nonisolated let liveOutput: LiveOutputHub
     /// The loop's wake-up and flags.
     nonisolated let signals = LoopSignals()
+    /// The runs in progress, for the fence to stop without the loop.
+    nonisolated let runControls = RunningControls()
 
     public init(
         jobs: [Job], store: any JobStore, runner: any JobRunner, clock: any WallClock = SystemWallClock(),

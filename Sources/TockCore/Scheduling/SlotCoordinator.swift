@@ -35,10 +35,29 @@ public protocol SlotCoordinator: Sendable {
     /// How long before an instant the scheduler claims it (seconds; 0: at the instant), so that the claim's round
     /// trip is not part of the run's start lateness.
     var claimLookahead: TimeInterval { get }
+
+    /// How often (seconds) the scheduler looks for runs of dead nodes to retry with ``claimRetries(ofJobs:_:)``;
+    /// `nil` when no other node can die (a store of its own).
+    var retryCheckInterval: TimeInterval? { get }
+
+    /// Runs of the jobs in `jobIDs` that were interrupted because their node died (its lease lapsed and another node
+    /// reaped it) and that no node has retried yet: `retry` makes, from each such record, the record of its retry
+    /// (trigger `retry`, state `scheduled`, this node's id) or `nil` when the job allows no further attempt. Each
+    /// retry record is inserted unless its original already has one (a unique rule: at most one retry per
+    /// original, whichever node commits first). Returns the retries this node won; it starts them.
+    func claimRetries(
+        ofJobs jobIDs: Set<String>, _ retry: @escaping @Sendable (ExecutionRecord) -> ExecutionRecord?
+    ) async throws -> [ExecutionRecord]
 }
 
 extension SlotCoordinator {
     public var claimLookahead: TimeInterval { 0 }
+
+    public var retryCheckInterval: TimeInterval? { nil }
+
+    public func claimRetries(
+        ofJobs jobIDs: Set<String>, _ retry: @escaping @Sendable (ExecutionRecord) -> ExecutionRecord?
+    ) async throws -> [ExecutionRecord] { [] }
 }
 
 /// The coordinator of a daemon alone on its store: every slot is its own, nothing is written by a claim, and start-up
