@@ -38,13 +38,7 @@
             let attempt = ContinuousClock.now
             let won = try await store.transaction { connection -> [ExecutionRecord]? in
                 // The same fence as a claim: a node whose lease lapsed retries nothing.
-                let renewed = try await connection.query(
-                    """
-                    UPDATE node SET renewed_at = clock_timestamp(),
-                        lease_until = clock_timestamp() + make_interval(secs => \(ttl))
-                    WHERE node_id = \(node) AND state = 'alive' AND lease_until > clock_timestamp() RETURNING 1
-                    """, logger: logger
-                ).collect()
+                let renewed = try await connection.query(Self.renewal(of: node, ttl: ttl), logger: logger).collect()
                 guard !renewed.isEmpty else { return nil }
                 let originals = try await connection.query(
                     """

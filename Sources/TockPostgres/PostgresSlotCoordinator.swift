@@ -135,13 +135,7 @@
             let won = try await store.transaction { connection -> SlotClaims? in
                 // The fence: this node's lease, renewed by the database clock, or no claim at all. The row lock it
                 // takes makes a concurrent reaper wait for this transaction, then see the renewed lease.
-                let renewed = try await connection.query(
-                    """
-                    UPDATE node SET renewed_at = clock_timestamp(),
-                        lease_until = clock_timestamp() + make_interval(secs => \(ttl))
-                    WHERE node_id = \(node) AND state = 'alive' AND lease_until > clock_timestamp() RETURNING 1
-                    """, logger: logger
-                ).collect()
+                let renewed = try await connection.query(Self.renewal(of: node, ttl: ttl), logger: logger).collect()
                 guard !renewed.isEmpty else { return nil }
                 var won = SlotClaims()
                 // A retried claim whose first attempt did commit (the connection broke before the answer) finds its
@@ -254,18 +248,23 @@
             setFenced(nil)
         }
 
+        /// Renews a live node's lease by the database clock; a row comes back only if the lease had not lapsed (the
+        /// fence of every claim, retry and renewal).
+        static func renewal(of node: UUID, ttl: Double) -> PostgresQuery {
+            """
+            UPDATE node SET renewed_at = clock_timestamp(),
+                lease_until = clock_timestamp() + make_interval(secs => \(ttl))
+            WHERE node_id = \(node) AND state = 'alive' AND lease_until > clock_timestamp() RETURNING 1
+            """
+        }
+
         /// Renews the lease; when it has lapsed, fences the node and registers a new incarnation at the next beat.
         func renew() async throws {
             try await ensureRegistered()
             let node = store.nodeID
             let ttl = ttlSeconds
             let attempt = ContinuousClock.now
-            let rows = try await store.run(
-                """
-                UPDATE node SET renewed_at = clock_timestamp(),
-                    lease_until = clock_timestamp() + make_interval(secs => \(ttl))
-                WHERE node_id = \(node) AND state = 'alive' AND lease_until > clock_timestamp() RETURNING 1
-                """)
+            let rows = try await store.run(Self.renewal(of: node, ttl: ttl))
             if rows.isEmpty {
                 // Declared dead (or lapsed): its runs must be stopped before it runs anything as a new incarnation.
                 let wasFenced = fencedReason != nil
