@@ -5,7 +5,7 @@ import Foundation
 /// Jobs are boxed: a dictionary's buckets then hold one reference each instead of a 536-byte `Job`. At 100,000
 /// jobs (262,144 buckets) that is ~6 MB of buckets instead of ~145 MB.
 struct JobTable {
-    private final class Box: Sendable {
+    final class Box: Sendable {
         let job: Job
         init(_ job: Job) { self.job = job }
     }
@@ -28,6 +28,9 @@ struct JobTable {
     /// Per job, the last instant the scheduler dealt with (fired, skipped or missed).
     var lastScheduled: [String: Date] = [:]
 
+    /// The box holding the job (shared by whoever keeps it, instead of a copy of the job).
+    func box(_ id: String) -> Box? { storage[id] }
+
     subscript(id: String) -> Job? {
         get { storage[id]?.job }
         set {
@@ -39,7 +42,9 @@ struct JobTable {
     init(revisions: JobRevisions) { self.revisions = revisions }
 
     var ids: [String] { Array(storage.keys) }
-    var values: [Job] { storage.values.map(\.job) }
+    /// The jobs, read in place: a loop over them copies one job at a time, not all of them first (an array of
+    /// 100,000 jobs is ~54 MB, made at every start and heartbeat by the loops that used one).
+    var values: LazyMapSequence<Dictionary<String, Box>.Values, Job> { storage.values.lazy.map(\.job) }
 
     /// How many jobs satisfy `predicate`, without copying them out.
     func count(where predicate: (borrowing Job) -> Bool) -> Int {

@@ -4,8 +4,9 @@ import Logging
 /// What a cluster needs of the scheduler's jobs: the digest of each jobs.d job (published by the node, recorded on
 /// each execution) and the mismatches the cluster found, shown on each job and counted in a metric.
 struct ClusterDefinitions: Sendable {
-    /// Digests computed, with the job they were computed of: recomputed only when the job changes.
-    var digests: [String: (job: Job, digest: String)] = [:]
+    /// Digests computed, with the job they were computed of (the job table's box: a reference, not a 536-byte copy
+    /// per job that ran): recomputed only when the job changes.
+    var digests: [String: (job: JobTable.Box, digest: String)] = [:]
     /// Job id → how the live nodes disagree.
     var mismatches: [String: DefinitionMismatch] = [:]
 }
@@ -13,9 +14,10 @@ struct ClusterDefinitions: Sendable {
 extension Scheduler {
     /// The digest of a job's definition, kept while the job stays the same.
     func definitionDigest(of job: Job) -> String {
-        if let known = cluster.digests[job.id], known.job == job { return known.digest }
+        if let known = cluster.digests[job.id], known.job.job == job { return known.digest }
         let digest = job.definitionDigest(defaultTimeZone: definitionTimeZone)
-        cluster.digests[job.id] = (job, digest)
+        let box = jobs.box(job.id).flatMap { $0.job == job ? $0 : nil } ?? JobTable.Box(job)
+        cluster.digests[job.id] = (box, digest)
         return digest
     }
 

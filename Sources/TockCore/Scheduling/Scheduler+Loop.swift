@@ -73,7 +73,7 @@ extension Scheduler {
         // API jobs first: an interrupted execution's on_failure needs its job.
         await loadAPIJobs()
         // Only notifications need the jobs of interrupted runs (a copy of 100,000 jobs otherwise for nothing).
-        let knownJobs = configuration.notifications == nil ? [] : jobs.values
+        let knownJobs = configuration.notifications == nil ? [] : Array(jobs.values)
         guard
             let interrupted = await retryingRead(
                 "recover interrupted executions",

@@ -282,7 +282,7 @@ public actor Scheduler: Service {
     public func allStatuses() -> [JobStatus] {
         // First: a graph rebuilt now moves the revisions of the jobs it touches.
         rebuildDependencyGraphIfStale()
-        return jobs.values.map(status)
+        return Array(jobs.values.map(status))
     }
 
     func status(_ job: Job) -> JobStatus {
