@@ -87,6 +87,8 @@ final class JobRenderCache: Sendable {
 
         static func haystack(of texts: [String]) -> [UInt8]? {
             var bytes: [UInt8] = []
+            // One allocation of the exact size (growing by appends left ~140 bytes a job at 100,000 jobs).
+            bytes.reserveCapacity(texts.reduce(0) { $0 + $1.utf8.count + 1 })
             for text in texts {
                 for byte in text.utf8 {
                     guard byte < 0x80, byte != 0 else { return nil }

@@ -31,6 +31,34 @@ struct AgendaAndRunQueueTests {
         #expect(agenda.reschedule("minute", after: Self.t0) == nil, "no schedule, nothing on the agenda")
     }
 
+    @Test func agenda_aRemovedJobsEntry_neverFiresForTheJobThatTakesItsID() {
+        var agenda = Agenda()
+        agenda.setSchedule(every(60), of: "j")
+        agenda.reschedule("j", after: Self.t0)
+        agenda.remove("j")
+        agenda.setSchedule(every(600), of: "j")
+        #expect(agenda.reschedule("j", after: Self.t0) == Self.t0.addingTimeInterval(600))
+        #expect(agenda.popDue(at: Self.t0.addingTimeInterval(60)) == nil, "the removed job's 00:01 entry is stale")
+        #expect(agenda.popDue(at: Self.t0.addingTimeInterval(600))?.date == Self.t0.addingTimeInterval(600))
+    }
+
+    @Test func agenda_jobsWithTheSameScheduleAndZone_shareOneSchedule() throws {
+        var agenda = Agenda()
+        let utc = try #require(TimeZone(identifier: "UTC"))
+        let paris = try #require(TimeZone(identifier: "Europe/Paris"))
+        let fiveMinutes = try ScheduleExpression(parsing: "*/5 * * * *")
+        agenda.setSchedule(fiveMinutes, in: utc, of: "a")
+        agenda.setSchedule(fiveMinutes, in: utc, of: "b")
+        #expect(agenda.distinctSchedules == 1)
+        agenda.setSchedule(fiveMinutes, in: paris, of: "c")
+        agenda.setSchedule(try ScheduleExpression(parsing: "0 3 * * *"), in: utc, of: "d")
+        #expect(agenda.distinctSchedules == 3)
+        #expect(agenda.reschedule("b", after: Self.t0) == Self.t0.addingTimeInterval(300))
+        // 03:00 in UTC; Paris is UTC+1 in January, so its */5 instants fall on the same minutes.
+        #expect(agenda.reschedule("d", after: Self.t0) == Self.t0.addingTimeInterval(3 * 3600))
+        #expect(agenda.nextFire == ["b": Self.t0.addingTimeInterval(300), "d": Self.t0.addingTimeInterval(3 * 3600)])
+    }
+
     func run(_ jobID: String, _ id: String) -> PendingRun {
         PendingRun(
             job: Job(id: jobID, schedule: .every(seconds: 60), action: .exec(["true"])),

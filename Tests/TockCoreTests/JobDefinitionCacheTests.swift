@@ -183,8 +183,28 @@ import Testing
         }
         #expect(decoded == jobs)
         // A property added to `Job` must be written by the codec (and changes the cache's identity).
-        let fields = Mirror(reflecting: jobs[0]).children.compactMap(\.label)
-        #expect(fields == JobBinaryCodec.jobFields)
+        // Those most jobs leave at their defaults are kept out of line, in `Job.Settings`.
+        let inline = Mirror(reflecting: jobs[0]).children.compactMap(\.label).filter { $0 != "settings" }
+        let outOfLine = Mirror(reflecting: Job.Settings()).children.compactMap(\.label)
+        #expect(Set(inline + outOfLine) == Set(JobBinaryCodec.jobFields))
+        #expect(inline.count + outOfLine.count == JobBinaryCodec.jobFields.count)
+    }
+
+    /// Settings kept out of line (issue 18's memory goal) still behave as values: a copy changed alone.
+    @Test func job_outOfLineSettings_areValues() {
+        var a = Job(id: "a", schedule: .reboot, action: .exec(["true"]))
+        let b = a
+        a.timeout = .seconds(5)
+        a.onFailure = Notification(webhook: "http://127.0.0.1:9/hook")
+        #expect(b.timeout == nil && b.onFailure == nil)
+        #expect(a.timeout == .seconds(5) && a.onFailure?.webhook == "http://127.0.0.1:9/hook")
+        #expect(a != b)
+        a.timeout = nil
+        a.onFailure = nil
+        #expect(a == b && a.hashValue == b.hashValue, "equal again once back at the defaults")
+        var c = b
+        c.description = "the same job, described"
+        #expect(c != b && b.description.isEmpty)
     }
 
     @Test func lineIndex_byteScan_matchesTheOriginalScan() {

@@ -20,54 +20,156 @@ public struct Job: Sendable, Hashable {
 
     public var id: String
     public var name: String
-    public var description: String
     /// The schedule as written.
     public var schedule: String
     public var parsedSchedule: ScheduleExpression
-    /// IANA zone of the schedule; `nil` means the server default.
-    public var timezone: String?
     public var action: Action
-    public var workingDirectory: String?
-    public var environment: [String: String]
     public var inheritEnvironment: Bool
-    public var user: String?
-    public var stdin: String?
-    public var timeout: Duration?
-    public var killGrace: Duration
-    public var retry: RetryPolicy
     public var overlap: OverlapPolicy
     public var catchup: CatchupPolicy
-    public var catchupWindow: Duration
-    public var jitter: Duration
     public var maxOutput: Int
     /// The largest `max_output` accepted (per stream): the daemon holds up to this much per running job.
     public static let maximumOutputLimit = 1 << 30
     public var enabled: Bool
     public var tags: [String]
-    public var mailTo: String?
-    public var onFailure: Notification?
-    public var onSuccess: Notification?
-    /// The first success after failing runs; `nil`: `on_failure`'s targets.
-    public var onRecovery: Notification?
-    /// Health alerts (`job.down`) and their `alert.resolved`; `nil`: `on_failure`'s targets.
-    public var onAlert: Notification?
-    /// `job.down` once this many runs in a row failed; `nil`: no streak alert.
-    public var alertAfterFailures: Int?
-    /// `job.overdue` while a run is still running this long after it started (a timer, not a check at its end).
-    public var warnAfter: Duration?
-    /// `job.late` when a due instant has not started this long after it (queues, a full machine, a stall).
-    public var startGrace: Duration?
-    /// `job.down` when no run has succeeded for this long (paused by mistake, always skipped, never started).
-    public var maxAge: Duration?
     /// `job.missed` (one per gap) when instants were found missed after downtime; on unless set to false.
     public var alertOnMissed: Bool
-    /// Upstream job ids (`after`): see ``isTriggered`` and the dependency rules in `Scheduler+Dependencies.swift`.
-    public var after: [String]
-    /// An upstream success older than this does not satisfy `after`.
-    public var afterWindow: Duration
-    /// How long a gated instant waits for `after` before it is recorded `skipped`.
-    public var afterWait: Duration
     public var source: Source
+    /// The settings most jobs leave at their defaults, out of line: every job at the defaults shares one copy
+    /// (a `Job` was ~820 bytes inline, ~80 MB at 100,000 jobs; with these out of line it is ~270).
+    private var settings: OutOfLine<Settings>
+
+    /// What ``settings`` holds (the defaults are the SPEC's).
+    struct Settings: Sendable, Hashable {
+        var description: String = ""
+        var timezone: String?
+        var workingDirectory: String?
+        var environment: [String: String] = [:]
+        var user: String?
+        var stdin: String?
+        var timeout: Duration?
+        var killGrace: Duration = .seconds(10)
+        var retry: RetryPolicy = RetryPolicy()
+        var catchupWindow: Duration = .seconds(24 * 3600)
+        var jitter: Duration = .zero
+        var mailTo: String?
+        var onFailure: Notification?
+        var onSuccess: Notification?
+        var onRecovery: Notification?
+        var onAlert: Notification?
+        var alertAfterFailures: Int?
+        var warnAfter: Duration?
+        var startGrace: Duration?
+        var maxAge: Duration?
+        var after: [String] = []
+        var afterWindow: Duration = .seconds(24 * 3600)
+        var afterWait: Duration = .zero
+    }
+
+    private static let defaultSettings = OutOfLine(Settings())
+
+    public var description: String {
+        get { settings.value.description }
+        set { if settings.value.description != newValue { settings.value.description = newValue } }
+    }
+    /// IANA zone of the schedule; `nil` means the server default.
+    public var timezone: String? {
+        get { settings.value.timezone }
+        set { if settings.value.timezone != newValue { settings.value.timezone = newValue } }
+    }
+    public var workingDirectory: String? {
+        get { settings.value.workingDirectory }
+        set { if settings.value.workingDirectory != newValue { settings.value.workingDirectory = newValue } }
+    }
+    public var environment: [String: String] {
+        get { settings.value.environment }
+        set { if settings.value.environment != newValue { settings.value.environment = newValue } }
+    }
+    public var user: String? {
+        get { settings.value.user }
+        set { if settings.value.user != newValue { settings.value.user = newValue } }
+    }
+    public var stdin: String? {
+        get { settings.value.stdin }
+        set { if settings.value.stdin != newValue { settings.value.stdin = newValue } }
+    }
+    public var timeout: Duration? {
+        get { settings.value.timeout }
+        set { if settings.value.timeout != newValue { settings.value.timeout = newValue } }
+    }
+    public var killGrace: Duration {
+        get { settings.value.killGrace }
+        set { if settings.value.killGrace != newValue { settings.value.killGrace = newValue } }
+    }
+    public var retry: RetryPolicy {
+        get { settings.value.retry }
+        set { if settings.value.retry != newValue { settings.value.retry = newValue } }
+    }
+    public var catchupWindow: Duration {
+        get { settings.value.catchupWindow }
+        set { if settings.value.catchupWindow != newValue { settings.value.catchupWindow = newValue } }
+    }
+    public var jitter: Duration {
+        get { settings.value.jitter }
+        set { if settings.value.jitter != newValue { settings.value.jitter = newValue } }
+    }
+    public var mailTo: String? {
+        get { settings.value.mailTo }
+        set { if settings.value.mailTo != newValue { settings.value.mailTo = newValue } }
+    }
+    public var onFailure: Notification? {
+        get { settings.value.onFailure }
+        set { if settings.value.onFailure != newValue { settings.value.onFailure = newValue } }
+    }
+    public var onSuccess: Notification? {
+        get { settings.value.onSuccess }
+        set { if settings.value.onSuccess != newValue { settings.value.onSuccess = newValue } }
+    }
+    /// The first success after failing runs; `nil`: `on_failure`'s targets.
+    public var onRecovery: Notification? {
+        get { settings.value.onRecovery }
+        set { if settings.value.onRecovery != newValue { settings.value.onRecovery = newValue } }
+    }
+    /// Health alerts (`job.down`) and their `alert.resolved`; `nil`: `on_failure`'s targets.
+    public var onAlert: Notification? {
+        get { settings.value.onAlert }
+        set { if settings.value.onAlert != newValue { settings.value.onAlert = newValue } }
+    }
+    /// `job.down` once this many runs in a row failed; `nil`: no streak alert.
+    public var alertAfterFailures: Int? {
+        get { settings.value.alertAfterFailures }
+        set { if settings.value.alertAfterFailures != newValue { settings.value.alertAfterFailures = newValue } }
+    }
+    /// `job.overdue` while a run is still running this long after it started (a timer, not a check at its end).
+    public var warnAfter: Duration? {
+        get { settings.value.warnAfter }
+        set { if settings.value.warnAfter != newValue { settings.value.warnAfter = newValue } }
+    }
+    /// `job.late` when a due instant has not started this long after it (queues, a full machine, a stall).
+    public var startGrace: Duration? {
+        get { settings.value.startGrace }
+        set { if settings.value.startGrace != newValue { settings.value.startGrace = newValue } }
+    }
+    /// `job.down` when no run has succeeded for this long (paused by mistake, always skipped, never started).
+    public var maxAge: Duration? {
+        get { settings.value.maxAge }
+        set { if settings.value.maxAge != newValue { settings.value.maxAge = newValue } }
+    }
+    /// Upstream job ids (`after`): see ``isTriggered`` and the dependency rules in `Scheduler+Dependencies.swift`.
+    public var after: [String] {
+        get { settings.value.after }
+        set { if settings.value.after != newValue { settings.value.after = newValue } }
+    }
+    /// An upstream success older than this does not satisfy `after`.
+    public var afterWindow: Duration {
+        get { settings.value.afterWindow }
+        set { if settings.value.afterWindow != newValue { settings.value.afterWindow = newValue } }
+    }
+    /// How long a gated instant waits for `after` before it is recorded `skipped`.
+    public var afterWait: Duration {
+        get { settings.value.afterWait }
+        set { if settings.value.afterWait != newValue { settings.value.afterWait = newValue } }
+    }
 
     public init(
         id: String, schedule: ScheduleExpression, action: Action, name: String? = nil, description: String = "",
@@ -75,40 +177,20 @@ public struct Job: Sendable, Hashable {
     ) {
         self.id = id
         self.name = name ?? id
-        self.description = description
         self.schedule = schedule.description
         self.parsedSchedule = schedule
-        self.timezone = timezone
         self.action = action
-        self.workingDirectory = nil
-        self.environment = [:]
         self.inheritEnvironment = true
-        self.user = nil
-        self.stdin = nil
-        self.timeout = nil
-        self.killGrace = .seconds(10)
-        self.retry = RetryPolicy()
         self.overlap = .skip
         self.catchup = .skip
-        self.catchupWindow = .seconds(24 * 3600)
-        self.jitter = .zero
         self.maxOutput = 1 << 20
         self.enabled = true
         self.tags = []
-        self.mailTo = nil
-        self.onFailure = nil
-        self.onSuccess = nil
-        self.onRecovery = nil
-        self.onAlert = nil
-        self.alertAfterFailures = nil
-        self.warnAfter = nil
-        self.startGrace = nil
-        self.maxAge = nil
         self.alertOnMissed = true
-        self.after = []
-        self.afterWindow = .seconds(24 * 3600)
-        self.afterWait = .zero
         self.source = source
+        self.settings = Self.defaultSettings
+        self.description = description
+        self.timezone = timezone
     }
 
     /// A job with `after` and no `schedule`: it runs when its dependencies have succeeded (trigger `dependency`).
@@ -151,4 +233,35 @@ public struct Notification: Sendable, Hashable {
 
     /// Whether it names no target at all.
     public var isEmpty: Bool { notify.isEmpty && webhook == nil && command == nil && mail == nil }
+}
+
+/// A value kept in a shared, copy-on-write box: copies of the struct holding it share one allocation until one of
+/// them changes it. Equal when the boxes are the same or their values are equal.
+struct OutOfLine<Value: Sendable & Hashable>: Sendable, Hashable {
+    /// Mutated only while uniquely referenced (copy on write), so sharing it across threads is safe.
+    private final class Storage: @unchecked Sendable {
+        var value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    private var storage: Storage
+
+    init(_ value: Value) { storage = Storage(value) }
+
+    var value: Value {
+        get { storage.value }
+        set {
+            if isKnownUniquelyReferenced(&storage) {
+                storage.value = newValue
+            } else {
+                storage = Storage(newValue)
+            }
+        }
+    }
+
+    static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.storage === rhs.storage || lhs.storage.value == rhs.storage.value
+    }
+
+    func hash(into hasher: inout Hasher) { storage.value.hash(into: &hasher) }
 }

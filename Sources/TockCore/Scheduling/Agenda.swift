@@ -6,11 +6,31 @@ import Foundation
 /// Entries are dropped lazily: each job has a generation, and an entry of an older generation is skipped when it
 /// reaches the top. A plain value — tested synchronously, without a clock or tasks.
 struct Agenda {
+    /// One job's place on the agenda.
+    private struct Slot {
+        var schedule: (any Schedule)?
+        /// Heap entries of another generation are stale.
+        var generation = 0
+        /// The job's next instant (kept beside the heap so that reading it costs no heap walk).
+        var next: Date?
+    }
+
+    /// What a schedule is made of: jobs with the same expression in the same zone share one schedule value.
+    private struct ScheduleKey: Hashable {
+        let expression: ScheduleExpression
+        let zone: String
+    }
+
     private var heap = FireQueue()
-    private var generations: [String: Int] = [:]
-    private var schedules: [String: any Schedule] = [:]
-    /// Each job's next instant (kept beside the heap so that reading it costs no heap walk).
-    private(set) var nextFire: [String: Date] = [:]
+    /// Generations are numbered across all jobs: an entry left from a removed job never matches its successor.
+    private var lastGeneration = 0
+    /// One dictionary for everything per job (three, at 100,000 jobs, were 13 MB more and three hash lookups).
+    private var slots: [String: Slot] = [:]
+    /// Schedules made so far, shared by the jobs that have the same one (a cron schedule is ~130 bytes of heap).
+    private var made: [ScheduleKey: any Schedule] = [:]
+
+    /// How many distinct schedule values the jobs share.
+    var distinctSchedules: Int { made.count }
 
     /// Entries in the heap, current or not.
     var count: Int { heap.count }
@@ -18,44 +38,84 @@ struct Agenda {
     /// The earliest entry's instant (it may belong to a dropped entry: waking for it costs one empty turn).
     var earliest: Date? { heap.first?.date }
 
-    func schedule(of jobID: String) -> (any Schedule)? { schedules[jobID] }
+    func schedule(of jobID: String) -> (any Schedule)? { slots[jobID]?.schedule }
+
+    /// The job's next instant, if it is on the agenda.
+    func nextFire(of jobID: String) -> Date? { slots[jobID]?.next }
+
+    /// Every job's next instant.
+    var nextFire: [String: Date] { slots.compactMapValues(\.next) }
 
     /// Sets (or, with `nil`, clears) a job's schedule; its entry is dropped.
     mutating func setSchedule(_ schedule: (any Schedule)?, of jobID: String) {
+        slots[jobID, default: Slot()].schedule = schedule
         drop(jobID)
-        schedules[jobID] = schedule
+    }
+
+    /// Sets a job's schedule from its expression in `zone` (shared with other jobs of the same schedule).
+    mutating func setSchedule(_ expression: ScheduleExpression, in zone: TimeZone, of jobID: String) {
+        let key = ScheduleKey(expression: expression, zone: zone.identifier)
+        if let schedule = made[key] {
+            setSchedule(schedule, of: jobID)
+            return
+        }
+        let schedule = expression.schedule(in: zone)
+        // Bounded: a catalog that keeps changing its schedules does not keep every one it ever had.
+        if made.count >= 65_536 { made.removeAll(keepingCapacity: true) }
+        made[key] = schedule
+        setSchedule(schedule, of: jobID)
     }
 
     /// Forgets a job.
     mutating func remove(_ jobID: String) {
-        setSchedule(nil, of: jobID)
-        generations[jobID] = nil
+        slots[jobID] = nil
     }
 
     /// Drops the job's entry (a new generation; the heap skips the old entry when it surfaces).
     mutating func drop(_ jobID: String) {
-        generations[jobID, default: 0] += 1
-        nextFire[jobID] = nil
+        lastGeneration += 1
+        let generation = lastGeneration
+        modify(jobID) { slot in
+            slot.generation = generation
+            slot.next = nil
+        }
     }
 
     /// Puts an instant on the agenda under the job's current generation.
     mutating func push(_ jobID: String, _ date: Date) {
-        heap.push(.init(date: date, jobID: jobID, generation: generations[jobID, default: 0]))
-        nextFire[jobID] = date
+        var generation = 0
+        modify(jobID) { slot in
+            slot.next = date
+            generation = slot.generation
+        }
+        heap.push(.init(date: date, jobID: jobID, generation: generation))
     }
+
+    private mutating func modify(_ jobID: String, _ change: (inout Slot) -> Void) {
+        change(&slots[jobID, default: Slot()])
+    }
+
+    private func generation(_ jobID: String) -> Int { slots[jobID]?.generation ?? -1 }
 
     /// Drops the job's entry and puts its first instant after `date`; returns it (`nil`: never again).
     @discardableResult
     mutating func reschedule(_ jobID: String, after date: Date) -> Date? {
-        drop(jobID)
-        guard let next = schedules[jobID]?.nextFireDate(after: date) else { return nil }
-        push(jobID, next)
+        lastGeneration += 1
+        let generation = lastGeneration
+        var next: Date?
+        modify(jobID) { slot in
+            slot.generation = generation
+            slot.next = slot.schedule?.nextFireDate(after: date)
+            next = slot.next
+        }
+        guard let next else { return nil }
+        heap.push(.init(date: next, jobID: jobID, generation: generation))
         return next
     }
 
     /// The current entries due at or before `date`, earliest first, left on the agenda.
     func upcoming(through date: Date) -> [(jobID: String, date: Date)] {
-        heap.entries(through: date).filter { generations[$0.jobID, default: 0] == $0.generation }
+        heap.entries(through: date).filter { generation($0.jobID) == $0.generation }
             .sorted { ($0.date, $0.jobID) < ($1.date, $1.jobID) }.map { ($0.jobID, $0.date) }
     }
 
@@ -63,7 +123,7 @@ struct Agenda {
     mutating func popDue(at now: Date) -> (jobID: String, date: Date)? {
         while let top = heap.first, top.date <= now {
             _ = heap.pop()
-            if generations[top.jobID, default: 0] == top.generation { return (top.jobID, top.date) }
+            if generation(top.jobID) == top.generation { return (top.jobID, top.date) }
         }
         return nil
     }

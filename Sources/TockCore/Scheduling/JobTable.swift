@@ -42,9 +42,18 @@ struct JobTable {
     init(revisions: JobRevisions) { self.revisions = revisions }
 
     var ids: [String] { Array(storage.keys) }
+    /// The jobs' boxes by id (shared with the table until either changes: no job is copied).
+    var boxes: [String: Box] { storage }
     /// The jobs, read in place: a loop over them copies one job at a time, not all of them first (an array of
     /// 100,000 jobs is ~54 MB, made at every start and heartbeat by the loops that used one).
     var values: LazyMapSequence<Dictionary<String, Box>.Values, Job> { storage.values.lazy.map(\.job) }
+
+    /// Each job's `after`, for the jobs that have one (read in place: no job is copied).
+    var upstreams: [String: [String]] {
+        var edges: [String: [String]] = [:]
+        for (id, box) in storage where !box.job.after.isEmpty { edges[id] = box.job.after }
+        return edges
+    }
 
     /// How many jobs satisfy `predicate`, without copying them out.
     func count(where predicate: (borrowing Job) -> Bool) -> Int {

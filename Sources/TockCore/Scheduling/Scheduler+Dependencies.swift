@@ -335,7 +335,7 @@ extension Scheduler {
         guard dependencies.graphIsStale else { return }
         dependencies.graphIsStale = false
         let old = dependencies.graph
-        let graph = DependencyGraph(jobs: jobs.values)
+        let graph = DependencyGraph(upstreams: jobs.upstreams)
         dependencies.graph = graph
         dependencies.downstream = graph.downstream()
         dependencies.cycles = graph.cycles()

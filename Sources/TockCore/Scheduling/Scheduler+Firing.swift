@@ -10,7 +10,7 @@ extension Scheduler {
     func prepareSchedule(_ job: Job) {
         let zone =
             job.timezone.flatMap { ZoneRules.rules(forIdentifier: $0)?.timeZone } ?? configuration.defaultTimeZone
-        agenda.setSchedule(job.parsedSchedule.schedule(in: zone), of: job.id)
+        agenda.setSchedule(job.parsedSchedule, in: zone, of: job.id)
         trackHealth(job.id)
     }
 

@@ -17,12 +17,11 @@ extension Scheduler {
     /// notifications, the interrupted executions' `on_failure` deliveries are written in the same transaction (a
     /// crash between the two would lose them: the next start finds nothing left to recover).
     static func recoverInterrupted(
-        _ coordinator: any SlotCoordinator, at date: Date, jobs: [Job], planner: NotificationPlanner?
+        _ coordinator: any SlotCoordinator, at date: Date, jobs: [String: JobTable.Box], planner: NotificationPlanner?
     ) async throws -> [ExecutionRecord] {
         guard let planner else { return try await coordinator.recoverInterruptedExecutions(at: date, planning: nil) }
-        let byID = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
         return try await coordinator.recoverInterruptedExecutions(at: date) { record in
-            guard let job = byID[record.jobID] else { return [] }
+            guard let job = jobs[record.jobID]?.job else { return [] }
             return planner.interruptedDeliveries(for: record, job: job, at: date)
         }
     }

@@ -288,7 +288,7 @@ public actor Scheduler: Service {
     func status(_ job: Job) -> JobStatus {
         let isPaused = jobs.paused.contains(job.id)
         var status = JobStatus(
-            job: job, nextFireTime: isPaused ? nil : agenda.nextFire[job.id], paused: isPaused,
+            job: job, nextFireTime: isPaused ? nil : agenda.nextFire(of: job.id), paused: isPaused,
             runningExecutionIDs: Array(runningIDs(of: job.id)),
             alerts: configuration.notifications?.openAlerts(of: job.id) ?? [],
             revision: revisions.revision(of: job.id))
