@@ -45,15 +45,15 @@ extension JobRenderCache.Index {
     /// blocked follows its upstreams).
     var dependentIDs: [String] { dependents == 0 ? [] : entries.filter(\.dependent).map(\.id) }
 
-    /// This index with the entries of `changed` replaced by `statuses` (a job of `changed` with no status is gone),
+    /// This index with the entries of `changed` replaced by `statuses` (a job of `changed` with no entry is gone),
     /// as catalog version `version`.
-    func patched(version: Int, changed: Set<String>, statuses: [Scheduler.JobStatus]) -> Self {
+    func patched(version: Int, changed: Set<String>, statuses: [Scheduler.CatalogEntry]) -> Self {
         var entries = entries
         var active = active
         var paused = paused
         var tagged = tagged
         var dependents = dependents
-        var fresh: [String: Scheduler.JobStatus] = [:]
+        var fresh: [String: Scheduler.CatalogEntry] = [:]
         for status in statuses { fresh[status.job.id] = status }
         for id in changed.union(fresh.keys).sorted() {
             let slot = Self.slot(of: id, in: entries.lazy.map(\.id))

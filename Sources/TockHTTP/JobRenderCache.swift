@@ -41,13 +41,13 @@ final class JobRenderCache: Sendable {
         let haystack: [UInt8]?
         let texts: [String]?
 
-        init(_ status: Scheduler.JobStatus, reusing previous: Entry?) {
+        init(_ status: Scheduler.CatalogEntry, reusing previous: Entry?) {
             let job = status.job
             id = job.id
             tags = job.tags
             enabled = job.enabled
             paused = status.paused
-            blocked = status.dependencies.blocked != nil
+            blocked = status.blocked
             alertAfterFailures = job.alertAfterFailures
             dependent = !job.after.isEmpty
             revision = status.revision

@@ -53,7 +53,7 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                 changes.ids.count + previous.dependents <= JobRenderCache.Index.patchLimit
             {
                 let ids = changes.ids.union(previous.dependentIDs)
-                let statuses = await scheduler.statuses(ofIDs: ids)
+                let statuses = await scheduler.catalogEntries(ofIDs: Array(ids))
                 return previous.patched(version: changes.version, changed: ids, statuses: statuses)
             }
             let (version, ids) = await scheduler.catalogIDs()
@@ -66,7 +66,7 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
             entries.reserveCapacity(ids.count)
             // A slice at a time: the jobs are not all copied out of the scheduler at once.
             for start in stride(from: 0, to: ids.count, by: 2000) {
-                for status in await scheduler.statuses(ofIDs: ids[start..<min(start + 2000, ids.count)]) {
+                for status in await scheduler.catalogEntries(ofIDs: ids[start..<min(start + 2000, ids.count)]) {
                     entries.append(JobRenderCache.Entry(status, reusing: kept[status.job.id]))
                 }
             }

@@ -18,6 +18,11 @@ final class JobRevisions: Sendable {
 
     func revision(of jobID: String) -> Int { revisions.withLock { $0[jobID] ?? 0 } }
 
+    /// The revisions of these jobs, in order (one lock for all).
+    func revisions(of jobIDs: some Sequence<String>) -> [Int] {
+        revisions.withLock { revisions in jobIDs.map { revisions[$0] ?? 0 } }
+    }
+
     var version: Int { counter.load(ordering: .acquiring) }
 
     /// The ids whose catalog part changed, in order: the change that made catalog version `first + n + 1` is

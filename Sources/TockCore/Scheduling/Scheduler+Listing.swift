@@ -25,6 +25,33 @@ extension Scheduler {
         revisions.catalogChanges(since: version)
     }
 
+    /// What a job list's index keeps of a job: less than its ``JobStatus`` (no next instant, runs, alerts or
+    /// dependency edges), so that indexing 100,000 jobs costs a few lookups each.
+    public struct CatalogEntry: Sendable {
+        public var job: Job
+        public var paused: Bool
+        /// Its dependencies keep it from running (``DependencyStatus/blocked``).
+        public var blocked: Bool
+        /// ``JobStatus/revision``.
+        public var revision: Int
+    }
+
+    /// The catalog entry of each of these jobs that exists, in the order given.
+    public func catalogEntries(ofIDs ids: some Collection<String>) -> [CatalogEntry] {
+        rebuildDependencyGraphIfStale()
+        let revisions = revisions.revisions(of: ids)
+        var entries: [CatalogEntry] = []
+        entries.reserveCapacity(ids.count)
+        for (id, revision) in zip(ids, revisions) {
+            guard let job = jobs[id] else { continue }
+            // Only a job with `after` can be blocked (``dependencyStatus(of:)``).
+            let blocked = !job.after.isEmpty && dependencyStatus(of: job).blocked != nil
+            entries.append(
+                CatalogEntry(job: job, paused: jobs.paused.contains(id), blocked: blocked, revision: revision))
+        }
+        return entries
+    }
+
     /// The status of each of these jobs that exists, in the order given.
     public func statuses(ofIDs ids: some Sequence<String>) -> [JobStatus] {
         ids.compactMap { id in jobs[id].map(status) }
