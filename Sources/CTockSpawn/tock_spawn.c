@@ -153,3 +153,5 @@ int tock_malloc_trim(void) {
 }
 
 int tock_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+
+int tock_set_arena_max(int arenas) { return mallopt(M_ARENA_MAX, arenas); }

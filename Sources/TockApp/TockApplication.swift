@@ -42,6 +42,7 @@ public enum TockApplication {
         try configuration.validate()
         let descriptorLimit = raiseDescriptorLimit(logger: logger)
         SystemMemory.returnLargeBuffersWhenFreed()
+        SystemMemory.limitArenas()
         let opened = try openStore(configuration, logger: logger)
         let store = opened.store
         let kindNames = Set(kinds.map(\.name))
@@ -128,6 +129,7 @@ public enum TockApplication {
                 .init(service: notifications.map { $0 as any Service } ?? IdleService()),
                 .init(service: healthMonitor(schedulerConfiguration, store: store, logger: logger) ?? IdleService()),
                 .init(service: cluster.service ?? IdleService()),
+                .init(service: MemoryTrimmer()),
                 .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -43,6 +43,10 @@ int tock_malloc_trim(void);
 /// freed (a fixed threshold also stops glibc from raising it, up to 32 MiB, after each large free).
 int tock_set_mmap_threshold(int bytes);
 
+/// mallopt(M_ARENA_MAX, arenas): at most this many malloc arenas (glibc makes up to 8 per core, one per thread
+/// that meets contention, and memory freed in one is not reused by the others).
+int tock_set_arena_max(int arenas);
+
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec, so concurrent jobs never inherit each other's pipes.
 int tock_pipe_cloexec(int fds[2]);
 

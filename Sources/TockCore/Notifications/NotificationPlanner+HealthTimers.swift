@@ -152,7 +152,7 @@ extension NotificationPlanner {
 
     /// Called with the id of a job whose health may have changed (a reader's cache of it is stale).
     public func onHealthChange(_ handler: @escaping @Sendable (String) -> Void) {
-        changeHandler.withLock { $0 = handler }
+        changeHandler.withLock { $0 = HealthChangeHandler(handler) }
     }
 
     func alertTargets(_ job: Job) -> Notification? {
@@ -215,6 +215,6 @@ extension NotificationPlanner {
             )
             .record(1)
         }
-        if let handler = changeHandler.withLock({ $0 }) { handler(jobID) }
+        if let handler = changeHandler.withLock({ $0 }) { handler.call(jobID) }
     }
 }
