@@ -143,8 +143,7 @@ final class JobRenderCache: Sendable {
         /// Ids in the order they were kept: the oldest goes first when full.
         var order: [String] = []
         var orderStart = 0
-        var failing: (version: Int, ids: Set<String>)?
-        var health: (version: Int, states: [String: JobHealth.State])?
+        var health: HealthView?
         var fullList: (version: Int, redacted: Bool, body: ByteBuffer)?
     }
 
@@ -206,23 +205,12 @@ final class JobRenderCache: Sendable {
         }
     }
 
-    func failing(version: Int) -> Set<String>? {
-        state.withLock { $0.failing?.version == version ? $0.failing?.ids : nil }
-    }
+    /// The health view kept (of whichever version: a newer one is brought up to date from it).
+    var health: HealthView? { state.withLock { $0.health } }
 
-    func keepFailing(_ ids: Set<String>, version: Int) {
+    func keepHealth(_ view: HealthView) {
         state.withLock { state in
-            if version >= state.failing?.version ?? Int.min { state.failing = (version, ids) }
-        }
-    }
-
-    func health(version: Int) -> [String: JobHealth.State]? {
-        state.withLock { $0.health?.version == version ? $0.health?.states : nil }
-    }
-
-    func keepHealth(_ states: [String: JobHealth.State], version: Int) {
-        state.withLock { state in
-            if version >= state.health?.version ?? Int.min { state.health = (version, states) }
+            if view.noteVersion >= state.health?.noteVersion ?? Int.min { state.health = view }
         }
     }
 

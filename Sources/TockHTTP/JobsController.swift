@@ -74,50 +74,6 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         }
     }
 
-    /// The ids of the jobs whose last result is a failure, read once per scheduler version.
-    func failingJobs() async throws -> Set<String> {
-        let version = scheduler.version
-        if let kept = api.cache.failing(version: version) { return kept }
-        let ids = try await store.jobsWithNewestExecution(in: Self.failingStates)
-        api.cache.keepFailing(ids, version: version)
-        return ids
-    }
-
-    /// Each job's health state, for the `health` filter and counts, read once per scheduler version: from the
-    /// job's newest execution (failing, ok, new), whether it is paused or blocked, the alerts open on it, and for
-    /// jobs with `alert_after_failures` their failing streak. (A job's own JSON has its full `health`.)
-    func healthStates(_ index: JobRenderCache.Index, failing: Set<String>) async throws -> [String: JobHealth.State] {
-        let version = scheduler.version
-        if let kept = api.cache.health(version: version) { return kept }
-        let ran = try await store.jobsWithNewestExecution(in: Set(ExecutionState.allCases))
-        let alerts = api.notifications?.allOpenAlerts() ?? [:]
-        let streaked = index.entries.filter { $0.alertAfterFailures != nil }
-        var down: Set<String> = []
-        if !streaked.isEmpty {
-            let most = streaked.compactMap(\.alertAfterFailures).max() ?? 1
-            let recent = try await store.recentExecutions(jobIDs: streaked.map(\.id), perJob: most + 20)
-            for entry in streaked {
-                if let threshold = entry.alertAfterFailures,
-                    JobHealth.failingStreak(recent[entry.id] ?? []).count >= threshold
-                {
-                    down.insert(entry.id)
-                }
-            }
-        }
-        var states: [String: JobHealth.State] = [:]
-        states.reserveCapacity(index.entries.count)
-        for entry in index.entries {
-            var state: JobHealth.State = ran.contains(entry.id) ? (failing.contains(entry.id) ? .failing : .ok) : .new
-            if entry.paused { state = max(state, .paused) }
-            if entry.blocked { state = max(state, .blocked) }
-            for alert in alerts[entry.id] ?? [] { state = max(state, alert.kind.state) }
-            if down.contains(entry.id) { state = .down }
-            states[entry.id] = state
-        }
-        api.cache.keepHealth(states, version: version)
-        return states
-    }
-
     /// `health=down,late`: jobs in any of these states.
     static func healthFilter(_ text: String?) throws -> Set<JobHealth.State>? {
         guard let text, !text.isEmpty else { return nil }
@@ -209,15 +165,16 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                 body: ResponseBody(byteBuffer: kept))
         }
         let index = try await index()
-        let failing = try await failingJobs()
-        let health = try await healthStates(index, failing: failing)
+        let view = try await healthView(index)
+        let failing = view.failing
+        let health = view.states
         // The text searched as bytes when it is plain ASCII (no control characters), as Strings otherwise.
         let ascii: [UInt8]? = text.flatMap { text in
             text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? Array(text.utf8) : nil
         }
-        // Counted once per request (the failing and health counts go over every job).
-        let failingCount = failing.count { index.contains($0) }
-        let healthCounts = Self.healthCounts(health.values)
+        // Kept with the view, brought up to date with the jobs that changed.
+        let failingCount = view.failingCount
+        let healthCounts = view.countsJSON
         var counts = Self.counts(
             total: index.entries.count, active: index.active, paused: index.paused, failing: failingCount,
             matching: index.entries.count, health: healthCounts)

@@ -10,6 +10,16 @@ extension Scheduler {
     /// of that revision may answer with it.
     public nonisolated func revision(ofJob id: String) -> Int { revisions.revision(of: id) }
 
+    /// Moves on every note of a job changed (a run started or ended, an alert, a definition, a pause): what
+    /// ``jobsChanged(since:)`` takes.
+    public nonisolated var changeVersion: Int { revisions.noteVersion }
+
+    /// The jobs noted changed since change version `version`, and the version that brings a reader to; `nil` when
+    /// that is too long ago to say (a reader then reads every job again).
+    public nonisolated func jobsChanged(since version: Int) -> (version: Int, ids: Set<String>)? {
+        revisions.notedChanges(since: version)
+    }
+
     /// Whether start-up has read the store (paused jobs, last instants): the catalog is complete from then on.
     public nonisolated var hasStarted: Bool { signals.started }
 
