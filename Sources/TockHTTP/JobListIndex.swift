@@ -12,11 +12,20 @@ extension JobRenderCache.Index {
     init(version: Int, entries: [JobRenderCache.Entry]) {
         var active = 0
         var paused = 0
+        // Each tag's list made at its size (grown by appends, they held up to twice the memory).
+        var sizes: [String: Int] = [:]
+        for entry in entries {
+            for tag in entry.tags { sizes[tag, default: 0] += 1 }
+        }
         var tagged: [String: [String]] = [:]
+        for (tag, size) in sizes { tagged[tag, default: []].reserveCapacity(size) }
         for entry in entries {
             if entry.enabled && !entry.paused { active += 1 }
             if entry.paused { paused += 1 }
-            for tag in Set(entry.tags) { tagged[tag, default: []].append(entry.id) }
+            // Each tag once (no `Set` per job: 100,000 of them).
+            for (n, tag) in entry.tags.enumerated() where !entry.tags[..<n].contains(tag) {
+                tagged[tag, default: []].append(entry.id)
+            }
         }
         self.init(
             version: version, entries: entries, active: active, paused: paused, tagged: tagged,

@@ -95,6 +95,9 @@ extension Scheduler {
         }
         await loadDependencyState()
         signals.started = true
+        // Every job changes now: one note for all of them at the end.
+        revisions.suspendNotes()
+        defer { revisions.everythingChanged() }
         // The ids sorted, not the jobs: sorting 100,000 `Job` values moved ~1 GB of memory.
         for id in jobs.ids.sorted() {
             guard let job = jobs[id] else { continue }
