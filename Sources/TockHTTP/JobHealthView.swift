@@ -6,33 +6,87 @@ import TockJSON
 ///
 /// Made whole from the store once (every job's newest execution), then patched: with jobs running all the time the
 /// scheduler's version moves every second, and making it whole for each list request cost ~100 ms at 100,000 jobs
-/// and 10,000,000 executions (issue 18: lists within 20 ms, warm).
+/// and 10,000,000 executions (issue 18: lists within 20 ms, warm). One byte a job, in the index's order (two sets
+/// and a dictionary by id were ~9 MB at 100,000 jobs).
 struct HealthView: Sendable {
     /// The scheduler version it is exact for.
     var version: Int
     /// The scheduler's note version it has taken in (read before the store was).
     var noteVersion: Int
-    /// The catalog version of the index it was made with.
+    /// The catalog version of the index it is aligned with.
     var indexVersion: Int
-    /// The jobs of the index that have run, and those whose newest execution is a failure.
-    var ran: Set<String> = []
-    var failing: Set<String> = []
-    var states: [String: JobHealth.State] = [:]
-    var counts: [JobHealth.State: Int] = [:]
+    /// The index's ids when it was aligned (sharing their storage), and a code per job: its state, whether it ran
+    /// and whether its newest execution failed.
+    private(set) var ids: [String] = []
+    private(set) var codes: [UInt8] = []
+    private(set) var counts: [JobHealth.State: Int] = [:]
+    private(set) var failingCount = 0
     /// When it was last made whole: what no note says (executions recorded by another node of a cluster, rows
     /// deleted by hand) is read again every ``JobsController/healthRefresh``.
     var madeWhole: ContinuousClock.Instant
 
-    var failingCount: Int { failing.count }
+    static let ranBit: UInt8 = 0x40
+    static let failingBit: UInt8 = 0x80
+    static let states = JobHealth.State.allCases
+
+    init(version: Int, noteVersion: Int, indexVersion: Int, madeWhole: ContinuousClock.Instant) {
+        self.version = version
+        self.noteVersion = noteVersion
+        self.indexVersion = indexVersion
+        self.madeWhole = madeWhole
+    }
+
+    /// The state of the job at position `n` of the index.
+    func state(at n: Int) -> JobHealth.State { Self.states[Int(codes[n] & 0x3F)] }
+    func isFailing(at n: Int) -> Bool { codes[n] & Self.failingBit != 0 }
+    func ran(at n: Int) -> Bool { codes[n] & Self.ranBit != 0 }
 
     var countsJSON: JSONValue {
         .object(JobHealth.State.allCases.map { ($0.rawValue, .int(counts[$0] ?? 0)) })
     }
 
-    mutating func set(_ id: String, _ state: JobHealth.State?) {
-        if let old = states[id] { counts[old, default: 0] -= 1 }
-        states[id] = state
-        if let state { counts[state, default: 0] += 1 }
+    /// Appends a job (when made whole, in the index's order).
+    mutating func append(_ id: String, state: JobHealth.State, ran: Bool, failing: Bool) {
+        ids.append(id)
+        codes.append(0)
+        set(codes.count - 1, state: state, ran: ran, failing: failing, counted: false)
+    }
+
+    /// Sets the job at `n`.
+    mutating func set(_ n: Int, state: JobHealth.State, ran: Bool, failing: Bool, counted: Bool = true) {
+        if counted { uncount(n) }
+        let index = UInt8(Self.states.firstIndex(of: state) ?? 0)
+        codes[n] = index | (ran ? Self.ranBit : 0) | (failing ? Self.failingBit : 0)
+        counts[state, default: 0] += 1
+        if failing { failingCount += 1 }
+    }
+
+    private mutating func uncount(_ n: Int) {
+        counts[state(at: n), default: 0] -= 1
+        if isFailing(at: n) { failingCount -= 1 }
+    }
+
+    /// Aligned with `index` (entries sorted by id, as ``ids``): a job kept keeps its code, a new one starts `new`
+    /// (its entry must be patched), a removed one is dropped.
+    mutating func align(with index: JobRenderCache.Index) {
+        var newIDs: [String] = []
+        var newCodes: [UInt8] = []
+        newIDs.reserveCapacity(index.entries.count)
+        newCodes.reserveCapacity(index.entries.count)
+        counts = [:]
+        failingCount = 0
+        var old = 0
+        for entry in index.entries {
+            while old < ids.count && ids[old] < entry.id { old += 1 }
+            let code: UInt8 = old < ids.count && ids[old] == entry.id ? codes[old] : 0
+            newIDs.append(entry.id)
+            newCodes.append(code)
+            counts[Self.states[Int(code & 0x3F)], default: 0] += 1
+            if code & Self.failingBit != 0 { failingCount += 1 }
+        }
+        ids = newIDs
+        codes = newCodes
+        indexVersion = index.version
     }
 }
 
@@ -41,14 +95,16 @@ extension JobsController {
     static var healthPatchLimit: Int { 2_000 }
     static var healthRefresh: Duration { .seconds(300) }
 
-    /// The health view of the scheduler's version now, for `index`.
+    /// The health view of the scheduler's version now, aligned with `index`.
     func healthView(_ index: JobRenderCache.Index) async throws -> HealthView {
         let version = scheduler.version
         let kept = api.cache.health
         if let kept, kept.version == version, kept.indexVersion == index.version { return kept }
-        if let kept, kept.madeWhole.duration(to: .now) < Self.healthRefresh,
+        // (An index older than the kept view's, from a request that overlapped a change, is served whole.)
+        if let kept, kept.madeWhole.duration(to: .now) < Self.healthRefresh, kept.indexVersion <= index.version,
             var changed = scheduler.jobsChanged(since: kept.noteVersion)
         {
+            var view = kept
             if kept.indexVersion != index.version {
                 // Added, removed, paused or resumed since: those entries (and every dependent's blocked) moved.
                 if let catalog = scheduler.catalogChanges(since: kept.indexVersion) {
@@ -57,12 +113,11 @@ extension JobsController {
                 } else {
                     changed.ids = Set(index.entries.map(\.id))
                 }
+                if changed.ids.count <= Self.healthPatchLimit { view.align(with: index) }
             }
             if changed.ids.count <= Self.healthPatchLimit {
-                var view = kept
                 view.version = version
                 view.noteVersion = changed.version
-                view.indexVersion = index.version
                 try await update(&view, ids: changed.ids, index: index)
                 api.cache.keepHealth(view)
                 return view
@@ -76,11 +131,10 @@ extension JobsController {
         let failing = try await store.jobsWithNewestExecution(in: Self.failingStates)
         let alerts = api.notifications?.allOpenAlerts() ?? [:]
         let down = try await downJobs(index.entries.filter { $0.alertAfterFailures != nil })
-        view.states.reserveCapacity(index.entries.count)
         for entry in index.entries {
-            if ran.contains(entry.id) { view.ran.insert(entry.id) }
-            if failing.contains(entry.id) { view.failing.insert(entry.id) }
-            view.set(entry.id, Self.state(of: entry, in: view, alerts: alerts[entry.id] ?? [], down: down))
+            let (ran, failing) = (ran.contains(entry.id), failing.contains(entry.id))
+            let state = Self.state(of: entry, ran: ran, failing: failing, alerts: alerts[entry.id] ?? [], down: down)
+            view.append(entry.id, state: state, ran: ran, failing: failing)
         }
         api.cache.keepHealth(view)
         return view
@@ -88,34 +142,21 @@ extension JobsController {
 
     /// Reads again what decides these jobs' health: their newest execution, streaks, alerts.
     private func update(_ view: inout HealthView, ids: Set<String>, index: JobRenderCache.Index) async throws {
-        var entries: [JobRenderCache.Entry] = []
-        for id in ids {
+        let positions = ids.compactMap { id -> Int? in
             let slot = index.slot(of: id)
-            if slot.found {
-                entries.append(index.entries[slot.at])
-            } else {
-                view.ran.remove(id)
-                view.failing.remove(id)
-                view.set(id, nil)
-            }
+            return slot.found ? slot.at : nil
         }
-        guard !entries.isEmpty else { return }
+        guard !positions.isEmpty else { return }
+        let entries = positions.map { index.entries[$0] }
         let newest = try await store.recentExecutions(jobIDs: entries.map(\.id), perJob: 1)
         let alerts = api.notifications?.allOpenAlerts() ?? [:]
         let down = try await downJobs(entries.filter { $0.alertAfterFailures != nil })
-        for entry in entries {
-            if let last = newest[entry.id]?.first {
-                view.ran.insert(entry.id)
-                if Self.failingStates.contains(last.state) {
-                    view.failing.insert(entry.id)
-                } else {
-                    view.failing.remove(entry.id)
-                }
-            } else {
-                view.ran.remove(entry.id)
-                view.failing.remove(entry.id)
-            }
-            view.set(entry.id, Self.state(of: entry, in: view, alerts: alerts[entry.id] ?? [], down: down))
+        for (n, entry) in zip(positions, entries) {
+            let last = newest[entry.id]?.first
+            let failing = last.map { Self.failingStates.contains($0.state) } ?? false
+            let state = Self.state(
+                of: entry, ran: last != nil, failing: failing, alerts: alerts[entry.id] ?? [], down: down)
+            view.set(n, state: state, ran: last != nil, failing: failing)
         }
     }
 
@@ -139,10 +180,9 @@ extension JobsController {
     /// alerts open on it, and for jobs with `alert_after_failures` their failing streak. (A job's own JSON has its
     /// full `health`.)
     static func state(
-        of entry: JobRenderCache.Entry, in view: HealthView, alerts: [JobAlert], down: Set<String>
+        of entry: JobRenderCache.Entry, ran: Bool, failing: Bool, alerts: [JobAlert], down: Set<String>
     ) -> JobHealth.State {
-        var state: JobHealth.State =
-            view.ran.contains(entry.id) ? (view.failing.contains(entry.id) ? .failing : .ok) : .new
+        var state: JobHealth.State = ran ? (failing ? .failing : .ok) : .new
         if entry.paused { state = max(state, .paused) }
         if entry.blocked { state = max(state, .blocked) }
         for alert in alerts { state = max(state, alert.kind.state) }

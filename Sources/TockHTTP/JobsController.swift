@@ -166,8 +166,6 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         }
         let index = try await index()
         let view = try await healthView(index)
-        let failing = view.failing
-        let health = view.states
         // The text searched as bytes when it is plain ASCII (no control characters), as Strings otherwise.
         let ascii: [UInt8]? = text.flatMap { text in
             text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? Array(text.utf8) : nil
@@ -202,17 +200,17 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
             var selected: [String] = []
             let wanted = limit ?? Int.max
             index.entries.withUnsafeBufferPointer { entries in
-                for entry in entries {
+                for (n, entry) in entries.enumerated() {
                     if scoped {
                         guard principal?.canSee(jobTags: entry.tags) ?? false else { continue }
                         visible += 1
                         if entry.enabled && !entry.paused { active += 1 }
                         if entry.paused { paused += 1 }
-                        if failing.contains(entry.id) { failed += 1 }
-                        visibleHealth.append(health[entry.id] ?? .new)
+                        if view.isFailing(at: n) { failed += 1 }
+                        visibleHealth.append(view.state(at: n))
                     }
                     if let tag, !entry.tags.contains(tag) { continue }
-                    if let healthFilter, !healthFilter.contains(health[entry.id] ?? .new) { continue }
+                    if let healthFilter, !healthFilter.contains(view.state(at: n)) { continue }
                     if let text, !entry.matches(text, ascii: ascii) { continue }
                     if matching >= offset && selected.count < wanted { selected.append(entry.id) }
                     matching += 1

@@ -30,6 +30,9 @@ public final class SQLiteJobStore: JobStore {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Readers (up to five) keep 1 MiB of pages each instead of 2: the file's pages are in the kernel's cache
+            // anyway, and five full caches were ~10 MB of the daemon's memory at 10,000,000 executions.
+            if db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -1024") }
         }
         // It holds job output and environment values: owner only (SQLite gives -wal and -shm the same mode).
         Self.createPrivateFile(path)
