@@ -56,8 +56,7 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                 let statuses = await scheduler.catalogEntries(ofIDs: Array(ids))
                 return previous.patched(version: changes.version, changed: ids, statuses: statuses)
             }
-            let (version, unsorted) = await scheduler.catalogIDs()
-            let ids = unsorted.sorted()
+            let (version, ids) = await scheduler.catalogIDs()
             var kept: [String: JobRenderCache.Entry] = [:]
             if let previous {
                 kept.reserveCapacity(previous.entries.count)

@@ -12,8 +12,6 @@ import TockJSON
 public final class SQLiteJobStore: JobStore {
     let pool: DatabasePool
     let logger: Logger
-    /// Checkpoints off the writer's connection (`WALCheckpointer.swift`).
-    private let checkpointer: WALCheckpointer
     /// Bytes per row of `execution_output` (see `SQLiteJobStore+Output.swift`).
     let outputPieceSize: Int
 
@@ -34,23 +32,17 @@ public final class SQLiteJobStore: JobStore {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // Readers (up to five) keep 1 MiB of pages each instead of 2: the file's pages are in the kernel's cache
             // anyway, and five full caches were ~10 MB of the daemon's memory at 10,000,000 executions.
-            if db.configuration.readonly {
-                try db.execute(sql: "PRAGMA cache_size = -1024")
-            } else {
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.backstopPages)")
-            }
+            if db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -1024") }
         }
         // It holds job output and environment values: owner only (SQLite gives -wal and -shm the same mode).
         Self.createPrivateFile(path)
-        let pool = try DatabasePool(path: path, configuration: configuration)
+        pool = try DatabasePool(path: path, configuration: configuration)
         // Two processes opening a new file at once (a daemon and `tock` CLI, two daemons) must not both run the
         // same migration: the migrator's check-then-apply is not atomic across processes.
         try Self.withFileLock(path + ".lock") {
             try Self.refuseNewerDatabase(pool, path: path)
             try Self.migrator.migrate(pool)
         }
-        self.pool = pool
-        checkpointer = try WALCheckpointer(path: path, logger: logger)
     }
 
     private static func withFileLock<T>(_ lockPath: String, _ body: () throws -> T) throws -> T {
