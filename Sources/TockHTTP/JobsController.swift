@@ -56,7 +56,8 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                 let statuses = await scheduler.catalogEntries(ofIDs: Array(ids))
                 return previous.patched(version: changes.version, changed: ids, statuses: statuses)
             }
-            let (version, ids) = await scheduler.catalogIDs()
+            let (version, unsorted) = await scheduler.catalogIDs()
+            let ids = unsorted.sorted()
             var kept: [String: JobRenderCache.Entry] = [:]
             if let previous {
                 kept.reserveCapacity(previous.entries.count)

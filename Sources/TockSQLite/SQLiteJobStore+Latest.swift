@@ -111,7 +111,6 @@ extension SQLiteJobStore {
             }
             await Task.yield()
         }
-        try await write { db in try Self.pruneDeliveries(db) }
         return deleted
     }
 }
