@@ -9,7 +9,7 @@ extension JobRenderCache.Index {
     /// Patching stops paying beyond this many jobs (a reload of a large jobs.d): the index is built again.
     static let patchLimit = 2_000
 
-    init(version: Int, entries: [JobRenderCache.Entry]) {
+    init(version: Int, entries: [JobRenderCache.Entry], haystacks: [UInt8]) {
         var active = 0
         var paused = 0
         // Each tag's list made at its size (grown by appends, they held up to twice the memory).
@@ -29,7 +29,7 @@ extension JobRenderCache.Index {
         }
         self.init(
             version: version, entries: entries, active: active, paused: paused, tagged: tagged,
-            dependents: entries.count { $0.dependent })
+            dependents: entries.count { $0.dependent }, haystacks: haystacks)
     }
 
     /// Where `id` is in the entries, or would be.
@@ -62,6 +62,8 @@ extension JobRenderCache.Index {
         var paused = paused
         var tagged = tagged
         var dependents = dependents
+        // New search bytes go at the end; the replaced ones stay until they are half the buffer.
+        var haystacks = haystacks
         var fresh: [String: Scheduler.CatalogEntry] = [:]
         for status in statuses { fresh[status.job.id] = status }
         for id in changed.union(fresh.keys).sorted() {
@@ -84,7 +86,7 @@ extension JobRenderCache.Index {
                 if slot.found { entries.remove(at: slot.at) }
                 continue
             }
-            let entry = JobRenderCache.Entry(status, reusing: previous)
+            let entry = JobRenderCache.Entry(status, reusing: previous, from: self.haystacks, into: &haystacks)
             if slot.found { entries[slot.at] = entry } else { entries.insert(entry, at: slot.at) }
             if entry.enabled && !entry.paused { active += 1 }
             if entry.paused { paused += 1 }
@@ -94,7 +96,25 @@ extension JobRenderCache.Index {
                 if !at.found { tagged[tag, default: []].insert(id, at: at.at) }
             }
         }
+        if haystacks.count > 2 * entries.reduce(0, { $0 + $1.haystack.count }) + 65536 {
+            (entries, haystacks) = Self.compacted(entries, haystacks)
+        }
         return Self(
-            version: version, entries: entries, active: active, paused: paused, tagged: tagged, dependents: dependents)
+            version: version, entries: entries, active: active, paused: paused, tagged: tagged, dependents: dependents,
+            haystacks: haystacks)
+    }
+
+    /// The entries with their search bytes copied into a buffer of their own, in order and of the exact size.
+    static func compacted(_ entries: [JobRenderCache.Entry], _ bytes: [UInt8]) -> (
+        [JobRenderCache.Entry], [UInt8]
+    ) {
+        var moved: [UInt8] = []
+        moved.reserveCapacity(entries.reduce(0) { $0 + $1.haystack.count })
+        let entries = entries.map { entry in
+            let start = UInt32(moved.count)
+            moved.append(contentsOf: bytes[Int(entry.haystack.lowerBound)..<Int(entry.haystack.upperBound)])
+            return entry.moved(to: start)
+        }
+        return (entries, moved)
     }
 }

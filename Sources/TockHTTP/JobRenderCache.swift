@@ -17,8 +17,9 @@ import TockJSON
 ///
 /// One build of each runs at a time (concurrent requests wait for it instead of repeating it).
 final class JobRenderCache: Sendable {
-    /// Rendered jobs kept at most (~1.4 KB each, twice for a job with `env`): a few MB.
-    static let itemCapacity = 4096
+    /// Rendered jobs kept at most (~1.4 KB each, twice for a job with `env`): ~1.5 MB, twenty pages of 50. (4,096
+    /// held ~6 MB once the API had been used at 100,000 jobs; a page not kept renders within the lists' 20 ms.)
+    static let itemCapacity = 1024
     /// The largest whole-list answer kept (a list of ~10,000 jobs).
     static let fullListCapacity = 16 << 20
 
@@ -36,12 +37,19 @@ final class JobRenderCache: Sendable {
         let dependent: Bool
         /// The job's revision when this was made: an entry is reused while it stays.
         let revision: Int
-        /// The searchable texts, lowercased, each followed by a 0 byte (a match never spans two); `nil` when one of
-        /// them is not ASCII (those jobs are searched as Strings, as Swift compares them, in `texts`).
-        let haystack: [UInt8]?
+        /// Where the job's searchable texts are in the index's ``Index/haystacks``: lowercased, each followed by a
+        /// 0 byte (a match never spans two); empty when one of them is not ASCII (those jobs are searched as
+        /// Strings, as Swift compares them, in `texts`). One buffer for every job: an array each was ~100 bytes a
+        /// job, half of it headers.
+        private(set) var haystack: Range<UInt32>
         let texts: [String]?
 
-        init(_ status: Scheduler.CatalogEntry, reusing previous: Entry?) {
+        /// The entry of `status`, its search bytes appended to `bytes`; those of `previous` (in `previousBytes`)
+        /// are copied when the job has not changed since.
+        init(
+            _ status: Scheduler.CatalogEntry, reusing previous: Entry?, from previousBytes: [UInt8],
+            into bytes: inout [UInt8]
+        ) {
             let job = status.job
             id = job.id
             tags = job.tags
@@ -51,33 +59,40 @@ final class JobRenderCache: Sendable {
             alertAfterFailures = job.alertAfterFailures
             dependent = !job.after.isEmpty
             revision = status.revision
+            let start = UInt32(bytes.count)
             if let previous, previous.revision == status.revision, previous.paused == status.paused {
-                haystack = previous.haystack
                 texts = previous.texts
+                bytes.append(
+                    contentsOf: previousBytes[Int(previous.haystack.lowerBound)..<Int(previous.haystack.upperBound)])
             } else {
                 let all = Self.texts(of: job)
-                haystack = Self.haystack(of: all)
-                texts = haystack == nil ? all : nil
+                texts = Self.appendHaystack(of: all, to: &bytes) ? nil : all
             }
+            haystack = start..<UInt32(bytes.count)
+        }
+
+        /// This entry with its search bytes at `start` of another buffer.
+        func moved(to start: UInt32) -> Entry {
+            var entry = self
+            entry.haystack = start..<start + UInt32(haystack.count)
+            return entry
         }
 
         /// Whether `needle` (not empty) occurs in `haystack`.
-        static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-            guard let first = needle.first, needle.count <= haystack.count else { return needle.isEmpty }
-            return haystack.withUnsafeBufferPointer { h in
-                needle.withUnsafeBufferPointer { n in
-                    var i = 0
-                    let last = h.count - n.count
-                    while i <= last {
-                        if h[i] == first {
-                            var k = 1
-                            while k < n.count && h[i + k] == n[k] { k += 1 }
-                            if k == n.count { return true }
-                        }
-                        i += 1
+        static func contains(_ h: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+            guard let first = needle.first, needle.count <= h.count else { return needle.isEmpty }
+            return needle.withUnsafeBufferPointer { n in
+                var i = 0
+                let last = h.count - n.count
+                while i <= last {
+                    if h[i] == first {
+                        var k = 1
+                        while k < n.count && h[i + k] == n[k] { k += 1 }
+                        if k == n.count { return true }
                     }
-                    return false
+                    i += 1
                 }
+                return false
             }
         }
 
@@ -85,30 +100,33 @@ final class JobRenderCache: Sendable {
             [job.id, job.name, job.description, job.schedule] + Render.pubArgs(job) + job.tags
         }
 
-        static func haystack(of texts: [String]) -> [UInt8]? {
-            var bytes: [UInt8] = []
-            // One allocation of the exact size (growing by appends left ~140 bytes a job at 100,000 jobs).
-            bytes.reserveCapacity(texts.reduce(0) { $0 + $1.utf8.count + 1 })
+        /// Appends the texts lowercased, each followed by a 0 byte; appends nothing and returns false when one is
+        /// not plain ASCII.
+        static func appendHaystack(of texts: [String], to bytes: inout [UInt8]) -> Bool {
+            let start = bytes.count
             for text in texts {
                 for byte in text.utf8 {
-                    guard byte < 0x80, byte != 0 else { return nil }
+                    guard byte < 0x80, byte != 0 else {
+                        bytes.removeSubrange(start...)
+                        return false
+                    }
                     bytes.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
                 }
                 bytes.append(0)
             }
-            return bytes
+            return true
         }
 
-        /// Whether `text` (lowercased) is in one of the job's texts, as `String.contains` says.
-        func matches(_ text: String, ascii: [UInt8]?) -> Bool {
-            if let haystack {
-                if let ascii { return Self.contains(haystack, ascii) }
-                // A query that is not plain ASCII, on texts that are: lowercased ASCII is the haystack itself.
-                return haystack.split(separator: 0, omittingEmptySubsequences: false).contains {
-                    String(decoding: $0, as: UTF8.self).contains(text)
-                }
+        /// Whether `text` (lowercased) is in one of the job's texts, as `String.contains` says; `haystacks` is the
+        /// index's buffer.
+        func matches(_ text: String, ascii: [UInt8]?, in haystacks: UnsafeBufferPointer<UInt8>) -> Bool {
+            if let texts { return texts.contains { $0.lowercased().contains(text) } }
+            let own = UnsafeBufferPointer(rebasing: haystacks[Int(haystack.lowerBound)..<Int(haystack.upperBound)])
+            if let ascii { return Self.contains(own, ascii) }
+            // A query that is not plain ASCII, on texts that are: lowercased ASCII is the haystack itself.
+            return own.split(separator: 0, omittingEmptySubsequences: false).contains {
+                String(decoding: $0, as: UTF8.self).contains(text)
             }
-            return (texts ?? []).contains { $0.lowercased().contains(text) }
         }
     }
 
@@ -123,6 +141,15 @@ final class JobRenderCache: Sendable {
         let tagged: [String: [String]]
         /// How many jobs have `after`.
         let dependents: Int
+        /// Every entry's search bytes (see ``Entry/haystack``).
+        let haystacks: [UInt8]
+
+        /// The texts an entry is searched in, as one string (for tests and logs).
+        func searchText(of entry: Entry) -> String {
+            if let texts = entry.texts { return "\(texts)" }
+            return String(
+                decoding: haystacks[Int(entry.haystack.lowerBound)..<Int(entry.haystack.upperBound)], as: UTF8.self)
+        }
     }
 
     struct Item: Sendable {

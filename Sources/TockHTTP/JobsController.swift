@@ -65,13 +65,19 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
             }
             var entries: [JobRenderCache.Entry] = []
             entries.reserveCapacity(ids.count)
+            var haystacks: [UInt8] = []
+            let previousBytes = previous?.haystacks ?? []
             // A slice at a time: the jobs are not all copied out of the scheduler at once.
             for start in stride(from: 0, to: ids.count, by: 2000) {
                 for status in await scheduler.catalogEntries(ofIDs: ids[start..<min(start + 2000, ids.count)]) {
-                    entries.append(JobRenderCache.Entry(status, reusing: kept[status.job.id]))
+                    entries.append(
+                        JobRenderCache.Entry(
+                            status, reusing: kept[status.job.id], from: previousBytes, into: &haystacks))
                 }
             }
-            return JobRenderCache.Index(version: version, entries: entries)
+            // Grown by appends, the buffer can be twice its size: kept at its size.
+            (entries, haystacks) = JobRenderCache.Index.compacted(entries, haystacks)
+            return JobRenderCache.Index(version: version, entries: entries, haystacks: haystacks)
         }
     }
 
@@ -200,21 +206,23 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
             var visibleHealth: [JobHealth.State] = []
             var selected: [String] = []
             let wanted = limit ?? Int.max
-            index.entries.withUnsafeBufferPointer { entries in
-                for (n, entry) in entries.enumerated() {
-                    if scoped {
-                        guard principal?.canSee(jobTags: entry.tags) ?? false else { continue }
-                        visible += 1
-                        if entry.enabled && !entry.paused { active += 1 }
-                        if entry.paused { paused += 1 }
-                        if view.isFailing(at: n) { failed += 1 }
-                        visibleHealth.append(view.state(at: n))
+            index.haystacks.withUnsafeBufferPointer { haystacks in
+                index.entries.withUnsafeBufferPointer { entries in
+                    for (n, entry) in entries.enumerated() {
+                        if scoped {
+                            guard principal?.canSee(jobTags: entry.tags) ?? false else { continue }
+                            visible += 1
+                            if entry.enabled && !entry.paused { active += 1 }
+                            if entry.paused { paused += 1 }
+                            if view.isFailing(at: n) { failed += 1 }
+                            visibleHealth.append(view.state(at: n))
+                        }
+                        if let tag, !entry.tags.contains(tag) { continue }
+                        if let healthFilter, !healthFilter.contains(view.state(at: n)) { continue }
+                        if let text, !entry.matches(text, ascii: ascii, in: haystacks) { continue }
+                        if matching >= offset && selected.count < wanted { selected.append(entry.id) }
+                        matching += 1
                     }
-                    if let tag, !entry.tags.contains(tag) { continue }
-                    if let healthFilter, !healthFilter.contains(view.state(at: n)) { continue }
-                    if let text, !entry.matches(text, ascii: ascii) { continue }
-                    if matching >= offset && selected.count < wanted { selected.append(entry.id) }
-                    matching += 1
                 }
             }
             counts =

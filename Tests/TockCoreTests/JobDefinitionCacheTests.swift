@@ -207,6 +207,35 @@ import Testing
         #expect(c != b && b.description.isEmpty)
     }
 
+    /// Equal tag lists share one array whether a file is parsed or decoded from the cache (issue 18's memory goal:
+    /// 100,000 jobs repeating a few lists held 6 MB of equal arrays); unequal lists stay apart.
+    @Test func tagLists_equalOnes_shareStorage() throws {
+        defer { cleanUp() }
+        var text = ""
+        for n in 0..<6 {
+            text += "[job.j\(n)]\nschedule = \"@daily\"\ncommand = \"true\"\n"
+            text += n < 5 ? "tags = [\"team-\(n % 2)\", \"every\"]\n\n" : "tags = [\"every\"]\n\n"
+        }
+        try write("a.toml", text)
+        func storage(_ tags: [String]) -> UnsafeRawPointer? {
+            tags.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+        }
+        func check(_ loaded: JobDirectory, _ how: Comment) {
+            let byID = Dictionary(uniqueKeysWithValues: loaded.jobs.map { ($0.id, $0.tags) })
+            #expect(byID["j0"] == ["team-0", "every"] && byID["j1"] == ["team-1", "every"], how)
+            #expect(storage(byID["j0"]!) == storage(byID["j2"]!) && storage(byID["j0"]!) == storage(byID["j4"]!), how)
+            #expect(storage(byID["j1"]!) == storage(byID["j3"]!), how)
+            #expect(storage(byID["j0"]!) != storage(byID["j1"]!) && byID["j5"] == ["every"], how)
+        }
+        check(JobDirectory.load(directory), "parsed")
+        let definitions = JobDefinitionCacheFile(dataDirectory: data)
+        _ = JobDirectory.load(directory, cache: JobFileCache(), definitions: definitions)
+        JobDefinitionCacheFile.waitForWrites()
+        let cached = JobDirectory.load(directory, cache: JobFileCache(), definitions: definitions)
+        #expect(cached.filesRead == 0)
+        check(cached, "decoded from the cache")
+    }
+
     @Test func lineIndex_byteScan_matchesTheOriginalScan() {
         let texts = [
             Self.rich,

@@ -1,10 +1,11 @@
+import CronKit
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Testing
-import TockCore
 import TockJSON
 
+@testable import TockCore
 @testable import TockHTTP
 
 /// The job lists' index is patched with the jobs that changed (issue 18): after adds, changes, deletes, pauses and
@@ -19,7 +20,7 @@ import TockJSON
         index.entries.map { entry in
             "\(entry.id) tags=\(entry.tags) enabled=\(entry.enabled) paused=\(entry.paused) blocked=\(entry.blocked) "
                 + "after=\(entry.dependent) streak=\(entry.alertAfterFailures ?? 0) "
-                + "text=\(entry.haystack.map { String(decoding: $0, as: UTF8.self) } ?? "\(entry.texts ?? [])")"
+                + "text=\(index.searchText(of: entry))"
         } + [
             "active=\(index.active) paused=\(index.paused) dependents=\(index.dependents)",
             "tagged=\(index.tagged.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })",
@@ -96,5 +97,41 @@ import TockJSON
             #expect(try await ids("?tag=none").ids.isEmpty)
             #expect(try await ids("?tag=t1&q=echo%201").ids == ["j1", "j10", "j13", "j16", "j19"])
         }
+    }
+
+    /// The search bytes of all entries live in one buffer: a patch appends the changed jobs' bytes, and the buffer is
+    /// compacted once the replaced bytes would outgrow the live ones (it stays bounded however many patches).
+    @Test func searchBytes_patchedManyTimes_stayBoundedAndRight() {
+        func entry(_ id: String, _ name: String, revision: Int) -> Scheduler.CatalogEntry {
+            var job = Job(id: id, schedule: .reboot, action: .command("echo \(id)", shell: "/bin/sh"))
+            job.name = name
+            job.tags = ["T"]
+            return Scheduler.CatalogEntry(job: job, paused: false, blocked: false, revision: revision)
+        }
+        var bytes: [UInt8] = []
+        let entries = [entry("a", "Alpha", revision: 1), entry("b", "Bäckerei", revision: 1)].map {
+            JobRenderCache.Entry($0, reusing: nil, from: [], into: &bytes)
+        }
+        var index = JobRenderCache.Index(version: 1, entries: entries, haystacks: bytes)
+        func expected(_ name: String) -> String {
+            var own: [UInt8] = []
+            _ = JobRenderCache.Entry.appendHaystack(
+                of: JobRenderCache.Entry.texts(of: entry("a", name, revision: 0).job), to: &own)
+            return String(decoding: own, as: UTF8.self)
+        }
+        #expect(index.searchText(of: index.entries[0]) == expected("Alpha"))
+        #expect(expected("Alpha").contains("\0alpha\0") && expected("Alpha").contains("\0echo a\0t\0"))
+        #expect(index.entries[1].texts != nil && index.entries[1].haystack.isEmpty, "not ASCII: searched as Strings")
+        var largest = 0
+        for n in 2...4000 {
+            index = index.patched(version: n, changed: ["a"], statuses: [entry("a", "Alpha \(n)", revision: n)])
+            largest = max(largest, index.haystacks.count)
+        }
+        #expect(index.searchText(of: index.entries[0]) == expected("Alpha 4000"))
+        #expect(largest < 65536 + 200, "compacted, not grown by every patch (largest \(largest) bytes)")
+        #expect(index.haystacks.count < 4000 * 20)
+        // An unchanged job (same revision) keeps its bytes through a patch of another.
+        let kept = index.patched(version: 4001, changed: ["b"], statuses: [entry("b", "Bäckerei", revision: 1)])
+        #expect(kept.searchText(of: kept.entries[0]) == index.searchText(of: index.entries[0]))
     }
 }

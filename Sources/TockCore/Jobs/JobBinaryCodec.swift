@@ -147,6 +147,8 @@ enum JobBinaryCodec {
         /// Cron expressions by text and flag: a jobs.d repeats few schedules, and each costs a parse.
         var schedules: [String: CronExpression] = [:]
         var bothSchedules: [String: CronExpression] = [:]
+        /// Tag lists read so far: equal lists share one array (jobs repeat a few; each array is ~64 bytes).
+        var tagLists: Set<[String]> = []
 
         init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
             self.bytes = bytes
@@ -279,7 +281,8 @@ enum JobBinaryCodec {
             job.jitter = try duration()
             job.maxOutput = try int()
             job.enabled = try bool()
-            job.tags = try strings()
+            let tags = try strings()
+            job.tags = tags.isEmpty ? tags : tagLists.insert(tags).memberAfterInsert
             job.mailTo = try optionalString()
             job.onFailure = try notification()
             job.onSuccess = try notification()
