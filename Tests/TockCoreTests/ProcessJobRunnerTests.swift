@@ -111,14 +111,16 @@ struct ProcessJobRunnerTests {
     }
 
     @Test func timeout_jobIgnoringSIGTERM_isKilledAfterGrace() async throws {
+        // The timeout leaves the shell a second to reach its `trap` (200 ms was not always enough while the whole
+        // suite loaded the machine: the SIGTERM then came first and ended it).
         let outcome = await runner.run(
             shell("trap '' TERM; sleep 300 & sleep 300; echo never") {
-                $0.timeout = .milliseconds(200)
+                $0.timeout = .seconds(1)
                 $0.killGrace = .milliseconds(700)
             })
         #expect(outcome.state == .timeout)
         #expect(outcome.termination == .signaled(SIGKILL))
-        #expect(outcome.endedAt.timeIntervalSince(outcome.startedAt) >= 0.85)
+        #expect(outcome.endedAt.timeIntervalSince(outcome.startedAt) >= 1.65)
         let pgid = try #require(outcome.pid)
         #expect(ProcessGroup.livingMembers(pgid) == 0)
     }
@@ -196,6 +198,34 @@ struct ProcessJobRunnerTests {
         #expect(denied.termination == .spawnFailed("\(plain): permission denied"))
         let notExecutable = await runner.run(AttemptRequest(program: .exec([garbage])))
         #expect(notExecutable.termination == .spawnFailed("\(garbage): not an executable format"))
+    }
+
+    /// PATH lookups are kept a second (a burst looks a program up once), yet a program that moved to another PATH
+    /// directory meanwhile still runs from where it is now, and one that is gone fails as "not found".
+    @Test func pathLookup_keptBriefly_followsAProgramThatMoved() async throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("tock-path-\(UUID())")
+        let (first, second) = (base.appendingPathComponent("a"), base.appendingPathComponent("b"))
+        for dir in [first, second] {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        }
+        defer { try? FileManager.default.removeItem(at: base) }
+        let name = "tock-moving-\(UUID().uuidString.prefix(8))"
+        func install(_ dir: URL, _ text: String) {
+            _ = FileManager.default.createFile(
+                atPath: dir.appendingPathComponent(name).path, contents: Data("#!/bin/sh\necho \(text)\n".utf8),
+                attributes: [.posixPermissions: 0o755])
+        }
+        let request = AttemptRequest(
+            program: .exec([name]), environment: ["PATH": "\(first.path):\(second.path):/usr/bin:/bin"])
+        install(first, "first")
+        #expect(await runner.run(request).stdout.text == "first\n")
+        try FileManager.default.removeItem(at: first.appendingPathComponent(name))
+        install(second, "second")
+        let moved = await runner.run(request)
+        #expect(moved.stdout.text == "second\n", "\(moved.termination)")
+        try FileManager.default.removeItem(at: second.appendingPathComponent(name))
+        let gone = await runner.run(request)
+        #expect(gone.termination == .spawnFailed("\(name): command not found in PATH"))
     }
 
     @Test func spawnFailure_badWorkingDirectory() async {

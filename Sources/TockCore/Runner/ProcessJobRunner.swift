@@ -45,8 +45,13 @@ public struct ProcessJobRunner: JobRunner {
         _ request: AttemptRequest, control: RunControl, onOutput: (@Sendable (OutputChunk) -> Void)?
     ) async -> AttemptOutcome {
         let startedAt = Date()
+        var attempt = spawn(request)
+        // A program found in PATH a moment ago (see `ResolvedPrograms`) may have moved since: looked up again.
+        if case .failure(let failure) = attempt, failure.resolvedFromCache {
+            attempt = spawn(request, lookUpAgain: true)
+        }
         let spawned: SpawnedProcess
-        switch spawn(request) {
+        switch attempt {
         case .success(let process): spawned = process
         case .failure(let failure):
             return AttemptOutcome(termination: .spawnFailed(failure.message), startedAt: startedAt, endedAt: Date())
@@ -101,11 +106,17 @@ public struct ProcessJobRunner: JobRunner {
 
     struct SpawnFailure: Error {
         let message: String
+        /// The program's path came from the lookup cache (the spawn is worth one more try with a fresh lookup).
+        var resolvedFromCache = false
     }
 
-    private func spawn(_ request: AttemptRequest) -> Result<SpawnedProcess, SpawnFailure> {
+    /// /dev/null, opened once: the stdin of every run without `stdin` (an open and a close less per run).
+    static let devNull: Int32 = open("/dev/null", O_RDONLY | O_CLOEXEC)
+
+    private func spawn(_ request: AttemptRequest, lookUpAgain: Bool = false) -> Result<SpawnedProcess, SpawnFailure> {
         let argv: [String]
         let path: String
+        var resolvedFromCache = false
         switch request.program {
         case .shell(let command, let shell):
             path = shell
@@ -114,10 +125,14 @@ public struct ProcessJobRunner: JobRunner {
             guard let first = arguments.first, !first.isEmpty else {
                 return .failure(SpawnFailure(message: "exec is empty: nothing to run"))
             }
-            guard let resolved = Self.resolve(first, path: request.environment["PATH"]) else {
+            guard
+                let resolved = ResolvedPrograms.shared.resolve(
+                    first, path: request.environment["PATH"], fresh: lookUpAgain)
+            else {
                 return .failure(SpawnFailure(message: "\(first): command not found in PATH"))
             }
-            path = resolved
+            path = resolved.path
+            resolvedFromCache = resolved.cached
             argv = arguments
         case .custom(let kind, _):
             return .failure(SpawnFailure(message: "job kind '\(kind)' needs a KindRoutingJobRunner"))
@@ -137,18 +152,19 @@ public struct ProcessJobRunner: JobRunner {
         }
 
         var fds: [Int32] = []  // parent-side descriptors to close on failure
-        func fail(_ message: String) -> Result<SpawnedProcess, SpawnFailure> {
+        func fail(_ message: String, retryable: Bool = false) -> Result<SpawnedProcess, SpawnFailure> {
             for fd in fds { close(fd) }
-            return .failure(SpawnFailure(message: message))
+            return .failure(SpawnFailure(message: message, resolvedFromCache: retryable && resolvedFromCache))
         }
         let stdinFD: Int32
         if let text = request.stdin {
             stdinFD = Array(text.utf8).withUnsafeBytes { tock_memfd_with_bytes($0.baseAddress, $0.count) }
+            guard stdinFD >= 0 else { return fail("cannot prepare stdin: \(Self.describe(errno))") }
+            fds.append(stdinFD)
         } else {
-            stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            stdinFD = Self.devNull
+            guard stdinFD >= 0 else { return fail("cannot open /dev/null for stdin") }
         }
-        guard stdinFD >= 0 else { return fail("cannot prepare stdin: \(Self.describe(errno))") }
-        fds.append(stdinFD)
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
         guard tock_pipe_cloexec(&outPipe) == 0 else { return fail("cannot create a pipe: \(Self.describe(errno))") }
@@ -175,7 +191,7 @@ public struct ProcessJobRunner: JobRunner {
                 }
             }
         }
-        close(stdinFD)
+        if stdinFD != Self.devNull { close(stdinFD) }
         close(outPipe[1])
         close(errPipe[1])
         fds = [outPipe[0], errPipe[0]]
@@ -186,7 +202,7 @@ public struct ProcessJobRunner: JobRunner {
         case Int(TOCK_SPAWN_USER):
             return fail("cannot switch to user '\(request.user ?? "")': \(Self.describe(error))")
         case Int(TOCK_SPAWN_EXEC):
-            return fail("\(path): \(Self.describe(error))")
+            return fail("\(path): \(Self.describe(error))", retryable: error == ENOENT || error == EACCES)
         default:
             return fail("cannot start a process: \(Self.describe(error))")
         }
@@ -200,6 +216,33 @@ public struct ProcessJobRunner: JobRunner {
         }
         for fd in [outPipe[0], errPipe[0]] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         return .success(SpawnedProcess(pid: pid, pidFD: pidFD, stdoutFD: outPipe[0], stderrFD: errPipe[0]))
+    }
+
+    /// Programs found in PATH, kept a second: a burst of 1,000 runs of the same program looks it up once instead of
+    /// making a thousand `access` calls per PATH entry. Only what was found is kept (a program not found is looked
+    /// up again at its next run); a kept path that no longer execs is looked up again before the run fails.
+    final class ResolvedPrograms: Sendable {
+        static let shared = ResolvedPrograms()
+        static let lifetime: Duration = .seconds(1)
+        private let kept = Mutex<[String: (path: String, at: ContinuousClock.Instant)]>([:])
+
+        func resolve(_ program: String, path: String?, fresh: Bool = false) -> (path: String, cached: Bool)? {
+            if program.contains("/") { return (program, false) }
+            let key = program + "\0" + (path ?? "")
+            let now = ContinuousClock.now
+            if !fresh, let known = kept.withLock({ $0[key] }), known.at.duration(to: now) < Self.lifetime {
+                return (known.path, true)
+            }
+            guard let found = ProcessJobRunner.resolve(program, path: path) else {
+                kept.withLock { $0[key] = nil }
+                return nil
+            }
+            kept.withLock { kept in
+                if kept.count >= 256 { kept.removeAll(keepingCapacity: true) }
+                kept[key] = (found, now)
+            }
+            return (found, false)
+        }
     }
 
     /// `execvp`'s lookup, done before spawning so that "not found" is a clear outcome.
