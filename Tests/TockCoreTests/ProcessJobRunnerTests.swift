@@ -56,6 +56,25 @@ struct ProcessJobRunnerTests {
         #expect(outcome.stdout.text == "\(dir.path)\nline one\nline two\n[hello world]\n")
     }
 
+    /// The environment handed to exec, built in one block: every pair, as `KEY=value`, whatever its characters.
+    @Test func environmentBlock_holdsEveryPair() async {
+        let environment = [
+            "A": "1", "EMPTY": "", "UNICODE": "héllo wörld ✓", "SPACES": "a b  c", "PATH": "/usr/bin:/bin",
+        ]
+        let strings = ProcessJobRunner.withEnvironmentBlock(environment) { envp in
+            var strings: [String] = []
+            var n = 0
+            while let pointer = envp[n] {
+                strings.append(String(cString: pointer))
+                n += 1
+            }
+            return strings
+        }
+        #expect(Set(strings) == Set(environment.map { "\($0.key)=\($0.value)" }) && strings.count == environment.count)
+        let outcome = await runner.run(AttemptRequest(program: .exec(["/usr/bin/env"]), environment: environment))
+        #expect(Set(outcome.stdout.text.split(separator: "\n").map(String.init)) == Set(strings))
+    }
+
     @Test func run_withoutStdin_readsEndOfFile() async {
         let outcome = await runner.run(shell("cat; echo done"))
         #expect(outcome.stdout.text == "done\n")
