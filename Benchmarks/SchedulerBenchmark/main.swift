@@ -114,19 +114,28 @@ if which == "all" || which == "lateness" || which == "burst" {
 
     // 2. 1,000 jobs due at the same second, in rounds alternating with the bare loop: this shared machine's speed
     // drifts by tens of percent within minutes, so each round compares two runs taken seconds apart.
-    var rounds: [(bare: Double, tock: Double, p50: Double, p99: Double, first: Double, bareFirst: Double)] = []
+    var rounds:
+        [(
+            bare: Double, tock: Double, p50: Double, p99: Double, first: Double, bareFirst: Double, bareCPU: Double,
+            tockCPU: Double
+        )] = []
     for _ in 0..<5 {
+        // The process's own CPU (its threads, not the children's): what the spawning side costs each way.
+        let cpuBefore = cpuSeconds()
         let (bare, bareFirst) = bareSpawnLoop(1000)
+        let bareCPU = cpuSeconds() - cpuBefore
         let due = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 2).rounded(.down))
         let many = (0..<1000).map { job("job\($0)", exactSecond(due)) }
+        let tockBefore = cpuSeconds()
         let burst = try await runScheduler(jobs: many, maxConcurrent: 2000, quietUntil: due.addingTimeInterval(1.5)) {
             $0.filter(\.state.isFinal).count >= 1000
         }
+        let tockCPU = cpuSeconds() - tockBefore
         let starts = burst.compactMap { e in e.startedAt.map { $0.timeIntervalSince(e.scheduledAt) } }
         rounds.append(
             (
                 bare, starts.max() ?? .nan, percentile(starts, 0.5), percentile(starts, 0.99), starts.min() ?? .nan,
-                bareFirst
+                bareFirst, bareCPU, tockCPU
             ))
     }
     let median = rounds.sorted { $0.tock / $0.bare < $1.tock / $1.bare }[rounds.count / 2]
@@ -135,17 +144,19 @@ if which == "all" || which == "lateness" || which == "burst" {
     )
     print("")
     print(
-        "| round | bare posix_spawn loop, 1,000 processes | Tock, 1,000 jobs due at one second (last start − instant) | ratio | Tock's first start − instant |"
+        "| round | bare posix_spawn loop, 1,000 processes | Tock, 1,000 jobs due at one second (last start − instant) | ratio | Tock's first start − instant | CPU of the spawning process per run: bare loop / Tock (whole run: rows, spawns, exits, final rows) |"
     )
-    print("|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|")
+    func perRun(_ seconds: Double) -> String { String(format: "%.0f µs", seconds / 1000 * 1e6) }
     for (n, round) in rounds.enumerated() {
         print(
-            "| \(n + 1) | \(milliseconds(round.bare)) | \(milliseconds(round.tock)) | \(String(format: "%.2f", round.tock / round.bare))× | \(milliseconds(round.first)) |"
+            "| \(n + 1) | \(milliseconds(round.bare)) | \(milliseconds(round.tock)) | \(String(format: "%.2f", round.tock / round.bare))× | \(milliseconds(round.first)) | \(perRun(round.bareCPU)) / \(perRun(round.tockCPU)) |"
         )
     }
     let firsts = rounds.map(\.first).sorted()
+    let tockCPUs = rounds.map(\.tockCPU).sorted()
     print(
-        "| **median** | | | **\(String(format: "%.2f", median.tock / median.bare))×** | **\(milliseconds(firsts[firsts.count / 2]))** |"
+        "| **median** | | | **\(String(format: "%.2f", median.tock / median.bare))×** | **\(milliseconds(firsts[firsts.count / 2]))** | Tock **\(perRun(tockCPUs[tockCPUs.count / 2]))** |"
     )
 }
 
