@@ -74,11 +74,13 @@ extension Scheduler {
         for pending in runs.takeDelayed(dueAt: clock.now) { await admit(pending) }
     }
 
-    /// Runs one execution to its end (all attempts) and records it. Runs in the loop's task group.
-    func execute(_ pending: PendingRun) async {
+    /// Runs one execution to its end (all attempts) and records it. Runs in the loop's task group, off the actor
+    /// until its end (`finished`): a burst's runs start their processes without queueing on the actor behind the
+    /// loop, which meanwhile writes the next chunk's rows. Its record comes from `recordStarting` (with the
+    /// definition's digest).
+    nonisolated func execute(_ pending: PendingRun) async {
         var record = pending.record
         let job = pending.job
-        record.definitionDigest = definitionDigest(of: job)
         var metadata: Logger.Metadata = [
             "job.id": "\(job.id)", "execution.id": "\(record.id)", "trigger": "\(record.trigger.rawValue)",
         ]
