@@ -16,7 +16,9 @@ struct HealthView: Sendable {
     /// The catalog version of the index it is aligned with.
     var indexVersion: Int
     /// The index's entries when it was aligned (the index's own array: no copy), and a code per job: its state,
-    /// whether it ran and whether its newest execution failed. (A copy of the ids was 2 MB at 100,000 jobs.)
+    /// whether it ran and whether its newest execution failed. (A copy of the ids was 2 MB at 100,000 jobs.) Only
+    /// their ids are read; after a patch of the index this array is the old index's until the view is aligned again,
+    /// which the same list request does.
     private(set) var entries: [JobRenderCache.Entry] = []
     private(set) var codes: [UInt8] = []
     private(set) var counts: [JobHealth.State: Int] = [:]

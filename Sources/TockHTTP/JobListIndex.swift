@@ -32,6 +32,33 @@ extension JobRenderCache.Index {
             dependents: entries.count { $0.dependent }, haystacks: haystacks)
     }
 
+    /// The index of the jobs `ids` (sorted), their catalog entries read by `entriesOf` a slice at a time (the jobs
+    /// are not all copied out of the scheduler at once); the entries of `previous` whose jobs did not change since
+    /// are reused, search bytes included.
+    static func built(
+        version: Int, ids: [String], previous: Self?,
+        entriesOf: (ArraySlice<String>) async -> [Scheduler.CatalogEntry]
+    ) async -> Self {
+        var kept: [String: JobRenderCache.Entry] = [:]
+        if let previous {
+            kept.reserveCapacity(previous.entries.count)
+            for entry in previous.entries { kept[entry.id] = entry }
+        }
+        var entries: [JobRenderCache.Entry] = []
+        entries.reserveCapacity(ids.count)
+        var haystacks: [UInt8] = []
+        let previousBytes = previous?.haystacks ?? []
+        for start in stride(from: 0, to: ids.count, by: 2000) {
+            for status in await entriesOf(ids[start..<min(start + 2000, ids.count)]) {
+                entries.append(
+                    JobRenderCache.Entry(status, reusing: kept[status.job.id], from: previousBytes, into: &haystacks))
+            }
+        }
+        // Grown by appends, the buffer can be twice its size: kept at its size.
+        (entries, haystacks) = compacted(entries, haystacks)
+        return Self(version: version, entries: entries, haystacks: haystacks)
+    }
+
     /// Where `id` is in the entries, or would be.
     func slot(of id: String) -> (found: Bool, at: Int) {
         Self.slot(of: id, in: entries.lazy.map(\.id))

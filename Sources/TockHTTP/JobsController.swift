@@ -57,27 +57,9 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
                 return previous.patched(version: changes.version, changed: ids, statuses: statuses)
             }
             let (version, unsorted) = await scheduler.catalogIDs()
-            let ids = unsorted.sorted()
-            var kept: [String: JobRenderCache.Entry] = [:]
-            if let previous {
-                kept.reserveCapacity(previous.entries.count)
-                for entry in previous.entries { kept[entry.id] = entry }
+            return await JobRenderCache.Index.built(version: version, ids: unsorted.sorted(), previous: previous) {
+                await scheduler.catalogEntries(ofIDs: $0)
             }
-            var entries: [JobRenderCache.Entry] = []
-            entries.reserveCapacity(ids.count)
-            var haystacks: [UInt8] = []
-            let previousBytes = previous?.haystacks ?? []
-            // A slice at a time: the jobs are not all copied out of the scheduler at once.
-            for start in stride(from: 0, to: ids.count, by: 2000) {
-                for status in await scheduler.catalogEntries(ofIDs: ids[start..<min(start + 2000, ids.count)]) {
-                    entries.append(
-                        JobRenderCache.Entry(
-                            status, reusing: kept[status.job.id], from: previousBytes, into: &haystacks))
-                }
-            }
-            // Grown by appends, the buffer can be twice its size: kept at its size.
-            (entries, haystacks) = JobRenderCache.Index.compacted(entries, haystacks)
-            return JobRenderCache.Index(version: version, entries: entries, haystacks: haystacks)
         }
     }
 

@@ -130,8 +130,45 @@ import TockJSON
         #expect(index.searchText(of: index.entries[0]) == expected("Alpha 4000"))
         #expect(largest < 65536 + 200, "compacted, not grown by every patch (largest \(largest) bytes)")
         #expect(index.haystacks.count < 4000 * 20)
-        // An unchanged job (same revision) keeps its bytes through a patch of another.
-        let kept = index.patched(version: 4001, changed: ["b"], statuses: [entry("b", "Bäckerei", revision: 1)])
-        #expect(kept.searchText(of: kept.entries[0]) == index.searchText(of: index.entries[0]))
+        // A job patched at the same revision keeps its bytes (copied to the end of the buffer), not made again.
+        var renamed = entry("a", "Alpha 4000", revision: 4000)
+        renamed.job.name = "a name the entry must not take"
+        let kept = index.patched(version: 4001, changed: ["a"], statuses: [renamed])
+        #expect(kept.searchText(of: kept.entries[0]) == expected("Alpha 4000"))
+        #expect(kept.entries[0].haystack != index.entries[0].haystack, "appended, not the old range")
+        #expect(kept.searchText(of: kept.entries[1]) == index.searchText(of: index.entries[1]))
+    }
+
+    /// A full rebuild (more changes than a patch takes) reuses the previous index's unchanged entries, search bytes
+    /// copied from its buffer, and equals a build from nothing.
+    @Test func rebuild_reusingAPreviousIndex_equalsABuildFromNothing() async {
+        func entry(_ n: Int, revision: Int, name: String? = nil) -> Scheduler.CatalogEntry {
+            var job = Job(id: "j\(n)", schedule: .reboot, action: .exec(["echo", "\(n)"]))
+            job.name = name ?? "Job \(n)"
+            job.tags = n % 3 == 0 ? ["ünï", "t"] : ["t\(n % 2)"]
+            if n % 5 == 0 { job.description = "Ünicode \(n)" }
+            return Scheduler.CatalogEntry(job: job, paused: n % 7 == 0, blocked: false, revision: revision)
+        }
+        let first = (0..<50).map { entry($0, revision: 1) }
+        let ids = first.map(\.job.id).sorted()
+        func lookup(_ all: [Scheduler.CatalogEntry]) -> (ArraySlice<String>) async -> [Scheduler.CatalogEntry] {
+            let byID = Dictionary(uniqueKeysWithValues: all.map { ($0.job.id, $0) })
+            return { slice in slice.compactMap { byID[$0] } }
+        }
+        let previous = await JobRenderCache.Index.built(version: 1, ids: ids, previous: nil, entriesOf: lookup(first))
+        // Every third job changed (new revision and name), one removed, one added; the rest unchanged.
+        var second = (0..<50).filter { $0 != 10 }.map { n in
+            n % 3 == 1 ? entry(n, revision: 2, name: "Renamed \(n)") : first[n]
+        }
+        second.append(entry(99, revision: 2))
+        let secondIDs = second.map(\.job.id).sorted()
+        let reused = await JobRenderCache.Index.built(
+            version: 2, ids: secondIDs, previous: previous, entriesOf: lookup(second))
+        let fresh = await JobRenderCache.Index.built(
+            version: 2, ids: secondIDs, previous: nil, entriesOf: lookup(second))
+        #expect(Self.summary(reused) == Self.summary(fresh))
+        #expect(reused.haystacks.count == fresh.haystacks.count, "compacted to the bytes of its entries")
+        #expect(reused.entries.contains { reused.searchText(of: $0).contains("renamed 4") })
+        #expect(!reused.entries.contains { reused.searchText(of: $0).contains("job 4\u{0}") })
     }
 }

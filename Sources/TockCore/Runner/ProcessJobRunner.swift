@@ -17,11 +17,18 @@ import Synchronization
 public struct ProcessJobRunner: JobRunner {
     let monitor: ProcessMonitor
     let effectiveUserID: uid_t
+    let programs: ResolvedPrograms
 
     /// - Parameter effectiveUserID: whose privileges the daemon has; `user` is refused unless it is 0 (root).
     public init(effectiveUserID: UInt32 = geteuid()) {
+        self.init(effectiveUserID: effectiveUserID, programs: .shared)
+    }
+
+    /// With its own cache of PATH lookups (tests choose how long it keeps them).
+    init(effectiveUserID: UInt32 = geteuid(), programs: ResolvedPrograms) {
         self.monitor = .shared
         self.effectiveUserID = effectiveUserID
+        self.programs = programs
     }
 
     /// Makes this process adopt orphaned descendants of its jobs (PR_SET_CHILD_SUBREAPER), so that a job's
@@ -110,7 +117,8 @@ public struct ProcessJobRunner: JobRunner {
         var resolvedFromCache = false
     }
 
-    /// /dev/null, opened once: the stdin of every run without `stdin` (an open and a close less per run).
+    /// /dev/null, opened once: the stdin of every run without `stdin` (an open and a close less per run); never
+    /// closed. -1 if that open failed: each run then opens its own.
     static let devNull: Int32 = open("/dev/null", O_RDONLY | O_CLOEXEC)
 
     private func spawn(_ request: AttemptRequest, lookUpAgain: Bool = false) -> Result<SpawnedProcess, SpawnFailure> {
@@ -126,7 +134,7 @@ public struct ProcessJobRunner: JobRunner {
                 return .failure(SpawnFailure(message: "exec is empty: nothing to run"))
             }
             guard
-                let resolved = ResolvedPrograms.shared.resolve(
+                let resolved = programs.resolve(
                     first, path: request.environment["PATH"], fresh: lookUpAgain)
             else {
                 return .failure(SpawnFailure(message: "\(first): command not found in PATH"))
@@ -161,9 +169,13 @@ public struct ProcessJobRunner: JobRunner {
             stdinFD = Array(text.utf8).withUnsafeBytes { tock_memfd_with_bytes($0.baseAddress, $0.count) }
             guard stdinFD >= 0 else { return fail("cannot prepare stdin: \(Self.describe(errno))") }
             fds.append(stdinFD)
-        } else {
+        } else if Self.devNull >= 0 {
             stdinFD = Self.devNull
-            guard stdinFD >= 0 else { return fail("cannot open /dev/null for stdin") }
+        } else {
+            // The shared descriptor could not be opened (e.g. out of descriptors then): one for this run.
+            stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard stdinFD >= 0 else { return fail("cannot open /dev/null for stdin: \(Self.describe(errno))") }
+            fds.append(stdinFD)
         }
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
@@ -191,7 +203,7 @@ public struct ProcessJobRunner: JobRunner {
                 }
             }
         }
-        if stdinFD != Self.devNull { close(stdinFD) }
+        if stdinFD != Self.devNull || Self.devNull < 0 { close(stdinFD) }
         close(outPipe[1])
         close(errPipe[1])
         fds = [outPipe[0], errPipe[0]]
@@ -223,14 +235,20 @@ public struct ProcessJobRunner: JobRunner {
     /// up again at its next run); a kept path that no longer execs is looked up again before the run fails.
     final class ResolvedPrograms: Sendable {
         static let shared = ResolvedPrograms()
-        static let lifetime: Duration = .seconds(1)
+        let lifetime: Duration
         private let kept = Mutex<[String: (path: String, at: ContinuousClock.Instant)]>([:])
+        private let hitCount = Atomic<Int>(0)
+        /// Lookups answered from what was kept (for tests).
+        var hits: Int { hitCount.load(ordering: .relaxed) }
+
+        init(lifetime: Duration = .seconds(1)) { self.lifetime = lifetime }
 
         func resolve(_ program: String, path: String?, fresh: Bool = false) -> (path: String, cached: Bool)? {
             if program.contains("/") { return (program, false) }
             let key = program + "\0" + (path ?? "")
             let now = ContinuousClock.now
-            if !fresh, let known = kept.withLock({ $0[key] }), known.at.duration(to: now) < Self.lifetime {
+            if !fresh, let known = kept.withLock({ $0[key] }), known.at.duration(to: now) < lifetime {
+                hitCount.add(1, ordering: .relaxed)
                 return (known.path, true)
             }
             guard let found = ProcessJobRunner.resolve(program, path: path) else {
@@ -280,26 +298,27 @@ public struct ProcessJobRunner: JobRunner {
         _ environment: [String: String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
     ) -> R {
         let size = environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 2 }
-        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 1)
-        defer { block.deallocate() }
+        let strings = UnsafeMutablePointer<CChar>.allocate(capacity: max(size, 1))
+        defer { strings.deallocate() }
         var pointers: [UnsafeMutablePointer<CChar>?] = []
         pointers.reserveCapacity(environment.count + 1)
         var at = 0
         func put(_ text: String) {
             var text = text
             text.withUTF8 { bytes in
-                UnsafeMutableRawBufferPointer(rebasing: block[at..<at + bytes.count]).copyMemory(
-                    from: UnsafeRawBufferPointer(bytes))
+                bytes.withMemoryRebound(to: CChar.self) { chars in
+                    if let base = chars.baseAddress { (strings + at).initialize(from: base, count: chars.count) }
+                }
                 at += bytes.count
             }
         }
         for (key, value) in environment {
-            pointers.append(block.baseAddress!.advanced(by: at).assumingMemoryBound(to: CChar.self))
+            pointers.append(strings + at)
             put(key)
-            block[at] = UInt8(ascii: "=")
+            strings[at] = CChar(UInt8(ascii: "="))
             at += 1
             put(value)
-            block[at] = 0
+            strings[at] = 0
             at += 1
         }
         pointers.append(nil)
