@@ -165,12 +165,15 @@ public struct ProcessJobRunner: JobRunner {
             return .failure(SpawnFailure(message: message, resolvedFromCache: retryable && resolvedFromCache))
         }
         let stdinFD: Int32
+        // Every stdin but the shared /dev/null is this run's own, closed once the child has it.
+        var ownsStdin = true
         if let text = request.stdin {
             stdinFD = Array(text.utf8).withUnsafeBytes { tock_memfd_with_bytes($0.baseAddress, $0.count) }
             guard stdinFD >= 0 else { return fail("cannot prepare stdin: \(Self.describe(errno))") }
             fds.append(stdinFD)
         } else if Self.devNull >= 0 {
             stdinFD = Self.devNull
+            ownsStdin = false
         } else {
             // The shared descriptor could not be opened (e.g. out of descriptors then): one for this run.
             stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -203,7 +206,7 @@ public struct ProcessJobRunner: JobRunner {
                 }
             }
         }
-        if stdinFD != Self.devNull || Self.devNull < 0 { close(stdinFD) }
+        if ownsStdin { close(stdinFD) }
         close(outPipe[1])
         close(errPipe[1])
         fds = [outPipe[0], errPipe[0]]
