@@ -156,7 +156,11 @@ struct ServeHardeningTests {
         try serve.writeJobs("s.toml", "[job.short]\nschedule = \"@reboot\"\ncommand = \"sleep 1\"\n")
         let daemon = try Daemon(directory: serve.directory)
         _ = try await started(daemon)
-        try await eventually("running") { try await serve.executions("short").contains { $0.state == .running } }
+        // Running with a pid: the process exists (the row says `running` before the spawn; stopping the daemon
+        // between the two would start the sleep after the stop, not before it).
+        try await eventually("running") {
+            try await serve.executions("short").contains { $0.state == .running && $0.pid != nil }
+        }
         daemon.signal(SIGSTOP)
         try await Task.sleep(for: .seconds(4))
         daemon.signal(SIGCONT)
