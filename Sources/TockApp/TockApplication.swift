@@ -97,7 +97,7 @@ public enum TockApplication {
         api.notifications = schedulerConfiguration.notifications
         let cluster = opened.clusterView(scheduler, version)
         api.cluster = cluster.view
-        // The job lists' index is built in the background once the scheduler has started, not by the first request.
+        // What job lists need is made in the background while the scheduler starts, not by the first request.
         let listed = api
         Task { await listed.prepareJobLists() }
         let (router, _) = api.buildRouter(webDirectory: configuration.webDirectory, logger: logger)

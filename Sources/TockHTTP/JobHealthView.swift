@@ -98,7 +98,7 @@ extension JobsController {
     static var healthRefresh: Duration { .seconds(300) }
 
     /// The health view of the scheduler's version now, aligned with `index`.
-    func healthView(_ index: JobRenderCache.Index) async throws -> HealthView {
+    func healthView(_ index: JobRenderCache.Index, waited: Bool = false) async throws -> HealthView {
         let version = scheduler.version
         let kept = api.cache.health
         if let kept, kept.version == version, kept.indexVersion == index.version { return kept }
@@ -125,11 +125,24 @@ extension JobsController {
                 return view
             }
         }
+        // One whole view made at a time: a request meanwhile waits for it, then patches it.
+        if !waited, let building = api.cache.wholeHealthBuild {
+            _ = try await building.value
+            return try await healthView(index, waited: true)
+        }
+        return try await api.cache.buildWholeHealth { try await wholeHealthView(index: { index }) }
+    }
+
+    /// Every job's health read from the store, for the index `index` gives (the store is read meanwhile).
+    func wholeHealthView(index: () async throws -> JobRenderCache.Index) async throws -> HealthView {
         // Read before the store: a job noted after this is taken in by the next patch.
+        let version = scheduler.version
         let noteVersion = scheduler.changeVersion
+        async let ranRead = store.jobsWithNewestExecution(in: Set(ExecutionState.allCases))
+        async let failingRead = store.jobsWithNewestExecution(in: Self.failingStates)
+        let index = try await index()
+        let (ran, failing) = try await (ranRead, failingRead)
         var view = HealthView(version: version, noteVersion: noteVersion, index: index, madeWhole: .now)
-        let ran = try await store.jobsWithNewestExecution(in: Set(ExecutionState.allCases))
-        let failing = try await store.jobsWithNewestExecution(in: Self.failingStates)
         let alerts = api.notifications?.allOpenAlerts() ?? [:]
         let down = try await downJobs(index.entries.filter { $0.alertAfterFailures != nil })
         for entry in index.entries {

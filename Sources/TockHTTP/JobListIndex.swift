@@ -59,6 +59,24 @@ extension JobRenderCache.Index {
         return Self(version: version, entries: entries, haystacks: haystacks)
     }
 
+    /// The index of every job of `snapshot`, made without the scheduler's actor (start-up holds it while it
+    /// schedules every job) and without copying a job. Its entries are not reused by a later build (no revision).
+    static func built(from snapshot: Scheduler.CatalogSnapshot) -> Self {
+        var entries: [JobRenderCache.Entry] = []
+        entries.reserveCapacity(snapshot.ids.count)
+        // ~50 bytes a job in bench-scale's jobs: reserved, the buffer is not copied at each doubling.
+        var haystacks: [UInt8] = []
+        haystacks.reserveCapacity(snapshot.ids.count * 64)
+        snapshot.forEachJob { job, paused, blocked in
+            entries.append(
+                JobRenderCache.Entry(job, paused: paused, blocked: blocked, revision: .min, into: &haystacks))
+        }
+        if haystacks.capacity > haystacks.count + haystacks.count / 2 {
+            (entries, haystacks) = compacted(entries, haystacks)
+        }
+        return Self(version: snapshot.version, entries: entries, haystacks: haystacks)
+    }
+
     /// Where `id` is in the entries, or would be.
     func slot(of id: String) -> (found: Bool, at: Int) {
         Self.slot(of: id, in: entries.lazy.map(\.id))

@@ -48,18 +48,24 @@ struct JobsController<Context: AccessRequestContext>: Sendable {
         let version = scheduler.catalogVersion
         if let kept = api.cache.keptIndex(version: version) { return kept }
         return try await api.cache.index(version: version) { previous in
+            // While start-up schedules every job, from its snapshot of the catalog: not waiting for the actor.
+            let starting = scheduler.catalogDuringStart.flatMap { $0.version == scheduler.catalogVersion ? $0 : nil }
+            let entries: @Sendable (ArraySlice<String>) async -> [Scheduler.CatalogEntry] = { ids in
+                if let starting { starting.entries(ofIDs: ids) } else { await scheduler.catalogEntries(ofIDs: ids) }
+            }
             // Patched with the jobs that changed since the index kept, when the scheduler still knows which.
             if let previous, let changes = scheduler.catalogChanges(since: previous.version),
-                changes.ids.count + previous.dependents <= JobRenderCache.Index.patchLimit
+                changes.ids.count + previous.dependents <= JobRenderCache.Index.patchLimit,
+                changes.version <= starting?.version ?? .max
             {
                 let ids = changes.ids.union(previous.dependentIDs)
-                let statuses = await scheduler.catalogEntries(ofIDs: Array(ids))
+                let statuses = await entries(Array(ids)[...])
                 return previous.patched(version: changes.version, changed: ids, statuses: statuses)
             }
+            if let starting { return JobRenderCache.Index.built(from: starting) }
             let (version, unsorted) = await scheduler.catalogIDs()
-            return await JobRenderCache.Index.built(version: version, ids: unsorted.sorted(), previous: previous) {
-                await scheduler.catalogEntries(ofIDs: $0)
-            }
+            return await JobRenderCache.Index.built(
+                version: version, ids: unsorted.sorted(), previous: previous, entriesOf: entries)
         }
     }
 

@@ -17,22 +17,28 @@ struct JobRevisionsTests {
         #expect(revisions.notedChanges(since: changes.version + 1) == nil, "a version not reached yet")
     }
 
-    @Test func suspendedNotes_thenEverythingChanged_movesEveryRevision_andRestartsReaders() {
+    /// Start-up: every job's next instant moves (one note for all at the end, not 100,000), while what else moves
+    /// meanwhile (a run started, an instant recorded missed) is still logged — readers of the log (the job lists'
+    /// health) go on from where they were instead of reading every job again.
+    @Test func suspendedNotes_thenEverythingChanged_movesEveryRevision_andKeepsTheLog() throws {
         let revisions = JobRevisions()
         revisions.noteChanged("a")
-        let before = revisions.revisions(of: ["a", "b"])
+        let before = revisions.revisions(of: ["a", "b", "c"])
         let seen = revisions.noteVersion
         let version = revisions.version
         revisions.suspendNotes()
-        revisions.noteChanged("b")
-        #expect(revisions.revisions(of: ["a", "b"]) == before, "not kept one by one while suspended")
+        revisions.noteChanged("b", onlyNextInstant: true)
+        revisions.noteChanged("c")
+        #expect(revisions.revisions(of: ["a", "b", "c"]) == before, "not kept one by one while suspended")
         revisions.everythingChanged()
-        let after = revisions.revisions(of: ["a", "b"])
-        #expect(after[0] > before[0] && after[1] > before[1])
-        #expect(revisions.notedChanges(since: seen) == nil, "a reader of the log starts again")
+        let after = revisions.revisions(of: ["a", "b", "c"])
+        #expect(zip(after, before).allSatisfy { $0 > $1 })
+        let changes = try #require(revisions.notedChanges(since: seen), "a reader of the log goes on")
+        #expect(changes.ids == ["c"], "the run noted meanwhile, not the next instants")
         #expect(revisions.version > version)
-        revisions.noteChanged("a")
-        #expect(revisions.notedChanges(since: revisions.noteVersion - 1)?.ids == ["a"], "notes are kept again")
+        revisions.noteChanged("b", onlyNextInstant: true)
+        #expect(revisions.notedChanges(since: changes.version)?.ids == ["b"], "every note is kept again")
+        #expect(revisions.revisions(of: ["b"]) == [after[1] + 1])
     }
 
     @Test func theLog_keepsTheNewestWhenFull() {

@@ -17,27 +17,32 @@ final class JobRevisions: Sendable {
     private let counter = Atomic<Int>(0)
     private let catalogCounter = Atomic<Int>(0)
 
-    /// Something about this job that readers see changed.
-    func noteChanged(_ jobID: String) {
+    /// Something about this job that readers see changed; `onlyNextInstant` when that is all (what the job lists'
+    /// health does not depend on).
+    func noteChanged(_ jobID: String, onlyNextInstant: Bool = false) {
         revisions.withLock { revisions in
-            guard !revisions.suspended else { return }
+            if revisions.suspended {
+                // The epoch moves every revision at the end; the log keeps what else happened meanwhile (runs,
+                // records), so that readers of it need not start again from nothing.
+                if !onlyNextInstant { revisions.log.append(jobID) }
+                return
+            }
             revisions.byJob[jobID, default: 0] &+= 1
             revisions.log.append(jobID)
         }
         changed()
     }
 
-    /// Every job is about to change (start-up schedules them all): notes of single jobs are not kept until
+    /// Every job's next instant is about to change (start-up schedules them all): those notes are not kept until
     /// ``everythingChanged()`` (100,000 of them were a dictionary of 6 MB and as many locked updates).
     func suspendNotes() { revisions.withLock { $0.suspended = true } }
 
-    /// Every job changed: each revision moves past any a reader has seen, and readers of ``notedChanges(since:)``
-    /// start again from nothing.
+    /// Every job changed: each revision moves past any a reader has seen. The log goes on: what moved besides the
+    /// next instants was logged meanwhile.
     func everythingChanged() {
         revisions.withLock { revisions in
             revisions.suspended = false
             revisions.epoch &+= 1
-            revisions.log.forget()
         }
         changed()
     }
@@ -101,12 +106,6 @@ struct ChangeLog {
             ids.removeFirst(dropped)
             first += dropped
         }
-    }
-
-    /// Drops every id: a reader of any version so far must start again.
-    mutating func forget() {
-        first = end + 1
-        ids = []
     }
 
     /// The ids logged since version `version`, and the version now; `nil` when that is too long ago.

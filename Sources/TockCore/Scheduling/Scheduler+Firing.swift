@@ -21,13 +21,13 @@ extension Scheduler {
         } else {
             agenda.drop(jobID)
         }
-        noteChanged(jobID)
+        revisions.noteChanged(jobID, onlyNextInstant: true)
     }
 
     /// Takes the job's instant off the agenda.
     func dropNextInstant(_ jobID: String) {
         agenda.drop(jobID)
-        noteChanged(jobID)
+        revisions.noteChanged(jobID, onlyNextInstant: true)
     }
 
     /// Puts an instant on the agenda (after ``dropNextInstant(_:)``).

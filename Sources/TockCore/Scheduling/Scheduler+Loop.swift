@@ -94,12 +94,22 @@ extension Scheduler {
             if let last = state.lastScheduledAt { jobs.lastScheduled[id] = last }
         }
         await loadDependencyState()
-        signals.started = true
-        // Every job changes now: one note for all of them at the end.
-        revisions.suspendNotes()
-        defer { revisions.everythingChanged() }
+        // Whether a job with `after` is blocked is known from now on: readers who kept its catalog entry (a list
+        // request before the start) read it again.
+        rebuildDependencyGraphIfStale()
+        for id in dependencies.graph.upstreams.keys { revisions.catalogChanged(id) }
         // The ids sorted, not the jobs: sorting 100,000 `Job` values moved ~1 GB of memory.
-        for id in jobs.ids.sorted() {
+        let ids = jobs.ids.sorted()
+        // Scheduling 100,000 jobs holds the actor a while: readers of the catalog read this meanwhile.
+        startCatalog.withLock { $0 = catalogSnapshot(sortedIDs: ids) }
+        signals.started = true
+        // Every job's next instant changes now: one note for all of them at the end.
+        revisions.suspendNotes()
+        defer {
+            revisions.everythingChanged()
+            startCatalog.withLock { $0 = nil }
+        }
+        for id in ids {
             guard let job = jobs[id] else { continue }
             prepareSchedule(job)
             guard job.enabled else { continue }

@@ -53,6 +53,8 @@ public actor Scheduler: Service {
     nonisolated let signals = LoopSignals()
     /// The runs in progress, for the fence to stop without the loop.
     nonisolated let runControls = RunningControls()
+    /// The catalog while start-up schedules every job (see ``catalogDuringStart``).
+    nonisolated let startCatalog = Mutex<CatalogSnapshot?>(nil)
 
     public init(
         jobs: [Job], store: any JobStore, runner: any JobRunner, clock: any WallClock = SystemWallClock(),
