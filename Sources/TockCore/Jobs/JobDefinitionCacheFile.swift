@@ -120,33 +120,47 @@ public struct JobDefinitionCacheFile: Sendable {
         let identity = Self.identity(directory: directory, kinds: kinds)
         let path = path
         Self.writer.async {
-            var writer = JobBinaryCodec.Writer()
-            writer.string(identity)
-            writer.int(files.count)
-            for file in files {
-                writer.string(file.path)
-                writer.int(Int64(bitPattern: file.signature.device))
-                writer.int(Int64(bitPattern: file.signature.inode))
-                writer.int(file.signature.size)
-                writer.int(file.signature.modified)
-                writer.int(file.signature.changed)
-                writer.int(file.jobs.count)
-                var block = JobBinaryCodec.Writer()
-                for job in file.jobs { block.job(job) }
-                writer.int(block.bytes.count)
-                writer.bytes += block.bytes
+            // On a thread of low priority: it is the next start's shortcut, while a start that parsed jobs.d is
+            // still scheduling every job and making the job lists (the cores go to those first).
+            let done = DispatchSemaphore(value: 0)
+            let thread = Thread {
+                // Linux: `PRIO_PROCESS` with 0 is the calling thread alone.
+                setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+                Self.write(identity: identity, files: files, to: path)
+                done.signal()
             }
-            var data = Data(Self.magic)
-            data.append(contentsOf: writer.bytes)
-            let sum = writer.bytes.withUnsafeBytes { Self.checksum($0) }.littleEndian
-            withUnsafeBytes(of: sum) { data.append(contentsOf: $0) }
-            let temporary = path + ".\(getpid()).tmp"
-            guard
-                FileManager.default.createFile(
-                    atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
-            else { return }
-            if rename(temporary, path) != 0 { unlink(temporary) }
+            thread.start()
+            done.wait()
         }
+    }
+
+    private static func write(identity: String, files: [File], to path: String) {
+        var writer = JobBinaryCodec.Writer()
+        writer.string(identity)
+        writer.int(files.count)
+        for file in files {
+            writer.string(file.path)
+            writer.int(Int64(bitPattern: file.signature.device))
+            writer.int(Int64(bitPattern: file.signature.inode))
+            writer.int(file.signature.size)
+            writer.int(file.signature.modified)
+            writer.int(file.signature.changed)
+            writer.int(file.jobs.count)
+            var block = JobBinaryCodec.Writer()
+            for job in file.jobs { block.job(job) }
+            writer.int(block.bytes.count)
+            writer.bytes += block.bytes
+        }
+        var data = Data(Self.magic)
+        data.append(contentsOf: writer.bytes)
+        let sum = writer.bytes.withUnsafeBytes { Self.checksum($0) }.littleEndian
+        withUnsafeBytes(of: sum) { data.append(contentsOf: $0) }
+        let temporary = path + ".\(getpid()).tmp"
+        guard
+            FileManager.default.createFile(
+                atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
+        else { return }
+        if rename(temporary, path) != 0 { unlink(temporary) }
     }
 
     /// Waits for the writes asked for so far.
