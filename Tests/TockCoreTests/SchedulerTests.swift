@@ -330,6 +330,31 @@ struct SchedulerTests {
         #expect(try await h.executions().map(\.state) == [.stopped])
     }
 
+    /// A reload changes only what changed: an unchanged job keeps its revision, a changed one is rescheduled, a new
+    /// one added, a removed one unscheduled; an API job is neither removed nor replaced by a file job of its id; of
+    /// two definitions of one id the last wins.
+    @Test func replaceJobs_changesOnlyWhatChanged_andLeavesAPIJobsAlone() async throws {
+        let h = Harness([
+            Self.job("same", "* * * * *"), Self.job("moved", "*/5 * * * *"), Self.job("gone", "* * * * *"),
+        ])
+        try await h.running {
+            try await h.scheduler.upsertJob(Self.job("api", "0 * * * *") { $0.source = .api })
+            let sameRevision = h.scheduler.revision(ofJob: "same")
+            await h.scheduler.replaceJobs([
+                Self.job("same", "* * * * *"), Self.job("moved", "*/3 * * * *"), Self.job("moved", "*/2 * * * *"),
+                Self.job("new", "*/4 * * * *"), Self.job("api", "* * * * *"),
+            ])
+            let next = await h.scheduler.nextFireTimes()
+            #expect(next["gone"] == nil)
+            #expect(next["moved"] == h.at("2026-01-01T00:02:00Z"), "the last definition wins")
+            #expect(next["new"] == h.at("2026-01-01T00:04:00Z"))
+            #expect(next["api"] == h.at("2026-01-01T01:00:00Z"), "the API job is kept as it is")
+            #expect(await h.scheduler.catalogIDs().ids.sorted() == ["api", "moved", "new", "same"])
+            #expect(await h.scheduler.statuses(ofIDs: ["api"]).first?.job.source == .api)
+            #expect(h.scheduler.revision(ofJob: "same") == sameRevision, "unchanged: not noted")
+        }
+    }
+
     @Test func replaceJobs_addsAndRemoves() async throws {
         let h = Harness([Self.job("old", "* * * * *")])
         try await h.running {

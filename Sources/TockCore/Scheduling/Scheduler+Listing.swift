@@ -133,10 +133,11 @@ extension Scheduler {
 
     /// The jobs from files, by the file they come from (what a reload takes for the files that did not change).
     public func fileJobs() -> [String: [Job]] {
-        var byFile: [String: [Job]] = [:]
-        for job in jobs.values {
-            if case .file(let path, _) = job.source { byFile[path, default: []].append(job) }
+        // Grouped and sorted as boxes, then copied out once (sorting the jobs themselves moved 536 bytes a swap).
+        var byFile: [String: [JobTable.Box]] = [:]
+        for box in jobs.boxes.values {
+            if case .file(let path, _) = box.job.source { byFile[path, default: []].append(box) }
         }
-        return byFile.mapValues { $0.sorted { $0.sourceLine < $1.sourceLine } }
+        return byFile.mapValues { boxes in boxes.sorted { $0.job.sourceLine < $1.job.sourceLine }.map(\.job) }
     }
 }

@@ -163,23 +163,32 @@ public actor Scheduler: Service {
     /// removed jobs are unscheduled (their history is kept; a running execution finishes). Jobs created through
     /// the API are left alone; a file job with the id of one is ignored (and logged).
     public func replaceJobs(_ newJobs: [Job]) {
-        var incoming: [String: Job] = [:]
-        for job in newJobs {
-            if let existing = jobs[job.id], existing.source == .api, job.source != .api {
-                logger.error(
-                    "a job file defines a job whose id belongs to a job created through the API; ignored",
-                    metadata: ["job.id": "\(job.id)"])
-                continue
-            }
-            incoming[job.id] = job
-        }
-        for id in jobs.ids where incoming[id] == nil && jobs[id]?.source != .api {
+        // Where each id's definition is in `newJobs` (the last one wins): positions, not copies, and the jobs
+        // read in place (by index, in their boxes). At 100,000 jobs a reload of one changed file held the actor
+        // ~0.3 s growing a dictionary of `Job` values, copying every job out to compare it and hashing each id six
+        // times; now four.
+        var incoming: [String: Int] = [:]
+        incoming.reserveCapacity(newJobs.count)
+        for n in newJobs.indices { incoming[newJobs[n].id] = n }
+        var removed: [String] = []
+        for (id, box) in jobs.boxes where box.job.source != .api && incoming[id] == nil { removed.append(id) }
+        for id in removed {
             noteDependencyChange(old: jobs[id], new: nil)
             unschedule(id)
             logger.info("job removed", metadata: ["job.id": "\(id)"])
         }
-        for (id, job) in incoming where jobs[id] != job {
-            let isNew = jobs[id] == nil
+        for n in newJobs.indices where incoming[newJobs[n].id] == n {
+            let id = newJobs[n].id
+            let kept = jobs.box(id)
+            if let kept, kept.job.source == .api, newJobs[n].source != .api {
+                logger.error(
+                    "a job file defines a job whose id belongs to a job created through the API; ignored",
+                    metadata: ["job.id": "\(id)"])
+                continue
+            }
+            if let kept, kept.job == newJobs[n] { continue }
+            let job = newJobs[n]
+            let isNew = kept == nil
             noteDependencyChange(old: jobs[id], new: job)
             jobs[id] = job
             noteChanged(id)
