@@ -134,10 +134,14 @@ public struct JobDefinitionCacheFile: Sendable {
         }
     }
 
+    /// One buffer for the whole file, written as it is (a `Data` copy of it, and a block per file appended, held
+    /// ~4 times the file's size at once: ~60 MB for the 15 MB of 100,000 jobs).
     private static func write(identity: String, files: [File], to path: String) {
         var writer = JobBinaryCodec.Writer()
+        writer.bytes = Self.magic
         writer.string(identity)
         writer.int(files.count)
+        var block = JobBinaryCodec.Writer()
         for file in files {
             writer.string(file.path)
             writer.int(Int64(bitPattern: file.signature.device))
@@ -146,21 +150,28 @@ public struct JobDefinitionCacheFile: Sendable {
             writer.int(file.signature.modified)
             writer.int(file.signature.changed)
             writer.int(file.jobs.count)
-            var block = JobBinaryCodec.Writer()
+            block.bytes.removeAll(keepingCapacity: true)
             for job in file.jobs { block.job(job) }
             writer.int(block.bytes.count)
-            writer.bytes += block.bytes
+            writer.bytes.append(contentsOf: block.bytes)
         }
-        var data = Data(Self.magic)
-        data.append(contentsOf: writer.bytes)
-        let sum = writer.bytes.withUnsafeBytes { Self.checksum($0) }.littleEndian
-        withUnsafeBytes(of: sum) { data.append(contentsOf: $0) }
+        let sum = writer.bytes[Self.magic.count...].withUnsafeBytes { Self.checksum($0) }.littleEndian
+        withUnsafeBytes(of: sum) { writer.bytes.append(contentsOf: $0) }
         let temporary = path + ".\(getpid()).tmp"
-        guard
-            FileManager.default.createFile(
-                atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
-        else { return }
-        if rename(temporary, path) != 0 { unlink(temporary) }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        let written = writer.bytes.withUnsafeBytes { all in
+            var offset = 0
+            while offset < all.count {
+                let n = Glibc.write(fd, all.baseAddress! + offset, all.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                offset += n
+            }
+            return true
+        }
+        close(fd)
+        if !written || rename(temporary, path) != 0 { unlink(temporary) }
     }
 
     /// Waits for the writes asked for so far.
