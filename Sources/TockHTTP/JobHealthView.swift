@@ -127,7 +127,8 @@ extension JobsController {
         }
         // One whole view made at a time: a request meanwhile waits for it, then patches it.
         if !waited, let building = api.cache.wholeHealthBuild {
-            _ = try await building.value
+            // (If it fails, this request tries its own.)
+            _ = try? await building.value
             return try await healthView(index, waited: true)
         }
         return try await api.cache.buildWholeHealth { try await wholeHealthView(index: { index }) }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Logging
+import Synchronization
 import Testing
 import TockJSON
 import TockSQLite
@@ -102,6 +103,45 @@ import TockTesting
         }
     }
 
+    /// What start-up's catch-up records (an instant `missed` while the daemon was down) is a job's newest execution:
+    /// the health kept from before the start is patched with it (a failing job whose newest row is now `missed` is no
+    /// longer counted failing).
+    @Test func healthFromBeforeTheStart_isPatchedWithTheCatchUpsRows() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-prepare-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let twoHoursAgo = Date().addingTimeInterval(-7200)
+        let (scheduler, api, store) = try await Self.bootAndIdle(
+            directory,
+            jobs: """
+                [job.hourly]
+                schedule = "0 * * * *"
+                command = "true"
+                catchup = "skip"
+                """,
+            before: { store in
+                var failed = ExecutionRecord(
+                    jobID: "hourly", state: .failed, trigger: .schedule, scheduledAt: twoHoursAgo, host: "test")
+                failed.startedAt = twoHoursAgo
+                failed.endedAt = twoHoursAgo
+                try await store.save(failed)
+                try await store.setLastScheduled(["hourly": twoHoursAgo])
+            })
+        let lists = JobsController<TockRequestContext>(api: api)
+        let before = try await lists.healthView(try await lists.index())
+        #expect(before.state(at: 0) == .failing)
+        let loop = Task { try await scheduler.run() }
+        defer { loop.cancel() }
+        try await eventually("the missed instants recorded") {
+            try await store.executions(jobID: "hourly", limit: 5).first?.state == .missed
+        }
+        try await eventually("noted") {
+            scheduler.jobsChanged(since: before.noteVersion)?.ids.contains("hourly") == true
+        }
+        let view = try await lists.healthView(try await lists.index())
+        #expect(view.state(at: 0) == .ok && !view.isFailing(at: 0))
+        #expect(view.madeWhole == before.madeWhole, "patched, not read whole again")
+    }
+
     /// The index start-up's snapshot of the catalog gives (made off the actor, no job copied) is the one made through
     /// the scheduler: the same entries, flags, search bytes and counts.
     @Test func indexOfTheStartSnapshot_equalsOneBuiltThroughTheScheduler() async throws {
@@ -134,20 +174,47 @@ import TockTesting
         }
     }
 
+    /// Lists read start-up's snapshot of the catalog only while it is the catalog: once a job is paused (the catalog
+    /// moves past it), the index is patched through the scheduler, not made from the stale snapshot.
+    @Test func theStartSnapshot_servesListsOnlyWhileCurrent() async throws {
+        let h = self.h
+        try await h.test { client in
+            for n in 0..<4 {
+                _ = try await client.create(#"{"job_id": "j\#(n)", "schedule": "@daily", "command": "true"}"#)
+            }
+            let scheduler = h.scheduler
+            let snapshot = await scheduler.catalogSnapshot()
+            scheduler.startCatalog.withLock { $0 = snapshot }
+            defer { scheduler.startCatalog.withLock { $0 = nil } }
+            let lists = JobsController<TockRequestContext>(api: h.api)
+            let first = try await lists.index()
+            #expect(first.version == snapshot.version && first.entries.count == 5)
+            _ = try await client.send(.post, "/api/v1/jobs/j2/pause")
+            let after = try await lists.index()
+            #expect(after.version > snapshot.version)
+            #expect(after.entries.first { $0.id == "j2" }?.paused == true, "the pause, not the snapshot's state")
+            #expect(after.paused == 1)
+        }
+    }
+
     /// A scheduler of a `@reboot` job and a yearly one over a SQLite file, and the API over it.
-    static func bootAndIdle(_ directory: URL) throws -> (Scheduler, TockAPI, SQLiteJobStore) {
+    static func bootAndIdle(
+        _ directory: URL,
+        jobs: String = """
+        [job.boot]
+        schedule = "@reboot"
+        command = "true"
+
+        [job.idle]
+        schedule = "@yearly"
+        command = "true"
+        """,
+        before: (SQLiteJobStore) async throws -> Void = { _ in }
+    ) async throws -> (Scheduler, TockAPI, SQLiteJobStore) {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let store = try SQLiteJobStore(path: directory.appendingPathComponent("tock.sqlite").path)
-        let parsed = JobDefinitionReader.parse(
-            """
-            [job.boot]
-            schedule = "@reboot"
-            command = "true"
-
-            [job.idle]
-            schedule = "@yearly"
-            command = "true"
-            """, file: "jobs.d/a.toml")
+        try await before(store)
+        let parsed = JobDefinitionReader.parse(jobs, file: "jobs.d/a.toml")
         var logger = Logger(label: "tock-test")
         logger.logLevel = .warning
         let scheduler = Scheduler(jobs: parsed.jobs, store: store, runner: ProcessJobRunner(), logger: logger)
@@ -158,7 +225,7 @@ import TockTesting
     @Test func preparedLists_areKeptAfterTheStart() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-prepare-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (scheduler, api, store) = try Self.bootAndIdle(directory)
+        let (scheduler, api, store) = try await Self.bootAndIdle(directory)
         #expect(api.cache.health == nil)
         let prepared = Task { await api.prepareJobLists() }
         let loop = Task { try await scheduler.run() }
@@ -181,7 +248,7 @@ import TockTesting
     @Test func healthFromBeforeTheStart_isPatchedWithItsRuns() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-prepare-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (scheduler, api, store) = try Self.bootAndIdle(directory)
+        let (scheduler, api, store) = try await Self.bootAndIdle(directory)
         let lists = JobsController<TockRequestContext>(api: api)
         let before = try await lists.healthView(try await lists.index())
         #expect(before.state(at: 0) == .new)

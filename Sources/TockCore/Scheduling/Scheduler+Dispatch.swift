@@ -181,6 +181,9 @@ extension Scheduler {
             writes.markIfAbsent(record)
             writeFailed("could not record an execution", count: 1, error)
         }
+        // The job's newest execution may be this one (`missed`, `skipped`, waiting, interrupted): readers of its
+        // health read it again — also during start-up, whose catch-up writes such rows.
+        noteChanged(record.jobID)
     }
 
     func writeFailed(_ message: Logger.Message, count: Int, _ error: any Error) {

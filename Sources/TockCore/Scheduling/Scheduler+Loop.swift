@@ -101,7 +101,8 @@ extension Scheduler {
         // The ids sorted, not the jobs: sorting 100,000 `Job` values moved ~1 GB of memory.
         let ids = jobs.ids.sorted()
         // Scheduling 100,000 jobs holds the actor a while: readers of the catalog read this meanwhile.
-        startCatalog.withLock { $0 = catalogSnapshot(sortedIDs: ids) }
+        let snapshot = catalogSnapshot(sortedIDs: ids)
+        startCatalog.withLock { $0 = snapshot }
         signals.started = true
         // Every job's next instant changes now: one note for all of them at the end.
         revisions.suspendNotes()
