@@ -160,6 +160,8 @@ public struct JobDefinitionCacheFile: Sendable {
         let temporary = path + ".\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
+        // A temporary file left by a crash keeps its mode through O_TRUNC: the mode set again.
+        fchmod(fd, 0o600)
         let written = writer.bytes.withUnsafeBytes { all in
             var offset = 0
             while offset < all.count {
