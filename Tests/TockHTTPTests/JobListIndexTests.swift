@@ -109,22 +109,28 @@ import TockTesting
     @Test func healthFromBeforeTheStart_isPatchedWithTheCatchUpsRows() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tock-prepare-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let twoHoursAgo = Date().addingTimeInterval(-7200)
+        // Daily at the hour twelve hours from now: its missed instants are never near now (an instant just past
+        // would be run late, not recorded missed).
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let hour = (utc.component(.hour, from: Date()) + 12) % 24
+        let threeDaysAgo = Date().addingTimeInterval(-3 * 86400)
         let (scheduler, api, store) = try await Self.bootAndIdle(
             directory,
             jobs: """
-                [job.hourly]
-                schedule = "0 * * * *"
+                [job.daily]
+                schedule = "0 \(hour) * * *"
+                timezone = "UTC"
                 command = "true"
                 catchup = "skip"
                 """,
             before: { store in
                 var failed = ExecutionRecord(
-                    jobID: "hourly", state: .failed, trigger: .schedule, scheduledAt: twoHoursAgo, host: "test")
-                failed.startedAt = twoHoursAgo
-                failed.endedAt = twoHoursAgo
+                    jobID: "daily", state: .failed, trigger: .schedule, scheduledAt: threeDaysAgo, host: "test")
+                failed.startedAt = threeDaysAgo
+                failed.endedAt = threeDaysAgo
                 try await store.save(failed)
-                try await store.setLastScheduled(["hourly": twoHoursAgo])
+                try await store.setLastScheduled(["daily": threeDaysAgo])
             })
         let lists = JobsController<TockRequestContext>(api: api)
         let before = try await lists.healthView(try await lists.index())
@@ -132,10 +138,10 @@ import TockTesting
         let loop = Task { try await scheduler.run() }
         defer { loop.cancel() }
         try await eventually("the missed instants recorded") {
-            try await store.executions(jobID: "hourly", limit: 5).first?.state == .missed
+            try await store.executions(jobID: "daily", limit: 5).first?.state == .missed
         }
         try await eventually("noted") {
-            scheduler.jobsChanged(since: before.noteVersion)?.ids.contains("hourly") == true
+            scheduler.jobsChanged(since: before.noteVersion)?.ids.contains("daily") == true
         }
         let view = try await lists.healthView(try await lists.index())
         #expect(view.state(at: 0) == .ok && !view.isFailing(at: 0))
